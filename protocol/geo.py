@@ -62,7 +62,9 @@ def bounding_box(centre: GeoPoint, radius_m: float) -> tuple[float, float, float
     """(min_lat, min_lon, max_lat, max_lon) enclosing the circle; for an index pre-filter."""
     dlat = math.degrees(radius_m / EARTH_RADIUS_M)
     cos_lat = math.cos(math.radians(centre.lat))
-    dlon = 180.0 if cos_lat < 1e-9 else min(180.0, math.degrees(radius_m / (EARTH_RADIUS_M * cos_lat)))
+    dlon = (
+        180.0 if cos_lat < 1e-9 else min(180.0, math.degrees(radius_m / (EARTH_RADIUS_M * cos_lat)))
+    )
     return (
         max(-90.0, centre.lat - dlat),
         max(-180.0, centre.lon - dlon),

@@ -467,7 +467,9 @@ class DeclineReply:
     @classmethod
     def from_json(cls, data: object, where: str = "decline_reply") -> Self:
         r = ObjectReader(
-            data, where, {"version", "request_id", "gateway_id", "registration_ids", "reply", "sent_at"}
+            data,
+            where,
+            {"version", "request_id", "gateway_id", "registration_ids", "reply", "sent_at"},
         )
         _version(r)
         return cls(

@@ -3,7 +3,8 @@ payload encrypted with STREAM (AES-256-GCM chunks, counter nonces, last-chunk fl
 
     package = MAGIC || u32be(len(header)) || header || chunk_0 || ... || chunk_n
     header  = canonical JSON {"chunk_size", "suite", "wrapped_key"}
-    chunk_i = AES-256-GCM(payload_key, nonce = u88be(i) || last_flag, plaintext_i, aad = SHA-256(MAGIC || u32be || header))
+    chunk_i = AES-256-GCM(payload_key, nonce = u88be(i) || last_flag, plaintext_i,
+                          aad = SHA-256(MAGIC || u32be(len(header)) || header))
 
 Every chunk but the last carries exactly `chunk_size` plaintext bytes; the last may be shorter
 and is empty only when the whole payload is. Dropping, reordering or truncating chunks, or

@@ -118,17 +118,23 @@ class SignedEnvelope:
 def sign(private_key: Ed25519PrivateKey, domain: Domain, body: Mapping[str, Any]) -> SignedEnvelope:
     """Sign `body` for `domain` with `private_key`."""
     signature = private_key.sign(signing_input(domain, body))
-    return SignedEnvelope(domain, dict(body), key_id(private_key.public_key()), b64encode(signature))
+    return SignedEnvelope(
+        domain, dict(body), key_id(private_key.public_key()), b64encode(signature)
+    )
 
 
-def verify(envelope: SignedEnvelope, public_key: Ed25519PublicKey, domain: Domain) -> dict[str, Any]:
+def verify(
+    envelope: SignedEnvelope, public_key: Ed25519PublicKey, domain: Domain
+) -> dict[str, Any]:
     """Return the body if `envelope` is a valid signature by `public_key` for `domain`."""
     if envelope.domain is not domain:
         raise SignatureError(f"signed for {envelope.domain.value!r}, expected {domain.value!r}")
     if envelope.key_id != key_id(public_key):
         raise SignatureError("signed by an unknown key")
     try:
-        public_key.verify(b64decode(envelope.signature, "signature"), signing_input(domain, envelope.body))
+        public_key.verify(
+            b64decode(envelope.signature, "signature"), signing_input(domain, envelope.body)
+        )
     except (InvalidSignature, MalformedMessageError) as err:
         raise SignatureError("the signature does not verify") from err
     return envelope.body
