@@ -36,7 +36,7 @@ def test_footage_request_round_trips(footage_request: FootageRequest) -> None:
         (lambda d: d.update(registration_ids=[]), "registration_ids: expected a list"),
         (lambda d: d.update(registration_ids=["a", "a"]), "duplicate entries"),
         (lambda d: d["disclosures"].update(may_become_public_record=1), "expected true or false"),
-        (lambda d: d["disclosures"].update(secret="x"), "unknown fields ['secret']"),
+        (lambda d: d["disclosures"].update(extra_note="x"), "unknown fields ['extra_note']"),
         (lambda d: d.update(version=2), "version: must be in [1, 1]"),
         (lambda d: d.update(case_number="x" * 101), "longer than 100"),
         (lambda d: d.update(issued_at="2026-11-21T10:00:00"), "issued_at"),
