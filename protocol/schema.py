@@ -55,7 +55,7 @@ class ObjectReader:
             raise MalformedMessageError(f"{self.path(name)}: longer than {max_len} characters")
         return value
 
-    def integer(self, name: str, *, minimum: int = 0, maximum: int = 2**62) -> int:
+    def integer(self, name: str, *, minimum: int = 0, maximum: int = 2**53 - 1) -> int:
         value = self.data[name]
         if isinstance(value, bool) or not isinstance(value, int):
             raise MalformedMessageError(f"{self.path(name)}: expected an integer")
