@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from protocol.canonical import b64decode
 from protocol.timeutil import format_time
 
+from .errors import ConflictError
 from .records import CameraRecord, CameraStatus, IssuedRequest
 
 SCHEMA = (Path(__file__).parent / "schema.sql").read_text(encoding="utf-8")
@@ -76,7 +77,7 @@ class CityStore:
                 "SELECT gateway_id FROM gateways WHERE device_key = ?", (device_key,)
             ).fetchone()
             if existing is not None:
-                return None
+                raise ConflictError("this device key is already enrolled with the city")
             gateway_id = str(uuid.uuid4())
             db.execute(
                 "INSERT INTO gateways (gateway_id, device_key, label, enrolled_at) "
