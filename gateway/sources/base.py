@@ -23,6 +23,18 @@ class NoFootageError(SourceError):
     """The source holds nothing for this window (retention, plan, or model limits)."""
 
 
+class UnknownCameraError(SourceError):
+    """The source has no camera with this device id."""
+
+
+class ReauthRequiredError(SourceError):
+    """The account's sign-in expired and could not be renewed; the resident must sign in again."""
+
+
+class EncryptedFootageError(NoFootageError):
+    """The camera encrypts its recordings end to end, so the source cannot read them."""
+
+
 @dataclass(frozen=True)
 class Recording:
     """One recording a source holds, overlapping a requested window."""
@@ -33,6 +45,17 @@ class Recording:
     start: datetime
     end: datetime
     metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SourceCamera:
+    """A camera a source knows, with the span of footage it currently holds."""
+
+    device_id: str
+    label: str
+    footage_start: datetime | None = None
+    footage_end: datetime | None = None
+    model: str = ""
 
 
 class FootageSource(Protocol):
@@ -46,4 +69,12 @@ class FootageSource(Protocol):
 
     async def fetch(self, recording: Recording, dest_dir: Path) -> Path:
         """Write the recording's original bytes into `dest_dir` and return the file's path."""
+        ...
+
+
+class CameraCatalog(Protocol):
+    """A source that can list its cameras (every built-in source can)."""
+
+    async def cameras(self) -> list[SourceCamera]:
+        """The cameras this source can serve, with their current footage span."""
         ...

@@ -1,0 +1,86 @@
+"""Reading a video container's start time and duration with PyAV (blocking; run in a thread)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import av
+
+from .base import SourceError
+
+# Before this moment a container time is an unset camera clock, not a real recording time.
+_EARLIEST_PLAUSIBLE = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+class UnreadableRecordingError(SourceError):
+    """A file in a footage folder is not a readable video (corrupt, truncated or not video)."""
+
+
+@dataclass(frozen=True)
+class ContainerTimes:
+    """What the container says about when and how long it recorded."""
+
+    creation_time: datetime | None  # from the container's creation_time tag, aware UTC
+    wallclock_start: datetime | None  # first pts when the muxer stored wall-clock time
+    duration_s: float
+
+
+def probe_container(path: Path) -> ContainerTimes:
+    """Open `path`, check it has a video stream and return its times; raise if unreadable."""
+    try:
+        with av.open(str(path), mode="r") as container:
+            if not container.streams.video:
+                raise UnreadableRecordingError(f"{path.name} has no video stream")
+            stream = container.streams.video[0]
+            duration = _duration_s(container, stream)
+            creation = _parse_tag(container.metadata.get("creation_time"))
+            wallclock = _wallclock_start(container.start_time)
+    except UnreadableRecordingError:
+        raise
+    except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError) as exc:
+        # strerror only: FFmpeg's full message repeats the file's path.
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        message = f"{path.name} could not be read as video ({reason})"
+        raise UnreadableRecordingError(message) from exc
+    if duration <= 0:
+        raise UnreadableRecordingError(f"{path.name} holds no frames")
+    return ContainerTimes(creation, wallclock, duration)
+
+
+def _duration_s(container: av.container.InputContainer, stream: av.VideoStream) -> float:
+    if container.duration:
+        return float(container.duration) / av.time_base
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    # Streams without an index (raw MPEG-TS) need a demux pass to find the last timestamp.
+    first: float | None = None
+    last = 0.0
+    for packet in container.demux(stream):
+        if packet.pts is None or packet.time_base is None:
+            continue
+        at = float(packet.pts * packet.time_base)
+        span = float((packet.duration or 0) * packet.time_base)
+        first = at if first is None else min(first, at)
+        last = max(last, at + span)
+    return last - first if first is not None else 0.0
+
+
+def _parse_tag(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    # The MP4/MOV creation_time is defined in UTC; a tag without an offset means UTC.
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return moment if moment >= _EARLIEST_PLAUSIBLE else None
+
+
+def _wallclock_start(start_time: int | None) -> datetime | None:
+    if not start_time:
+        return None
+    moment = datetime.fromtimestamp(start_time / av.time_base, UTC)
+    return moment if moment >= _EARLIEST_PLAUSIBLE else None

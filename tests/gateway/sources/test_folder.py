@@ -1,0 +1,234 @@
+"""The folder source over real MP4s written with PyAV."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from gateway.sources.base import (
+    NoFootageError,
+    Recording,
+    SourceError,
+    SourceUnavailableError,
+    UnknownCameraError,
+)
+from gateway.sources.folder import CameraLayout, FolderSettings, FolderSource
+from protocol.timeutil import TimeWindow
+
+type MakeClip = Callable[..., Path]
+
+T0 = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
+
+
+def window(start_s: float, end_s: float) -> TimeWindow:
+    return TimeWindow(T0 + timedelta(seconds=start_s), T0 + timedelta(seconds=end_s))
+
+
+async def test_demo_layout_indexes_subfolder_cameras(tmp_path: Path, make_clip: MakeClip) -> None:
+    make_clip(tmp_path / "cam-front" / "front_20261121_093000.mp4", seconds=3)
+    make_clip(tmp_path / "cam-back" / "back_20261121_093000.mp4", seconds=2)
+    source = FolderSource(tmp_path)
+    found = await source.recordings("cam-front", window(0, 60))
+    assert [r.recording_id for r in found] == ["cam-front/front_20261121_093000.mp4"]
+    assert found[0].start == T0
+    assert found[0].end == T0 + timedelta(seconds=3)
+    assert found[0].metadata["time_zone"] == "UTC"
+    assert found[0].metadata["clock_offset_s"] == "0"
+    cameras = await source.cameras()
+    assert [(c.device_id, c.footage_start, c.footage_end) for c in cameras] == [
+        ("cam-back", T0, T0 + timedelta(seconds=2)),
+        ("cam-front", T0, T0 + timedelta(seconds=3)),
+    ]
+
+
+async def test_window_straddling_two_clips_returns_both(
+    tmp_path: Path, make_clip: MakeClip
+) -> None:
+    make_clip(tmp_path / "porch" / "porch_20261121_093000.mp4", seconds=3)
+    make_clip(tmp_path / "porch" / "porch_20261121_093003.mp4", seconds=3)
+    make_clip(tmp_path / "porch" / "porch_20261121_093010.mp4", seconds=2)
+    source = FolderSource(tmp_path)
+    found = await source.recordings("porch", window(2, 4))
+    assert [r.start for r in found] == [T0, T0 + timedelta(seconds=3)]
+    # Half-open: a window ending exactly where a clip starts does not include it.
+    assert [r.start for r in await source.recordings("porch", window(6, 10))] == []
+
+
+async def test_empty_window_is_an_empty_list(tmp_path: Path, make_clip: MakeClip) -> None:
+    make_clip(tmp_path / "porch" / "porch_20261121_093000.mp4")
+    source = FolderSource(tmp_path)
+    assert await source.recordings("porch", window(-3600, -60)) == []
+
+
+async def test_unknown_camera_says_so(tmp_path: Path, make_clip: MakeClip) -> None:
+    make_clip(tmp_path / "porch" / "porch_20261121_093000.mp4")
+    with pytest.raises(UnknownCameraError, match="no recordings for camera 'garage'"):
+        await FolderSource(tmp_path).recordings("garage", window(0, 60))
+
+
+async def test_time_zone_and_clock_offset(tmp_path: Path, make_clip: MakeClip) -> None:
+    # The recorder writes local New York time and runs 90 s fast.
+    make_clip(tmp_path / "porch" / "porch_20261121_043130.mp4", seconds=2)
+    settings = FolderSettings(time_zone="America/New_York", clock_offset_s=90)
+    source = FolderSource(tmp_path, settings=settings)
+    [found] = await source.recordings("porch", window(0, 10))
+    assert found.start == T0  # 04:31:30 EST = 09:31:30 UTC, minus 90 s
+    assert found.end == T0 + timedelta(seconds=2)
+    assert found.metadata["time_zone"] == "America/New_York"
+    assert found.metadata["clock_offset_s"] == "90"
+
+
+async def test_bad_time_zone_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="not a time zone name"):
+        FolderSource(tmp_path, settings=FolderSettings(time_zone="Mars/Olympus"))
+
+
+async def test_frigate_layout_and_clips(tmp_path: Path, make_clip: MakeClip) -> None:
+    make_clip(tmp_path / "recordings" / "2026-11-21" / "09" / "driveway" / "30.00.mp4")
+    make_clip(tmp_path / "clips" / "driveway-1795253402.250000-x1y2z3.mp4")
+    source = FolderSource(tmp_path, settings=FolderSettings(time_zone="Europe/Berlin"))
+    found = await source.recordings("driveway", window(0, 10))
+    assert [(r.start, r.metadata["time_basis"]) for r in found] == [
+        (T0, "file_name:frigate_recording"),
+        (T0 + timedelta(seconds=2.25), "file_name:frigate_clip"),
+    ]
+    assert all(r.metadata["time_zone"] == "UTC" for r in found)
+
+
+async def test_hikvision_names_by_file_name(tmp_path: Path, make_clip: MakeClip) -> None:
+    make_clip(tmp_path / "nvr-export" / "ch02_20261121093000.mp4")
+    source = FolderSource(tmp_path, settings=FolderSettings(layout=CameraLayout.FILE_NAME))
+    [found] = await source.recordings("ch02", window(0, 5))
+    assert found.start == T0
+
+
+async def test_container_creation_time_when_the_name_says_nothing(
+    tmp_path: Path, make_clip: MakeClip
+) -> None:
+    make_clip(tmp_path / "porch" / "export.mp4", creation_time="2026-11-21T09:30:05.000000Z")
+    make_clip(tmp_path / "porch" / "undated.mp4")
+    source = FolderSource(tmp_path)
+    [found] = await source.recordings("porch", window(0, 60))
+    assert found.start == T0 + timedelta(seconds=5)
+    assert found.metadata["time_basis"] == "container:creation_time"
+    assert source.skipped() == {"undated.mp4": "no start time in its name or its container"}
+
+
+async def test_corrupt_file_is_skipped_with_its_name_only(
+    tmp_path: Path, make_clip: MakeClip, caplog: pytest.LogCaptureFixture
+) -> None:
+    good = make_clip(tmp_path / "porch" / "porch_20261121_093000.mp4")
+    truncated = tmp_path / "porch" / "porch_20261121_093002.mp4"
+    truncated.write_bytes(good.read_bytes()[:400])
+    (tmp_path / "porch" / "porch_20261121_093004.mp4").write_bytes(b"not a video at all")
+    caplog.set_level(logging.WARNING)
+    source = FolderSource(tmp_path)
+    found = await source.recordings("porch", window(0, 60))
+    assert [r.recording_id for r in found] == ["porch/porch_20261121_093000.mp4"]
+    assert set(source.skipped()) == {"porch_20261121_093002.mp4", "porch_20261121_093004.mp4"}
+    assert "porch_20261121_093004.mp4" in caplog.text
+    assert str(tmp_path) not in caplog.text
+
+
+async def test_fetch_copies_the_original_bytes(tmp_path: Path, make_clip: MakeClip) -> None:
+    clip = make_clip(tmp_path / "src" / "porch" / "porch_20261121_093000.mp4")
+    source = FolderSource(tmp_path / "src")
+    [found] = await source.recordings("porch", window(0, 5))
+    first = await source.fetch(found, tmp_path / "work")
+    second = await source.fetch(found, tmp_path / "work")
+    assert first.read_bytes() == clip.read_bytes() == second.read_bytes()
+    assert first != second and first.parent == tmp_path / "work"
+    assert first.stat().st_ino != clip.stat().st_ino
+
+
+async def test_fetch_can_hard_link(tmp_path: Path, make_clip: MakeClip) -> None:
+    clip = make_clip(tmp_path / "src" / "porch" / "porch_20261121_093000.mp4")
+    source = FolderSource(tmp_path / "src", hard_link=True)
+    [found] = await source.recordings("porch", window(0, 5))
+    fetched = await source.fetch(found, tmp_path / "work")
+    assert fetched.stat().st_ino == clip.stat().st_ino
+
+
+@pytest.mark.parametrize("bad_id", ["../secret.mp4", "/etc/passwd", "porch/../../x.mp4", ""])
+async def test_fetch_refuses_ids_outside_the_folder(tmp_path: Path, bad_id: str) -> None:
+    (tmp_path / "src").mkdir()
+    source = FolderSource(tmp_path / "src")
+    forged = Recording("folder", "porch", bad_id, T0, T0 + timedelta(seconds=1))
+    with pytest.raises(SourceError, match="not a recording of this folder source"):
+        await source.fetch(forged, tmp_path / "work")
+    assert not (tmp_path / "work").exists()
+
+
+async def test_folder_removed_before_fetch(tmp_path: Path, make_clip: MakeClip) -> None:
+    make_clip(tmp_path / "src" / "porch" / "porch_20261121_093000.mp4")
+    source = FolderSource(tmp_path / "src")
+    [found] = await source.recordings("porch", window(0, 5))
+    shutil.rmtree(tmp_path / "src")
+    with pytest.raises(SourceUnavailableError, match="cannot be found"):
+        await source.fetch(found, tmp_path / "work")
+    assert not (tmp_path / "work").exists()
+    with pytest.raises(SourceUnavailableError):
+        await source.recordings("porch", window(0, 5))
+
+
+async def test_file_deleted_by_retention_after_listing(tmp_path: Path, make_clip: MakeClip) -> None:
+    clip = make_clip(tmp_path / "porch" / "porch_20261121_093000.mp4")
+    source = FolderSource(tmp_path)
+    [found] = await source.recordings("porch", window(0, 5))
+    clip.unlink()
+    with pytest.raises(NoFootageError, match="removed from the folder"):
+        await source.fetch(found, tmp_path / "work")
+    assert not (tmp_path / "work").exists()
+
+
+async def test_refresh_sees_new_and_removed_files(tmp_path: Path, make_clip: MakeClip) -> None:
+    make_clip(tmp_path / "porch" / "porch_20261121_093000.mp4")
+    source = FolderSource(tmp_path)
+    assert len(await source.recordings("porch", window(0, 60))) == 1
+    make_clip(tmp_path / "porch" / "porch_20261121_093010.mp4")
+    assert len(await source.recordings("porch", window(0, 60))) == 2
+    (tmp_path / "porch" / "porch_20261121_093000.mp4").unlink()
+    found = await source.recordings("porch", window(0, 60))
+    assert [r.start for r in found] == [T0 + timedelta(seconds=10)]
+
+
+async def test_a_skipped_file_is_retried_once_it_changes(
+    tmp_path: Path, make_clip: MakeClip
+) -> None:
+    target = tmp_path / "porch" / "porch_20261121_093000.mp4"
+    good = make_clip(tmp_path / "staging" / "x.mp4").read_bytes()
+    target.parent.mkdir()
+    target.write_bytes(good[:300])  # still being written
+    source = FolderSource(tmp_path / "porch" / "..")
+    with pytest.raises(UnknownCameraError):
+        await source.recordings("porch", window(0, 5))
+    target.write_bytes(good)
+    assert len(await source.recordings("porch", window(0, 5))) == 1
+
+
+async def test_watch_notices_new_files(tmp_path: Path, make_clip: MakeClip) -> None:
+    make_clip(tmp_path / "porch" / "porch_20261121_093000.mp4")
+    source = FolderSource(tmp_path)
+    await source.refresh()
+    seen: list[Recording] = []
+    arrived = asyncio.Event()
+
+    async def on_new(recording: Recording) -> None:
+        seen.append(recording)
+        arrived.set()
+
+    watcher = asyncio.create_task(source.watch(on_new, interval_s=0.05))
+    try:
+        await asyncio.sleep(0.1)
+        assert seen == []
+        make_clip(tmp_path / "porch" / "porch_20261121_093100.mp4")
+        await asyncio.wait_for(arrived.wait(), timeout=10)
+    finally:
+        watcher.cancel()
+    assert [r.recording_id for r in seen] == ["porch/porch_20261121_093100.mp4"]
