@@ -26,7 +26,7 @@ def _face() -> NDArray[np.uint8]:
     from skimage import data
 
     # The astronaut's head and shoulders; crop box measured on the bundled 512x512 image.
-    crop = data.astronaut()[20:230, 140:320]
+    crop = data.astronaut()[20:230, 140:320]  # type: ignore[no-untyped-call]
     return np.asarray(Image.fromarray(crop).resize((72, 84)), dtype=np.uint8)
 
 
