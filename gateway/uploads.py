@@ -1,0 +1,351 @@
+"""The persistent upload queue: resumable, signed tus-style uploads of sealed packages."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import json
+import random
+import sqlite3
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from yarl import URL
+
+from gateway.packaging import SealedClip
+from protocol.errors import ProtocolError
+from protocol.httpauth import EMPTY_BODY_SHA256, sign_http_request
+from protocol.messages import Acknowledgement, Manifest
+from protocol.signing import Domain, SignedEnvelope, verify
+from protocol.timeutil import format_time, utcnow
+
+TUS_VERSION = "1.0.0"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS upload_queue (
+    upload_key TEXT PRIMARY KEY,
+    request_id TEXT NOT NULL,
+    registration_id TEXT NOT NULL,
+    package_path TEXT NOT NULL,
+    manifest_json TEXT NOT NULL,
+    total_bytes INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    location TEXT,
+    bytes_sent INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    acknowledgement_json TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+"""
+
+
+class UploadState(StrEnum):
+    QUEUED = "queued"
+    UPLOADING = "uploading"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class UploadStatus:
+    """Where one sealed clip's delivery stands."""
+
+    upload_key: str
+    request_id: str
+    registration_id: str
+    state: UploadState
+    bytes_sent: int
+    total_bytes: int
+    attempts: int
+    error: str | None
+    acknowledgement: dict[str, Any] | None
+
+
+class UploadError(Exception):
+    """The city refused the upload for good; the message says why."""
+
+
+class RetryableError(Exception):
+    """The city could not be reached or had a temporary problem; try again later."""
+
+
+class LocationLostError(RetryableError):
+    """The city no longer knows the upload (expired or terminated); create it again."""
+
+
+class UploadQueue:
+    """Delivers sealed clips to the city exactly once, across restarts and outages."""
+
+    def __init__(
+        self,
+        db_path: Path,
+        *,
+        city_url: str,
+        gateway_id: str,
+        device_key: Ed25519PrivateKey,
+        city_signing_key: Ed25519PublicKey,
+        patch_size: int = 4 * 2**20,
+        on_change: Callable[[UploadStatus], Awaitable[None]] | None = None,
+        session: aiohttp.ClientSession | None = None,
+        retry_base: float = 1.0,
+        retry_cap: float = 60.0,
+    ) -> None:
+        self.db_path, self.city_url, self.gateway_id = db_path, URL(city_url), gateway_id
+        self.device_key, self.city_signing_key = device_key, city_signing_key
+        self.patch_size, self.on_change, self._session = patch_size, on_change, session
+        self.retry_base, self.retry_cap = retry_base, retry_cap
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        with self._connect():
+            pass
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        conn = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")  # a committed enqueue survives power loss
+            conn.executescript(SCHEMA)
+            yield conn
+        finally:
+            conn.close()
+
+    def enqueue(self, sealed: SealedClip) -> UploadStatus:
+        """Persist a sealed clip for delivery (committed on return); a repeat is a no-op."""
+        now = format_time(utcnow())
+        with self._connect() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO upload_queue (upload_key, request_id, registration_id, "
+                "package_path, manifest_json, total_bytes, state, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (sealed.upload_key, sealed.request_id, sealed.registration_id,
+                 str(sealed.package_path), json.dumps(sealed.manifest.to_json()),
+                 sealed.ciphertext_size, UploadState.QUEUED.value, now, now),
+            )
+        if self._loop is not None and self._wake is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+        return self._statuses("WHERE upload_key = ?", (sealed.upload_key,))[0]
+
+    def status(self, request_id: str | None = None) -> list[UploadStatus]:
+        """Every queued upload (of one request, if given), oldest first."""
+        if request_id is None:
+            return self._statuses("", ())
+        return self._statuses("WHERE request_id = ?", (request_id,))
+
+    def _statuses(self, where: str, params: tuple[str, ...]) -> list[UploadStatus]:
+        with self._connect() as conn:
+            rows = conn.execute(
+                f"SELECT * FROM upload_queue {where} ORDER BY created_at, upload_key",  # noqa: S608
+                params,
+            ).fetchall()
+        return [_status(row) for row in rows]
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver everything undelivered until `stop` is set, backing off on failures."""
+        self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
+        session = self._session or aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=120)
+        )
+        failures: dict[str, int] = {}
+        next_try: dict[str, float] = {}
+        try:
+            while not stop.is_set():
+                self._wake.clear()
+                now = self._loop.time()
+                pending = [s.upload_key for s in self.status()
+                           if s.state in (UploadState.QUEUED, UploadState.UPLOADING)]
+                for key in pending:
+                    if stop.is_set() or next_try.get(key, 0.0) > now:
+                        continue
+                    try:
+                        await self._deliver(session, key)
+                        failures.pop(key, None)
+                        next_try.pop(key, None)
+                    except RetryableError as err:
+                        failures[key] = failures.get(key, 0) + 1
+                        await self._record(key, error=str(err))
+                        # Full jitter: spread retries of many gateways after a city outage.
+                        delay = random.uniform(  # noqa: S311 - timing, not secrets
+                            0, min(self.retry_cap, self.retry_base * 2 ** failures[key]))
+                        next_try[key] = self._loop.time() + delay
+                    except UploadError as err:
+                        await self._record(key, state=UploadState.FAILED, error=str(err))
+                waits = [t - self._loop.time() for k, t in next_try.items() if k in pending]
+                timeout = max(0.0, min(waits)) if waits else None
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(_first(stop, self._wake), timeout)
+        finally:
+            self._loop = self._wake = None
+            if self._session is None:
+                await session.close()
+
+    async def _deliver(self, session: aiohttp.ClientSession, key: str) -> None:
+        row = self._row(key)
+        await self._record(key, state=UploadState.UPLOADING, attempts=row["attempts"] + 1)
+        location, total = row["location"], row["total_bytes"]
+        try:
+            offset = await self._head(session, location) if location else None
+        except LocationLostError:
+            offset = None
+        if offset is None:
+            location, offset = await self._create(session, row)
+            await self._record(key, location=location, bytes_sent=offset)
+        while True:
+            while offset < total:
+                offset = await self._patch(session, location, Path(row["package_path"]), offset)
+                await self._record(key, bytes_sent=offset)
+            ack = await self._receipt(session, location, row)
+            if ack is not None:
+                break
+            offset = await self._head(session, location)
+            if offset >= total:
+                raise RetryableError("The city holds every byte but has not verified them yet.")
+        await self._record(key, state=UploadState.DELIVERED, error=None,
+                           acknowledgement_json=json.dumps(ack))
+        # Only now may the ciphertext go: the city has signed for exactly these bytes.
+        await asyncio.to_thread(Path(row["package_path"]).unlink, missing_ok=True)
+
+    async def _send(self, session: aiohttp.ClientSession, method: str, url: URL,
+                    body: bytes = b"", headers: dict[str, str] | None = None
+                    ) -> tuple[int, dict[str, str], bytes]:
+        """One signed request; connection trouble and 5xx become RetryableError."""
+        body_sha256 = hashlib.sha256(body).hexdigest() if body else EMPTY_BODY_SHA256
+        signed = sign_http_request(self.device_key, self.gateway_id, method, url.path_qs,
+                                   body_sha256)
+        all_headers = {"Tus-Resumable": TUS_VERSION, **signed, **(headers or {})}
+        try:
+            async with session.request(method, url, data=body or None,
+                                       headers=all_headers) as response:
+                payload = await response.read()
+                status, answer = response.status, dict(response.headers)
+        except (aiohttp.ClientError, TimeoutError, OSError) as err:
+            raise RetryableError(f"The city could not be reached ({type(err).__name__}).") from err
+        if status >= 500:
+            raise RetryableError(f"The city had a temporary problem (HTTP {status}).")
+        return status, answer, payload
+
+    async def _create(self, session: aiohttp.ClientSession, row: sqlite3.Row) -> tuple[str, int]:
+        status, headers, payload = await self._send(
+            session, "POST", self.city_url / "v1/uploads", row["manifest_json"].encode(),
+            {"Content-Type": "application/json", "Upload-Length": str(row["total_bytes"]),
+             "Idempotency-Key": row["upload_key"]},
+        )
+        if status not in (200, 201) or "Location" not in headers:
+            raise UploadError(f"The city refused the upload: {_detail(status, payload)}")
+        return headers["Location"], int(headers.get("Upload-Offset", "0"))
+
+    async def _head(self, session: aiohttp.ClientSession, location: str) -> int:
+        url = self.city_url.join(URL(location))
+        status, headers, payload = await self._send(session, "HEAD", url)
+        if status in (404, 410):
+            raise LocationLostError("The city no longer holds this upload; starting it again.")
+        if status != 200:
+            raise UploadError(f"The city refused the upload: {_detail(status, payload)}")
+        return int(headers["Upload-Offset"])
+
+    async def _patch(self, session: aiohttp.ClientSession, location: str, package: Path,
+                     offset: int) -> int:
+        try:
+            chunk = await asyncio.to_thread(_read_range, package, offset, self.patch_size)
+        except OSError as err:
+            raise UploadError("The sealed clip is missing from the spool; approve again.") from err
+        checksum = base64.b64encode(hashlib.sha256(chunk).digest()).decode()
+        status, headers, payload = await self._send(
+            session, "PATCH", self.city_url.join(URL(location)), chunk,
+            {"Content-Type": "application/offset+octet-stream", "Upload-Offset": str(offset),
+             "Upload-Checksum": f"sha256 {checksum}"},
+        )
+        if status == 204:
+            return int(headers["Upload-Offset"])
+        if status == 409:  # the city is elsewhere (an earlier PATCH landed): ask where
+            return await self._head(session, location)
+        if status in (404, 410):
+            raise LocationLostError("The city no longer holds this upload; starting it again.")
+        if status == 460:
+            raise RetryableError("The city received a corrupted chunk; sending it again.")
+        raise UploadError(f"The city refused a chunk: {_detail(status, payload)}")
+
+    async def _receipt(self, session: aiohttp.ClientSession, location: str,
+                       row: sqlite3.Row) -> dict[str, Any] | None:
+        """The verified acknowledgement, or None when the city still misses bytes."""
+        status, _, payload = await self._send(
+            session, "GET", self.city_url.join(URL(location + "/receipt")))
+        if status == 409:
+            return None
+        if status != 200:
+            raise UploadError(f"The city did not accept the clip: {_detail(status, payload)}")
+        manifest = Manifest.from_json(json.loads(row["manifest_json"])["body"])
+        try:
+            data = json.loads(payload)
+            envelope = SignedEnvelope.from_json(data)
+            ack = Acknowledgement.from_json(
+                verify(envelope, self.city_signing_key, Domain.UPLOAD_ACKNOWLEDGEMENT))
+        except (ProtocolError, ValueError) as err:
+            raise UploadError(f"The city's receipt does not verify: {err}") from err
+        if (ack.manifest_sha256 != row["upload_key"]
+                or ack.ciphertext_sha256 != manifest.ciphertext_sha256
+                or ack.request_id != manifest.request_id
+                or ack.registration_id != manifest.registration_id):
+            raise UploadError("The city's receipt is for a different package.")
+        return dict(data)
+
+    def _row(self, key: str) -> sqlite3.Row:
+        with self._connect() as conn:
+            row: sqlite3.Row = conn.execute(
+                "SELECT * FROM upload_queue WHERE upload_key = ?", (key,)).fetchone()
+        return row
+
+    async def _record(self, key: str, **changes: Any) -> None:
+        """Persist changes to one upload, then tell the listener."""
+        changes["updated_at"] = format_time(utcnow())
+        columns = ", ".join(f"{name} = ?" for name in changes)
+        with self._connect() as conn:
+            conn.execute(f"UPDATE upload_queue SET {columns} WHERE upload_key = ?",  # noqa: S608
+                         (*changes.values(), key))
+        if self.on_change is not None:
+            await self.on_change(_status(self._row(key)))
+
+
+def _status(row: sqlite3.Row) -> UploadStatus:
+    ack = row["acknowledgement_json"]
+    return UploadStatus(
+        upload_key=row["upload_key"], request_id=row["request_id"],
+        registration_id=row["registration_id"], state=UploadState(row["state"]),
+        bytes_sent=row["bytes_sent"], total_bytes=row["total_bytes"], attempts=row["attempts"],
+        error=row["error"], acknowledgement=json.loads(ack) if ack else None,
+    )
+
+
+def _read_range(package: Path, offset: int, size: int) -> bytes:
+    """At most `size` bytes of the spool file from `offset`: memory stays bounded by patch_size."""
+    with package.open("rb") as handle:
+        handle.seek(offset)
+        return handle.read(size)
+
+
+def _detail(status: int, payload: bytes) -> str:
+    """The city's problem detail, for the resident."""
+    try:
+        detail = json.loads(payload).get("detail")
+    except (ValueError, AttributeError):
+        detail = None
+    return f"{detail} (HTTP {status})" if isinstance(detail, str) else f"HTTP {status}"
+
+
+async def _first(*events: asyncio.Event) -> None:
+    """Return as soon as any of `events` is set."""
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
