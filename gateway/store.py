@@ -136,8 +136,10 @@ class GatewayStore:
             ).fetchone()
         if row is None:
             return None
+        gateway_id, city_id, name, url, signing_key, encryption_key, fingerprint = map(str, row[:7])
         return PinnedCity(
-            *(str(value) for value in row[:7]), enrolled_at=parse_time(row[7])
+            gateway_id, city_id, name, url, signing_key, encryption_key, fingerprint,
+            enrolled_at=parse_time(row[7]),
         )
 
     def pin_city(self, city: PinnedCity) -> None:

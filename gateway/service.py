@@ -1,0 +1,293 @@
+"""Wiring: the local API, the feed loop, the upload worker and fulfilment, with a clean shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import signal
+from concurrent.futures import ProcessPoolExecutor
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from protocol.messages import DeclineReply
+from protocol.signing import Domain, decode_ed25519_public_key, key_id, sign
+from protocol.timeutil import TimeWindow, format_time, utcnow
+
+from .advertise import Advertiser
+from .api import create_api
+from .audit import AuditKind, AuditLog
+from .cameras import camera_api_json
+from .cityclient import CityClient, CityError
+from .config import GatewayConfig
+from .events import EventBus, EventKind
+from .feed import Backoff, FeedLoop, RequestIntake
+from .fulfilment import Fulfilment, JobKind
+from .inbox import CameraState, Inbox, InboxRequest, PreviewStatus, RequestState
+from .keys import create_api_token, load_device_key, read_api_token
+from .sources.registry import SourceRegistry
+from .store import GatewayStore, PinnedCity
+from .uploads import UploadQueue
+from .verification import Caps, ReplayGuard
+
+_LOGGER = logging.getLogger(__name__)
+_ENROLLMENT_POLL_S = 5.0
+
+
+def gateway_version() -> str:
+    try:
+        return version("safesmart")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+class GatewayService:
+    """The running gateway; `run()` serves until SIGTERM/SIGINT or `stop()`."""
+
+    def __init__(self, config: GatewayConfig) -> None:
+        config.data.require()
+        self.config = config
+        self.layout = config.data
+        self.layout.create()
+        self.device_key = load_device_key(self.layout.device_key)
+        create_api_token(self.layout.api_token)
+        self._token = read_api_token(self.layout.api_token)
+        self._token_mtime = self.layout.api_token.stat().st_mtime_ns
+        self.store = GatewayStore(self.layout.db)
+        self.inbox = Inbox(self.layout.db)
+        self.audit = AuditLog(self.layout.db, self.device_key)
+        self.replay = ReplayGuard(self.layout.db)
+        self.events = EventBus()
+        self.keepalive_s = config.timing.keepalive_s
+        self.gateway_id = key_id(self.device_key.public_key())
+        self.sources = SourceRegistry(self.layout.root)
+        self._stop = asyncio.Event()
+        self._feed: FeedLoop | None = None
+        self._client: CityClient | None = None
+        self._fulfilment: Fulfilment | None = None
+        self._executor: ProcessPoolExecutor | None = None
+        self.bound_port: int | None = None
+
+    # the API's view ----------------------------------------------------------------------
+    def api_token(self) -> str:
+        """The token, re-read when `token --rotate` replaced the file."""
+        with contextlib.suppress(OSError):
+            mtime = self.layout.api_token.stat().st_mtime_ns
+            if mtime != self._token_mtime:
+                self._token, self._token_mtime = read_api_token(self.layout.api_token), mtime
+        return self._token
+
+    def health(self) -> dict[str, Any]:
+        city = self.store.pinned_city()
+        city_json = None
+        if city is not None:
+            feed = self._feed
+            city_json = {
+                "name": city.name, "url": city.url, "fingerprint": city.fingerprint,
+                "connected": bool(feed and feed.connected),
+                "last_contact": format_time(feed.last_contact) if feed and feed.last_contact
+                else None,
+            }
+        return {
+            "status": "ok", "version": gateway_version(), "gateway_id": self.gateway_id,
+            "name": self.store.name, "enrolled": city is not None,
+            "privacy_mode": self.store.privacy_mode, "pending": self.inbox.pending_count(),
+            "city": city_json,
+        }
+
+    def cameras_json(self) -> list[dict[str, Any]]:
+        kinds = {}
+        with contextlib.suppress(Exception):  # a broken sources.json must not hide the cameras
+            kinds = {info.name: info.kind for info in self.sources.list()}
+        out = []
+        for camera in self.store.cameras():
+            item = camera_api_json(camera)
+            item["source"] = kinds.get(camera.source, camera.source)
+            out.append(item)
+        return out
+
+    def set_privacy_mode(self, enabled: bool) -> bool:
+        self.store.set_privacy_mode(enabled)
+        self.events.publish(EventKind.HEALTH, self.health())
+        return enabled
+
+    def preview_path(self, request_id: str) -> Path | None:
+        return self._fulfilment.preview_path(request_id) if self._fulfilment else None
+
+    async def approve(
+        self, request_id: str, cameras: list[str] | None, window: TimeWindow | None
+    ) -> InboxRequest:
+        item = self.inbox.approve(request_id, cameras=cameras, window=window,
+                                  decided_by="resident", now=utcnow())
+        self.audit.append(AuditKind.REQUEST_DECIDED, request_id, {
+            "action": "approve", "decided_by": "resident",
+            "cameras": [c.registration_id for c in item.cameras
+                        if c.state is not CameraState.DECLINED],
+            "window": window.to_json() if window else None,
+        })
+        self.on_request_change(item)
+        return item
+
+    async def decline(
+        self, request_id: str, cameras: list[str] | None, reply: str | None
+    ) -> InboxRequest:
+        item = self.inbox.decline(request_id, cameras=cameras, decided_by="resident",
+                                  now=utcnow())
+        declined = [c.registration_id for c in item.cameras if c.state is CameraState.DECLINED]
+        self.audit.append(AuditKind.REQUEST_DECIDED, request_id, {
+            "action": "decline", "decided_by": "resident", "cameras": declined,
+        })
+        self.on_request_change(item)
+        if reply:
+            item = await self._send_reply(item, declined, reply)
+        return item
+
+    async def _send_reply(
+        self, item: InboxRequest, declined: list[str], reply: str
+    ) -> InboxRequest:
+        city, client = self.store.pinned_city(), self._client
+        request_id = item.request.request_id
+        if city is None or client is None:
+            return self.inbox.set_error(request_id, "the reply could not be sent: not connected",
+                                        utcnow())
+        message = DeclineReply(request_id, city.gateway_id, tuple(declined), reply, utcnow())
+        try:
+            await client.send_decline_reply(
+                request_id, sign(self.device_key, Domain.DECLINE_REPLY, message.to_json()))
+        except CityError as err:
+            item = self.inbox.set_error(request_id, f"the reply could not be sent: {err}",
+                                        utcnow())
+            self.on_request_change(item)
+            return item
+        self.audit.append(AuditKind.DECLINE_REPLY_SENT, request_id, {"length": len(reply)})
+        return item
+
+    # reacting to changes -------------------------------------------------------------------
+    def on_request_change(self, item: InboxRequest) -> None:
+        """Publish the new state and start whatever work it calls for."""
+        self.events.publish(EventKind.REQUEST, item.to_api_json())
+        rid, fulfilment = item.request.request_id, self._fulfilment
+        if fulfilment is None:
+            return
+        if item.state is RequestState.PENDING and item.preview is PreviewStatus.NONE:
+            fulfilment.schedule(JobKind.PREVIEW, rid)
+        elif item.state is RequestState.APPROVED and any(
+            c.state is CameraState.APPROVED for c in item.cameras
+        ):
+            fulfilment.schedule(JobKind.FULFIL, rid)
+        elif item.state in (RequestState.DECLINED, RequestState.EXPIRED):
+            fulfilment.discard(rid)
+
+    def _on_connectivity(self, connected: bool) -> None:
+        self.events.publish(EventKind.HEALTH, self.health())
+
+    async def _expire_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            for item in self.inbox.expire_due(utcnow()):
+                self.audit.append(AuditKind.REQUEST_EXPIRED, item.request.request_id, {})
+                self.on_request_change(item)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.config.timing.expire_interval_s)
+
+    # running -----------------------------------------------------------------------------
+    async def _run_enrolled(self, city: PinnedCity, stop: asyncio.Event) -> None:
+        timing = self.config.timing
+        async with aiohttp.ClientSession() as session:
+            self._client = CityClient(city.url, gateway_id=city.gateway_id,
+                                      device_key=self.device_key, session=session)
+            fulfilment_ref: list[Fulfilment] = []
+
+            async def on_upload(status: Any) -> None:
+                await fulfilment_ref[0].on_upload_change(status)
+
+            uploads = UploadQueue(
+                self.layout.db, city_url=city.url, gateway_id=city.gateway_id,
+                device_key=self.device_key,
+                city_signing_key=decode_ed25519_public_key(city.signing_key),
+                on_change=on_upload, session=session,
+            )
+            assert self._executor is not None
+            self._fulfilment = Fulfilment(
+                work_dir=self.layout.work, spool_dir=self.layout.spool, store=self.store,
+                inbox=self.inbox, audit=self.audit, uploads=uploads, sources=self.sources,
+                device_key=self.device_key, executor=self._executor,
+                profile=self.config.redaction_profile, on_change=self.on_request_change,
+            )
+            fulfilment_ref.append(self._fulfilment)
+            intake = RequestIntake(
+                store=self.store, inbox=self.inbox, audit=self.audit, replay=self.replay,
+                rules_path=self.layout.rules, caps=Caps(), on_change=self.on_request_change,
+            )
+            self._feed = FeedLoop(
+                client=self._client, store=self.store, intake=intake, wait_s=timing.feed_wait_s,
+                backoff=Backoff(timing.backoff_initial_s, timing.backoff_max_s),
+                on_connectivity=self._on_connectivity,
+            )
+            resumed = self._fulfilment.resume()
+            if resumed:
+                _LOGGER.info("resuming %d interrupted jobs", resumed)
+            await asyncio.gather(
+                self._feed.run(stop), uploads.run(stop), self._fulfilment.run(stop),
+            )
+
+    async def _supervise_city(self, stop: asyncio.Event) -> None:
+        """Run the city-facing parts once enrolled (enrollment may happen while serving)."""
+        while not stop.is_set():
+            city = self.store.pinned_city()
+            if city is not None:
+                await self._run_enrolled(city, stop)
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), _ENROLLMENT_POLL_S)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Serve until stopped; installs SIGTERM/SIGINT handlers when on the main thread."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self._stop.set)
+        self._executor = ProcessPoolExecutor(
+            max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        runner = web.AppRunner(create_api(self), handle_signals=False, access_log=None)
+        await runner.setup()
+        listen = self.config.listen
+        site = web.TCPSite(runner, listen.host, listen.port, shutdown_timeout=2.0)
+        advertiser: Advertiser | None = None
+        try:
+            await site.start()
+            server = site._server
+            sockets = getattr(server, "sockets", None) or []
+            self.bound_port = sockets[0].getsockname()[1] if sockets else listen.port
+            _LOGGER.info("local API listening on %s:%s", listen.host, self.bound_port)
+            self.store.set_setting("api_url", _api_url(listen.host, self.bound_port))
+            if not listen.is_loopback and self.config.advertise:
+                advertiser = Advertiser(
+                    self.gateway_id, gateway_version(), listen.host, self.bound_port)
+                await advertiser.start()
+            tasks = [asyncio.ensure_future(self._supervise_city(self._stop)),
+                     asyncio.ensure_future(self._expire_loop(self._stop))]
+            await self._stop.wait()
+            _LOGGER.info("shutting down")
+            await asyncio.wait(tasks, timeout=10.0)
+            for task in tasks:
+                task.cancel()
+        finally:
+            if advertiser is not None:
+                await advertiser.stop()
+            await runner.cleanup()
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _api_url(host: str, port: int) -> str:
+    """Where local clients (the CLI) reach the API; a wildcard bind is reached on loopback."""
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - comparing, not binding
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
