@@ -1,0 +1,67 @@
+"""The SafeSmart integration: a thin client of the resident's privacy gateway."""
+
+from __future__ import annotations
+
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.typing import ConfigType
+
+from . import notification_actions, repairs
+from .announcements import Announcer
+from .const import DOMAIN
+from .coordinator import SafeSmartConfigEntry, SafeSmartCoordinator
+from .deadlines import UnansweredRequests
+from .devices import async_link_camera_devices, async_remove_stale_camera_devices
+from .services import async_setup_services
+
+PLATFORMS = [Platform.BINARY_SENSOR, Platform.EVENT, Platform.SENSOR, Platform.SWITCH]
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the actions and the phone-notification listener once."""
+    async_setup_services(hass)
+    notification_actions.async_listen(hass)
+    return True
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: SafeSmartConfigEntry) -> bool:
+    """Read the gateway, set up entities, then follow its event stream."""
+    coordinator = SafeSmartCoordinator(hass, entry)
+    await coordinator.async_config_entry_first_refresh()
+    entry.runtime_data = coordinator
+
+    announcer = Announcer(hass, entry)
+    deadlines = UnansweredRequests(hass, entry)
+    entry.async_on_unload(coordinator.async_add_request_listener(announcer.async_request_changed))
+    entry.async_on_unload(coordinator.async_add_request_listener(deadlines.async_request_changed))
+    entry.async_on_unload(deadlines.async_cancel_all)
+    announcer.async_show_existing(coordinator.data.requests)
+    deadlines.async_schedule_existing(coordinator.data.requests)
+
+    @callback
+    def _async_check_gateway() -> None:
+        if coordinator.data is not None:
+            repairs.async_check_health(hass, entry, coordinator.data.health)
+            async_remove_stale_camera_devices(hass, entry, coordinator.data.cameras)
+
+    _async_check_gateway()
+    entry.async_on_unload(coordinator.async_add_listener(_async_check_gateway))
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    async_link_camera_devices(hass, entry)
+    # Options take effect without a reload; only camera links need refreshing.
+    entry.async_on_unload(entry.add_update_listener(_async_options_updated))
+    entry.async_create_background_task(
+        hass, coordinator.async_follow_stream(), f"{DOMAIN} event stream {entry.title}"
+    )
+    return True
+
+
+async def _async_options_updated(hass: HomeAssistant, entry: SafeSmartConfigEntry) -> None:
+    async_link_camera_devices(hass, entry)
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: SafeSmartConfigEntry) -> bool:
+    """Unload platforms; the stream task and listeners end with the entry."""
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)

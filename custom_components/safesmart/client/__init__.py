@@ -1,0 +1,51 @@
+"""Typed async client of the SafeSmart gateway's local API (no Home Assistant imports)."""
+
+from .client import SafeSmartClient
+from .exceptions import (
+    SafeSmartAuthenticationError,
+    SafeSmartConflictError,
+    SafeSmartConnectionError,
+    SafeSmartError,
+    SafeSmartInvalidInputError,
+    SafeSmartNotFoundError,
+    SafeSmartResponseError,
+)
+from .models import (
+    Camera,
+    CameraStatus,
+    City,
+    Disclosures,
+    Health,
+    Incident,
+    LegalBasis,
+    Officer,
+    PreviewStatus,
+    Request,
+    RequestCamera,
+    RequestState,
+    StreamEvent,
+)
+
+__all__ = [
+    "Camera",
+    "CameraStatus",
+    "City",
+    "Disclosures",
+    "Health",
+    "Incident",
+    "LegalBasis",
+    "Officer",
+    "PreviewStatus",
+    "Request",
+    "RequestCamera",
+    "RequestState",
+    "SafeSmartAuthenticationError",
+    "SafeSmartClient",
+    "SafeSmartConflictError",
+    "SafeSmartConnectionError",
+    "SafeSmartError",
+    "SafeSmartInvalidInputError",
+    "SafeSmartNotFoundError",
+    "SafeSmartResponseError",
+    "StreamEvent",
+]

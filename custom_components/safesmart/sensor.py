@@ -1,0 +1,133 @@
+"""Sensors: pending requests, uploads in progress, last delivery, camera registration."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import EntityCategory
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .client import Camera, CameraStatus, RequestState
+from .coordinator import SafeSmartConfigEntry, SafeSmartCoordinator, SafeSmartData
+from .entity import SafeSmartCameraEntity, SafeSmartEntity
+
+PARALLEL_UPDATES = 0
+
+_IN_PROGRESS = (RequestState.APPROVED, RequestState.UPLOADING)
+
+
+def _pending(data: SafeSmartData) -> list[dict[str, Any]]:
+    return [
+        {
+            "request_id": r.id,
+            "agency": r.agency_name,
+            "incident_type": r.incident.type,
+            "respond_by": r.respond_by.isoformat(),
+        }
+        for r in sorted(data.requests.values(), key=lambda r: r.respond_by)
+        if r.state is RequestState.PENDING
+    ]
+
+
+def _last_delivery(data: SafeSmartData) -> datetime | None:
+    delivered = [r.updated_at for r in data.requests.values() if r.state is RequestState.DELIVERED]
+    return max(delivered, default=None)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SafeSmartSensorDescription(SensorEntityDescription):
+    """Describes a gateway sensor."""
+
+    value_fn: Callable[[SafeSmartData], int | datetime | None]
+    attributes_fn: Callable[[SafeSmartData], dict[str, Any]] = lambda _: {}
+
+
+SENSORS: tuple[SafeSmartSensorDescription, ...] = (
+    SafeSmartSensorDescription(
+        key="pending_requests",
+        translation_key="pending_requests",
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=lambda data: len(_pending(data)),
+        attributes_fn=lambda data: {"requests": _pending(data)},
+    ),
+    SafeSmartSensorDescription(
+        key="uploads_in_progress",
+        translation_key="uploads_in_progress",
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=lambda data: sum(r.state in _IN_PROGRESS for r in data.requests.values()),
+    ),
+    SafeSmartSensorDescription(
+        key="last_delivery",
+        translation_key="last_delivery",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        value_fn=_last_delivery,
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: SafeSmartConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Set up gateway sensors and one registration sensor per camera."""
+    coordinator = entry.runtime_data
+    entities: list[SensorEntity] = [
+        SafeSmartSensor(coordinator, description) for description in SENSORS
+    ]
+    entities += [
+        CameraRegistrationSensor(coordinator, camera)
+        for camera in coordinator.data.cameras.values()
+    ]
+    async_add_entities(entities)
+
+
+class SafeSmartSensor(SafeSmartEntity, SensorEntity):
+    """A sensor of the gateway device."""
+
+    entity_description: SafeSmartSensorDescription
+
+    def __init__(
+        self, coordinator: SafeSmartCoordinator, description: SafeSmartSensorDescription
+    ) -> None:
+        """Initialise from its description."""
+        super().__init__(coordinator, description.key)
+        self.entity_description = description
+
+    @property
+    def native_value(self) -> int | datetime | None:
+        """The sensor's value from the latest snapshot."""
+        return self.entity_description.value_fn(self.coordinator.data)
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """Details that do not fit the state (never nonces or officer contacts)."""
+        return self.entity_description.attributes_fn(self.coordinator.data)
+
+
+class CameraRegistrationSensor(SafeSmartCameraEntity, SensorEntity):
+    """Registration status of one camera with the city."""
+
+    _attr_translation_key = "registration_status"
+    _attr_device_class = SensorDeviceClass.ENUM
+    _attr_entity_category = EntityCategory.DIAGNOSTIC
+
+    def __init__(self, coordinator: SafeSmartCoordinator, camera: Camera) -> None:
+        """Initialise for one camera."""
+        super().__init__(coordinator, camera, "registration_status")
+        self._attr_options = [status.value for status in CameraStatus]
+
+    @property
+    def native_value(self) -> str | None:
+        """The camera's registration status."""
+        return None if (camera := self.camera) is None else camera.status.value
