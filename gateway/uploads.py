@@ -167,7 +167,7 @@ class UploadQueue:
                     if stop.is_set() or next_try.get(key, 0.0) > now:
                         continue
                     try:
-                        await self._deliver(session, key)
+                        await self._deliver(session, key, stop)
                         failures.pop(key, None)
                         next_try.pop(key, None)
                     except RetryableError as err:
@@ -188,7 +188,9 @@ class UploadQueue:
             if self._session is None:
                 await session.close()
 
-    async def _deliver(self, session: aiohttp.ClientSession, key: str) -> None:
+    async def _deliver(self, session: aiohttp.ClientSession, key: str,
+                       stop: asyncio.Event) -> None:
+        """Create or resume one upload, PATCH what the city lacks, then fetch its receipt."""
         row = self._row(key)
         await self._record(key, state=UploadState.UPLOADING, attempts=row["attempts"] + 1)
         location, total = row["location"], row["total_bytes"]
@@ -201,6 +203,8 @@ class UploadQueue:
             await self._record(key, location=location, bytes_sent=offset)
         while True:
             while offset < total:
+                if stop.is_set():  # stopping between chunks; the next run resumes here
+                    return
                 offset = await self._patch(session, location, Path(row["package_path"]), offset)
                 await self._record(key, bytes_sent=offset)
             ack = await self._receipt(session, location, row)
