@@ -1,0 +1,67 @@
+"""Which boxes cover which frame when detection runs on every Nth frame (pure, no video I/O).
+
+Frame i is covered by the dilated union of the boxes found on every detection frame within N
+frames of it: the detection frames before and after it, and a detection frame's own neighbours.
+A frame is therefore held until the next detection frame has run (at most 2N frames buffered),
+and the last frame of a clip is always a detection frame.
+"""
+
+from collections import deque
+from collections.abc import Callable
+from typing import TypeVar
+
+from gateway.redaction.regions import Box, cover_boxes
+
+T = TypeVar("T")
+Detect = Callable[[T], tuple[Box, ...]]
+
+
+class CoverPlanner[T]:
+    """Feed frames in order with `push`, then `finish`; both return (frame, boxes) to obscure."""
+
+    def __init__(self, detect: Detect[T], every: int, dilation: float) -> None:
+        if every < 1:
+            raise ValueError("detection interval must be at least 1 frame")
+        self._detect = detect
+        self._every = every
+        self._dilation = dilation
+        self._pending: deque[tuple[int, T]] = deque()
+        self._found: dict[int, tuple[Box, ...]] = {}
+        self._next_index = 0
+        self.detections = 0
+
+    def push(self, item: T) -> list[tuple[T, tuple[Box, ...]]]:
+        """Add the next frame; runs detection on it if it is a detection frame."""
+        index = self._next_index
+        self._next_index += 1
+        self._pending.append((index, item))
+        if index % self._every == 0:
+            self._run(index, item)
+        return self._release(final=False)
+
+    def finish(self) -> list[tuple[T, tuple[Box, ...]]]:
+        """End of the clip: detect on the last frame if needed and release everything held."""
+        if self._pending:
+            index, item = self._pending[-1]
+            if index not in self._found:
+                self._run(index, item)
+        return self._release(final=True)
+
+    def _run(self, index: int, item: T) -> None:
+        self._found[index] = self._detect(item)
+        self.detections += 1
+
+    def _release(self, final: bool) -> list[tuple[T, tuple[Box, ...]]]:
+        latest = max(self._found, default=-1)
+        ready: list[tuple[T, tuple[Box, ...]]] = []
+        while self._pending and (final or latest >= self._pending[0][0] + self._every):
+            index, item = self._pending.popleft()
+            near = [
+                boxes for found, boxes in self._found.items() if abs(found - index) <= self._every
+            ]
+            ready.append((item, cover_boxes(near, self._dilation)))
+        if self._pending:
+            oldest = self._pending[0][0] - self._every
+            for found in [found for found in self._found if found < oldest]:
+                del self._found[found]
+        return ready

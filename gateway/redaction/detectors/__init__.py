@@ -1,0 +1,1 @@
+"""Face and licence-plate detectors behind one Protocol (`Detector`)."""

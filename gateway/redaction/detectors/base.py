@@ -1,0 +1,34 @@
+"""The one small interface every detector implements, so a resident can plug in a better model."""
+
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from gateway.redaction.regions import Box
+
+RgbImage = npt.NDArray[np.uint8]  # (height, width, 3) RGB, already downscaled for detection
+
+
+class DetectionKind(StrEnum):
+    """What a detector finds; reports count each kind separately."""
+
+    FACE = "face"
+    PLATE = "plate"
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """Finds regions to obscure in one RGB frame; boxes are normalised to 0..1 of that frame."""
+
+    kind: DetectionKind
+
+    def detect(self, image: RgbImage) -> Sequence[Box]:
+        """Boxes with scores; raise on any failure (the pipeline then stops: fail closed)."""
+        ...
+
+    def versions(self) -> dict[str, str]:
+        """Tool and model identities for the report, e.g. {"centerface.onnx": "<sha256>"}."""
+        ...

@@ -1,0 +1,74 @@
+"""Irreversible obscuring of regions in a planar yuv420p frame: a solid fill, never a blur."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from gateway.redaction.regions import Box
+
+# Limited-range black: a solid fill carries no information about what was under it.
+FILL_Y = 16
+FILL_C = 128
+
+YuvArray = npt.NDArray[np.uint8]  # shape (height * 3 // 2, width): Y rows, then U, then V
+
+
+@dataclass(frozen=True)
+class PlaneMask:
+    """A privacy mask prepared once per job for the luma plane and the half-size chroma planes."""
+
+    luma: npt.NDArray[np.bool_]
+    chroma: npt.NDArray[np.bool_]
+    bounds: tuple[int, int, int, int]  # x0, y0, x1, y1 in luma pixels, even-aligned
+
+    @classmethod
+    def from_mask(cls, mask: npt.NDArray[np.bool_]) -> "PlaneMask":
+        """Crop the mask to its bounding box; a chroma sample is covered if any luma under it is."""
+        ys, xs = np.nonzero(mask)
+        height, width = mask.shape
+        if ys.size == 0:
+            return cls(np.zeros((0, 0), bool), np.zeros((0, 0), bool), (0, 0, 0, 0))
+        x0, y0 = int(xs.min()) & ~1, int(ys.min()) & ~1
+        x1, y1 = min(width, (int(xs.max()) + 2) & ~1), min(height, (int(ys.max()) + 2) & ~1)
+        luma = mask[y0:y1, x0:x1]
+        chroma = luma.reshape(luma.shape[0] // 2, 2, luma.shape[1] // 2, 2).any(axis=(1, 3))
+        return cls(luma.copy(), chroma, (x0, y0, x1, y1))
+
+
+def planes(frame: YuvArray, width: int, height: int) -> tuple[YuvArray, YuvArray, YuvArray]:
+    """Views of the Y, U and V planes of a yuv420p array (even width and height)."""
+    quarter = height // 4
+    luma = frame[:height]
+    u = frame[height : height + quarter].reshape(height // 2, width // 2)
+    v = frame[height + quarter : height + 2 * quarter].reshape(height // 2, width // 2)
+    return luma, u, v
+
+
+def fill_boxes(frame: YuvArray, width: int, height: int, boxes: Iterable[Box]) -> int:
+    """Fill every box (normalised coordinates) solid; returns how many were filled."""
+    luma, u, v = planes(frame, width, height)
+    count = 0
+    for box in boxes:
+        x0, y0, x1, y1 = box.to_pixels(width, height)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        # Round chroma bounds outward so no half-covered chroma sample keeps colour detail.
+        cx0, cy0, cx1, cy1 = x0 // 2, y0 // 2, (x1 + 1) // 2, (y1 + 1) // 2
+        luma[y0:y1, x0:x1] = FILL_Y
+        u[cy0:cy1, cx0:cx1] = FILL_C
+        v[cy0:cy1, cx0:cx1] = FILL_C
+        count += 1
+    return count
+
+
+def fill_mask(frame: YuvArray, width: int, height: int, mask: PlaneMask) -> None:
+    """Fill the pixels of a prepared privacy mask solid."""
+    x0, y0, x1, y1 = mask.bounds
+    if x1 <= x0:
+        return
+    luma, u, v = planes(frame, width, height)
+    np.copyto(luma[y0:y1, x0:x1], FILL_Y, where=mask.luma)
+    np.copyto(u[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2], FILL_C, where=mask.chroma)
+    np.copyto(v[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2], FILL_C, where=mask.chroma)

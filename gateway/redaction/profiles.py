@@ -1,0 +1,43 @@
+"""Redaction profiles and the detection settings chosen by the benchmark (bench/redaction)."""
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from gateway.redaction.detectors.base import Detector
+from gateway.redaction.detectors.centerface import CenterFaceDetector
+from gateway.redaction.detectors.plates import HaarPlateDetector
+
+
+class Profile(StrEnum):
+    """What a job obscures besides the privacy masks."""
+
+    STANDARD = "standard"  # faces + licence plates + masks
+    MASKS_ONLY = "masks-only"  # no detectors: fast, for tests of the rest of the system
+
+
+@dataclass(frozen=True)
+class DetectionSettings:
+    """How often and at what size detection runs; defaults measured in docs/benchmarks.md."""
+
+    every: int = 2  # detect on every Nth frame; the others use neighbours' boxes
+    dilation: float = 0.3  # grow each box by this share so motion between detections stays covered
+    width: int = 640  # detection frame width (height follows the aspect ratio, rounded to 32)
+    timeout_s: float = 10.0  # a detector slower than this on one frame stops the job
+    threads: int = 1
+
+    def detection_size(self, width: int, height: int) -> tuple[int, int]:
+        """Downscaled size with both sides multiples of 32 (CenterFace's stride)."""
+        target = min(self.width, width)
+        scaled_height = height * target / width
+        return max(32, round(target / 32) * 32), max(32, -(-int(scaled_height) // 32) * 32)
+
+
+def build_detectors(
+    profile: Profile, face_model: Path | None = None, settings: DetectionSettings | None = None
+) -> list[Detector]:
+    """The detectors a profile runs (none for masks-only)."""
+    if profile is Profile.MASKS_ONLY:
+        return []
+    threads = (settings or DetectionSettings()).threads
+    return [CenterFaceDetector(face_model, threads=threads), HaarPlateDetector()]

@@ -1,0 +1,67 @@
+"""Pure geometry of what to obscure: boxes, dilation, unions, and privacy-mask polygons."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+Polygon = tuple[tuple[float, float], ...]  # normalised 0..1 (x, y) vertices
+
+
+@dataclass(frozen=True)
+class Box:
+    """An axis-aligned box in normalised (0..1) frame coordinates with a detector score."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    score: float = 1.0
+
+    def dilated(self, factor: float) -> "Box":
+        """Grow the box by `factor` of its width/height on each axis (0.25 = 25 % larger)."""
+        dx = (self.x1 - self.x0) * factor / 2
+        dy = (self.y1 - self.y0) * factor / 2
+        return Box(self.x0 - dx, self.y0 - dy, self.x1 + dx, self.y1 + dy, self.score)
+
+    def to_pixels(self, width: int, height: int) -> tuple[int, int, int, int]:
+        """Pixel bounds clipped to the frame, rounded outward so nothing at the edge is missed."""
+        x0 = max(0, int(np.floor(self.x0 * width)))
+        y0 = max(0, int(np.floor(self.y0 * height)))
+        x1 = min(width, int(np.ceil(self.x1 * width)))
+        y1 = min(height, int(np.ceil(self.y1 * height)))
+        return x0, y0, x1, y1
+
+
+def cover_boxes(groups: Iterable[Iterable[Box]], dilation: float) -> tuple[Box, ...]:
+    """Union of boxes from neighbouring detection frames, each dilated so motion stays covered."""
+    return tuple(box.dilated(dilation) for group in groups for box in group)
+
+
+def validate_polygon(polygon: Polygon) -> Polygon:
+    """Check a privacy mask: at least three vertices, each inside the unit square."""
+    if len(polygon) < 3:
+        raise ValueError("a privacy mask needs at least three corners")
+    for x, y in polygon:
+        if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+            raise ValueError(
+                "privacy mask corners must lie between 0 and 1 (fractions of the frame)"
+            )
+    return polygon
+
+
+def rasterise_masks(
+    masks: Iterable[Polygon], width: int, height: int
+) -> npt.NDArray[np.bool_] | None:
+    """Full-resolution boolean mask of the union of the polygons, or None if there are none."""
+    polygons = [
+        np.array([[round(x * width), round(y * height)] for x, y in polygon], dtype=np.int32)
+        for polygon in masks
+    ]
+    if not polygons:
+        return None
+    canvas = np.zeros((height, width), dtype=np.uint8)
+    cv2.fillPoly(canvas, polygons, color=1)
+    return canvas.astype(bool)

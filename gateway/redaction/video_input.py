@@ -1,0 +1,185 @@
+"""Reading a clip: checks that refuse bad input up front, then frame-accurate trimmed decoding."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import av
+import av.container
+import av.error
+import av.video
+
+from gateway.redaction.errors import InputError, timecode
+
+MAX_SIDE = 4096  # pixels; larger clips are refused rather than risking memory and time budgets
+# A clip whose decoded frames stop this long before its declared length is treated as truncated.
+TRUNCATION_SLACK_S = 1.0
+# Seek only when the window starts this far in; before that decoding from the start is cheaper.
+SEEK_MIN_S = 2.0
+
+
+@dataclass(frozen=True)
+class ClipInfo:
+    """What the pipeline needs to know about the input's video stream."""
+
+    width: int
+    height: int
+    time_base: Fraction
+    first_pts: int
+    rate: Fraction  # average frame rate (frames per second); VFR clips keep their own timestamps
+    declared_duration_s: float | None
+
+    @property
+    def even_size(self) -> tuple[int, int]:
+        """H.264 yuv420p needs even dimensions; odd inputs are scaled down by one pixel."""
+        return self.width & ~1, self.height & ~1
+
+
+@dataclass(frozen=True)
+class DecodedFrame:
+    """A decoded frame in the window with its offset from the clip's first frame."""
+
+    frame: av.VideoFrame
+    pts: int  # in the input time base, strictly increasing
+    offset_s: Fraction
+
+
+def seconds(value: float | None) -> Fraction | None:
+    """Exact offset for comparisons: 12.5 -> 25/2, 0.1 -> 1/10 (microsecond resolution)."""
+    return None if value is None else Fraction(value).limit_denominator(1_000_000)
+
+
+class ClipReader:
+    """An opened input clip; use as a context manager so the file is always closed."""
+
+    def __init__(self, path: Path) -> None:
+        if not path.is_file():
+            raise InputError("The clip file does not exist or is not a regular file.")
+        if path.stat().st_size == 0:
+            raise InputError("The clip file is empty (0 bytes); export the recording again.")
+        try:
+            self._container: av.container.InputContainer = av.open(str(path), mode="r")
+        except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+            raise InputError(
+                "The clip cannot be read as video: its header is missing or damaged "
+                "(the file may be truncated or not a video)."
+            ) from exc
+        try:
+            self.info = self._probe()
+        except BaseException:
+            self._container.close()
+            raise
+
+    def __enter__(self) -> "ClipReader":
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._container.close()
+
+    @property
+    def _stream(self) -> av.video.VideoStream:
+        return self._container.streams.video[0]
+
+    def _probe(self) -> ClipInfo:
+        if not self._container.streams.video:
+            raise InputError("The clip has no video stream (it may be audio only).")
+        stream = self._stream
+        stream.thread_type = "AUTO"
+        width, height = stream.codec_context.width, stream.codec_context.height
+        if width > MAX_SIDE or height > MAX_SIDE:
+            raise InputError(
+                f"The clip is {width}x{height}; the largest we redact is {MAX_SIDE}x{MAX_SIDE}. "
+                "Export it at a lower resolution."
+            )
+        first = self._first_frame()
+        if first.width < 2 or first.height < 2:
+            raise InputError("The clip's video frames are too small to be a camera recording.")
+        time_base = stream.time_base or Fraction(1, 90_000)
+        rate = stream.average_rate or stream.guessed_rate or Fraction(30)
+        declared = float(stream.duration * time_base) if stream.duration else None
+        if declared is None and self._container.duration:
+            declared = self._container.duration / 1_000_000
+        return ClipInfo(
+            width=first.width,
+            height=first.height,
+            time_base=Fraction(time_base.numerator, time_base.denominator),
+            first_pts=first.pts if first.pts is not None else 0,
+            rate=Fraction(rate.numerator, rate.denominator),
+            declared_duration_s=declared,
+        )
+
+    def _first_frame(self) -> av.VideoFrame:
+        try:
+            for frame in self._container.decode(self._stream):
+                return frame
+        except av.error.FFmpegError as exc:
+            raise InputError(
+                "The clip is corrupt at 00:00: its first frame cannot be decoded."
+            ) from exc
+        raise InputError("The clip contains no video frames that can be decoded.")
+
+    def frames(self, start_s: float | None, end_s: float | None) -> Iterator[DecodedFrame]:
+        """Frames with start <= offset < end, in order, with strictly increasing timestamps."""
+        info = self.info
+        start, end = seconds(start_s), seconds(end_s)
+        self._rewind(start)
+        last_pts: int | None = None
+        last_offset = Fraction(0)
+        step = max(1, round(1 / (info.rate * info.time_base))) if info.rate else 1
+        packets = self._container.demux(self._stream)
+        while True:
+            try:
+                frames = self._next_frames(packets)
+            except av.error.FFmpegError as exc:
+                raise InputError(
+                    f"The clip is corrupt at {timecode(float(last_offset))}: "
+                    "a frame there cannot be decoded."
+                ) from exc
+            if frames is None:
+                break
+            for frame in frames:
+                pts = frame.pts if frame.pts is not None else (last_pts or info.first_pts) + step
+                if last_pts is not None and pts <= last_pts:
+                    continue  # a repeated or out-of-order timestamp cannot be encoded; drop it
+                offset = (pts - info.first_pts) * info.time_base
+                last_pts, last_offset = pts, offset
+                if start is not None and offset < start:
+                    continue
+                if end is not None and offset >= end:
+                    return
+                yield DecodedFrame(frame, pts, offset)
+        self._check_complete(last_offset, end)
+
+    def _next_frames(self, packets: Iterator[Any]) -> list[av.VideoFrame] | None:
+        """Decode the next packet (None once demuxing and the decoder flush are done)."""
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return None
+        return list(self._stream.codec_context.decode(packet))
+
+    def _rewind(self, start: Fraction | None) -> None:
+        info = self.info
+        target = info.first_pts
+        if start is not None and start >= SEEK_MIN_S:
+            # Land on the keyframe before the start (one second early for safety); frames before
+            # the start are decoded and dropped, so the trim stays frame-accurate.
+            target += int((start - 1) / info.time_base)
+        self._container.seek(target, stream=self._stream, backward=True, any_frame=False)
+        self._stream.codec_context.flush_buffers()
+
+    def _check_complete(self, last_offset: Fraction, end: Fraction | None) -> None:
+        declared = self.info.declared_duration_s
+        if declared is None:
+            return
+        wanted = declared if end is None else min(float(end), declared)
+        if float(last_offset) + TRUNCATION_SLACK_S < wanted:
+            raise InputError(
+                f"The clip stops at {timecode(float(last_offset))} although it claims to be "
+                f"{timecode(declared)} long; it is truncated. Export the recording again."
+            )

@@ -1,0 +1,113 @@
+"""Writing the redacted clip: H.264 yuv420p MP4, faststart, no audio, metadata or encoder tags."""
+
+import os
+import re
+import secrets
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import av
+import av.container
+import av.video
+from av.bitstream import BitStreamFilterContext
+
+from gateway.redaction.obscure import YuvArray
+
+PRESET = "veryfast"
+CRF = "23"
+# SEI NAL units (type 6) carry libx264's "x264 - core ... options" banner; drop them all.
+STRIP_SEI = "filter_units=remove_types=6"
+_X264_BANNER = re.compile(rb"x264 - core (\d+)(?: r(\d+))?")
+
+
+def temp_path_for(output: Path) -> Path:
+    """A hidden sibling of the output, so the final rename stays on one file system."""
+    return output.with_name(f".{output.name}.{secrets.token_hex(4)}.partial")
+
+
+class ClipWriter:
+    """Encodes yuv420p arrays to a temporary file; `commit` renames it into place."""
+
+    def __init__(
+        self, output: Path, width: int, height: int, rate: Fraction, time_base: Fraction
+    ) -> None:
+        self.output = output
+        self.temp = temp_path_for(output)
+        self.width, self.height = width, height
+        self.encoder_version = "libx264"
+        self.frames = 0
+        # bitexact keeps the muxer from writing its "Lavf..." encoder tag.
+        self._container: av.container.OutputContainer = av.open(
+            str(self.temp),
+            mode="w",
+            format="mp4",
+            options={"movflags": "+faststart", "fflags": "+bitexact"},
+        )
+        try:
+            stream = self._container.add_stream(
+                "libx264", rate=rate, options={"preset": PRESET, "crf": CRF}
+            )
+            stream.width, stream.height = width, height
+            stream.pix_fmt = "yuv420p"
+            stream.codec_context.time_base = time_base
+            self._stream: av.video.VideoStream = stream
+            # Pin only the codec: given the stream, the filter would copy (and write back) codec
+            # parameters captured before the encoder opened.
+            self._strip = BitStreamFilterContext(STRIP_SEI, "h264")
+        except BaseException:
+            self.abort()
+            raise
+
+    def __enter__(self) -> "ClipWriter":
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc is not None or self.temp.exists():
+            self.abort()
+
+    def write(self, frame: YuvArray, pts: int) -> None:
+        """Encode one redacted frame at `pts` (output time base, starting at 0)."""
+        video = av.VideoFrame.from_ndarray(frame, format="yuv420p")
+        video.pts = pts
+        self._mux(self._stream.encode(video))
+        self.frames += 1
+
+    def _mux(self, packets: list[Any]) -> None:
+        for packet in packets:
+            if self.encoder_version == "libx264":
+                self._note_encoder(bytes(packet))
+            self._mux_clean(self._strip.filter(packet))
+
+    def _mux_clean(self, packets: list[Any]) -> None:
+        for clean in packets:
+            clean.stream = self._stream
+            self._container.mux(clean)
+
+    def _note_encoder(self, data: bytes) -> None:
+        # Record the exact encoder build for the report before the banner is stripped.
+        match = _X264_BANNER.search(data)
+        if match:
+            core, revision = match.group(1).decode(), match.group(2)
+            self.encoder_version = f"libx264 core {core}" + (
+                f" r{revision.decode()}" if revision else ""
+            )
+
+    def commit(self) -> Path:
+        """Flush the encoder, close the file and rename it to the output path atomically."""
+        self._mux(self._stream.encode(None))
+        self._mux_clean(self._strip.filter(None))
+        self._container.close()
+        os.replace(self.temp, self.output)
+        return self.output
+
+    def abort(self) -> None:
+        """Close and delete the temporary file; the output path is never touched."""
+        try:
+            self._container.close()
+        except Exception:  # noqa: S110 - closing a half-written file may fail; it is deleted next
+            pass
+        self.temp.unlink(missing_ok=True)

@@ -1,0 +1,101 @@
+"""Test clips generated with PyAV: each frame carries its index as a row of black/white blocks."""
+
+from collections.abc import Callable, Sequence
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+BITS = 10  # frame indices up to 1023
+Frame = npt.NDArray[np.uint8]
+MakeClip = Callable[..., Path]
+
+
+def index_frame(index: int, width: int, height: int) -> Frame:
+    """A grey RGB frame whose top band encodes `index` in binary, readable after lossy coding."""
+    frame = np.full((height, width, 3), 128, dtype=np.uint8)
+    block = width // BITS
+    band = max(2, min(height // 4, block))
+    for bit in range(BITS):
+        value = 255 if index >> bit & 1 else 0
+        frame[:band, bit * block : (bit + 1) * block] = value
+    return frame
+
+
+def read_index(frame: Frame) -> int:
+    """Decode the index drawn by `index_frame` from an RGB frame."""
+    height, width = frame.shape[:2]
+    block = width // BITS
+    band = max(2, min(height // 4, block))
+    index = 0
+    for bit in range(BITS):
+        centre = frame[
+            band // 4 : band * 3 // 4, bit * block + block // 4 : (bit + 1) * block - block // 4
+        ]
+        if centre.mean() > 128:
+            index |= 1 << bit
+    return index
+
+
+def write_clip(
+    path: Path,
+    *,
+    frames: int = 60,
+    width: int = 320,
+    height: int = 240,
+    rate: int = 30,
+    audio: bool = False,
+    metadata: dict[str, str] | None = None,
+    pts: Sequence[int] | None = None,
+    gop: int = 12,
+    codec: str = "libx264",
+    pix_fmt: str = "yuv420p",
+    painter: Callable[[int, int, int], Frame] = index_frame,
+) -> Path:
+    """Write an MP4 clip; `pts` (in 1/rate units) gives variable frame timing when set."""
+    with av.open(str(path), "w", format="mp4") as out:
+        out.metadata.update(metadata or {})
+        video = out.add_stream(codec, rate=rate, options={"g": str(gop), "preset": "ultrafast"})
+        assert isinstance(video, av.VideoStream)
+        video.width, video.height = width, height
+        video.pix_fmt = pix_fmt
+        video.codec_context.time_base = Fraction(1, rate)
+        sound = out.add_stream("aac", rate=48_000) if audio else None
+        for index in range(frames):
+            frame = av.VideoFrame.from_ndarray(painter(index, width, height), format="rgb24")
+            frame.pts = pts[index] if pts is not None else index
+            out.mux(video.encode(frame))
+            if sound is not None:
+                samples = np.zeros((1, 1600), dtype=np.float32)
+                chunk = av.AudioFrame.from_ndarray(samples, format="flt", layout="mono")
+                chunk.sample_rate = 48_000
+                chunk.pts = index * 1600
+                out.mux(sound.encode(chunk))
+        out.mux(video.encode(None))
+        if sound is not None:
+            out.mux(sound.encode(None))
+    return path
+
+
+def decode_all(path: Path) -> tuple[list[Frame], list[float]]:
+    """Every frame of a clip as RGB with its time in seconds."""
+    frames: list[Frame] = []
+    times: list[float] = []
+    with av.open(str(path)) as clip:
+        for frame in clip.decode(clip.streams.video[0]):
+            frames.append(np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8))
+            times.append(float(frame.time or 0.0))
+    return frames, times
+
+
+@pytest.fixture
+def make_clip(tmp_path: Path) -> MakeClip:
+    """Factory writing clips under the test's temporary folder."""
+
+    def make(name: str = "clip.mp4", **options: object) -> Path:
+        return write_clip(tmp_path / name, **options)  # type: ignore[arg-type]
+
+    return make

@@ -1,0 +1,120 @@
+"""Bad input gets a clear RedactionError (or a correct result) and never leaves an output file."""
+
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from gateway.redaction.errors import InputError
+from gateway.redaction.pipeline import RedactionError, RedactionJob, redact
+from tests.gateway.redaction.conftest import MakeClip
+
+
+def run_refused(src: Path, tmp_path: Path, match: str, **options: object) -> None:
+    out = tmp_path / "out" / "redacted.mp4"
+    out.parent.mkdir(exist_ok=True)
+    settings: dict[str, object] = {"profile": "masks-only", "preview": out.parent / "p.png"}
+    job = RedactionJob(src, out, **(settings | options))  # type: ignore[arg-type]
+    with pytest.raises(RedactionError, match=match):
+        redact(job)
+    assert list(out.parent.iterdir()) == []  # no output, no preview, no temporary file
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    run_refused(tmp_path / "nope.mp4", tmp_path, "does not exist")
+
+
+def test_zero_length_file(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.mp4"
+    empty.touch()
+    run_refused(empty, tmp_path, "empty")
+
+
+def test_not_a_video(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(np.random.default_rng(1).integers(0, 256, 50_000, dtype=np.uint8).tobytes())
+    run_refused(junk, tmp_path, "cannot be read as video")
+
+
+def test_truncated_before_the_index(make_clip: MakeClip, tmp_path: Path) -> None:
+    src = make_clip(frames=60)  # moov at the end: cutting the file loses the index
+    src.write_bytes(src.read_bytes()[: src.stat().st_size // 2])
+    run_refused(src, tmp_path, "cannot be read as video")
+
+
+def test_truncated_media_data(make_clip: MakeClip, tmp_path: Path) -> None:
+    src = make_clip(frames=150, width=640, height=360)
+    faststart = tmp_path / "fast.mp4"
+    redact(RedactionJob(src, faststart, profile="masks-only"))  # moov first, as cameras write
+    data = faststart.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) * 2 // 5])
+    run_refused(cut, tmp_path, r"truncated|corrupt")
+
+
+def test_corrupt_in_the_middle(make_clip: MakeClip, tmp_path: Path) -> None:
+    src = make_clip(frames=90, width=640, height=360)
+    data = bytearray(src.read_bytes())
+    start = data.index(b"mdat") + len(data) // 3
+    data[start : start + 20_000] = bytes(20_000)  # wipe a stretch of coded video
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(bytes(data))
+    out = tmp_path / "out.mp4"
+    try:
+        report = redact(RedactionJob(broken, out, profile="masks-only"))
+    except RedactionError as exc:
+        assert "corrupt" in str(exc) or "truncated" in str(exc)
+        assert not out.exists()
+    else:  # the decoder concealed the damage: the result must still be a whole, valid clip
+        assert report.frames > 0
+        with av.open(str(out)) as clip:
+            assert sum(1 for _ in clip.decode(video=0)) == report.frames
+
+
+def test_audio_only(tmp_path: Path) -> None:
+    src = tmp_path / "voice.m4a"
+    with av.open(str(src), "w", format="mp4") as out:
+        stream = out.add_stream("aac", rate=48_000)
+        for index in range(20):
+            frame = av.AudioFrame.from_ndarray(
+                np.zeros((1, 1024), np.float32), format="flt", layout="mono"
+            )
+            frame.sample_rate, frame.pts = 48_000, index * 1024
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    run_refused(src, tmp_path, "no video stream")
+
+
+def test_huge_resolution_is_refused(make_clip: MakeClip, tmp_path: Path) -> None:
+    src = make_clip(frames=2, width=4112, height=64)
+    run_refused(src, tmp_path, "4112x64; the largest we redact is 4096x4096")
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"start_s": 3.0, "end_s": 2.0}, "after its start"),
+        ({"start_s": -1.0}, "positive"),
+        ({"profile": "blur"}, "Unknown redaction profile"),
+        ({"masks": (((0.1, 0.1), (0.2, 0.2)),)}, "three corners"),
+        ({"masks": (((0.1, 0.1), (1.2, 0.2), (0.5, 0.5)),)}, "between 0 and 1"),
+        ({"start_s": 10.0}, "no video frames"),
+    ],
+)
+def test_bad_job_options(
+    make_clip: MakeClip, tmp_path: Path, options: dict[str, object], match: str
+) -> None:
+    run_refused(make_clip(frames=30), tmp_path, match, **options)
+
+
+def test_output_over_input_is_refused(make_clip: MakeClip) -> None:
+    src = make_clip(frames=5)
+    before = src.read_bytes()
+    with pytest.raises(RedactionError, match="different file"):
+        redact(RedactionJob(src, src, profile="masks-only"))
+    assert src.read_bytes() == before
+
+
+def test_input_errors_are_redaction_errors() -> None:
+    assert issubclass(InputError, RedactionError)

@@ -1,0 +1,144 @@
+"""redact(): trimming, stripping, masks, output format (masks-only profile: no detectors)."""
+
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from gateway.redaction.pipeline import RedactionError, RedactionJob, redact
+from tests.gateway.redaction.conftest import MakeClip, decode_all, read_index
+
+
+def job(src: Path, dst: Path, **options: object) -> RedactionJob:
+    return RedactionJob(src, dst, profile="masks-only", **options)  # type: ignore[arg-type]
+
+
+def test_whole_clip_is_reencoded_as_browser_playable_h264(
+    make_clip: MakeClip, tmp_path: Path
+) -> None:
+    src = make_clip(frames=45)
+    report = redact(job(src, tmp_path / "out.mp4"))
+    assert (report.frames, report.width, report.height) == (45, 320, 240)
+    assert report.duration_s == pytest.approx(1.5)
+    with av.open(str(tmp_path / "out.mp4")) as out:
+        stream = out.streams.video[0]
+        assert stream.codec_context.name == "h264"
+        assert stream.codec_context.pix_fmt == "yuv420p"
+        assert (stream.width, stream.height) == (320, 240)
+        assert len(out.streams.audio) == 0
+    data = (tmp_path / "out.mp4").read_bytes()
+    assert data.index(b"moov") < data.index(b"mdat")  # faststart
+    frames, times = decode_all(tmp_path / "out.mp4")
+    assert [read_index(f) for f in frames] == list(range(45))
+    assert times[0] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "first", "last"),
+    [
+        (1.0, 2.0, 30, 59),
+        (0.51, 1.0, 16, 29),
+        (None, 0.5, 0, 14),
+        (3.5, None, 105, 149),
+        (2.999, 3.0, 90, 89),
+    ],
+)
+def test_trim_is_frame_accurate(
+    make_clip: MakeClip,
+    tmp_path: Path,
+    start: float | None,
+    end: float | None,
+    first: int,
+    last: int,
+) -> None:
+    src = make_clip(frames=150, gop=40)  # 5 s; starts >= 2 s take the seek path
+    out = tmp_path / "out.mp4"
+    if last < first:
+        with pytest.raises(RedactionError, match="no video frames"):
+            redact(job(src, out, start_s=start, end_s=end))
+        assert not out.exists()
+        return
+    report = redact(job(src, out, start_s=start, end_s=end))
+    frames, times = decode_all(out)
+    assert [read_index(f) for f in frames] == list(range(first, last + 1))
+    assert report.frames == last - first + 1
+    assert times[0] == 0.0
+
+
+def test_audio_metadata_and_encoder_strings_are_removed(
+    make_clip: MakeClip, tmp_path: Path
+) -> None:
+    secrets = {
+        "title": "Front door of 12 Elm St",
+        "location": "+41.4993-081.6944/",
+        "creation_time": "2026-11-20T21:14:03.000000Z",
+        "comment": "Ring 0xDEADBEEF",
+    }
+    src = make_clip(audio=True, metadata=secrets)
+    raw = src.read_bytes()
+    assert b"x264" in raw and b"Lavf" in raw and b"Elm St" in raw  # the test input really leaks
+    out = tmp_path / "out.mp4"
+    redact(job(src, out))
+    data = out.read_bytes()
+    for leak in (b"x264", b"Lavf", b"Elm St", b"+41.4993", b"DEADBEEF", b"encoder"):
+        assert leak not in data
+    with av.open(str(out)) as clip:
+        assert len(clip.streams.audio) == 0 and len(clip.streams) == 1
+        assert set(clip.metadata) <= {"major_brand", "minor_version", "compatible_brands"}
+        assert "creation_time" not in clip.streams.video[0].metadata
+
+
+def test_privacy_mask_is_filled_solid_and_nothing_else_is(
+    make_clip: MakeClip, tmp_path: Path
+) -> None:
+    def white(index: int, width: int, height: int) -> np.ndarray:
+        return np.full((height, width, 3), 235, dtype=np.uint8)
+
+    src = make_clip(frames=10, painter=white)
+    out = tmp_path / "out.mp4"
+    triangle = ((0.5, 0.5), (1.0, 0.5), (1.0, 1.0))
+    redact(job(src, out, masks=(((0.0, 0.0), (0.25, 0.0), (0.25, 0.25), (0.0, 0.25)), triangle)))
+    for frame in decode_all(out)[0]:
+        assert frame[2:58, 2:78].max() < 40  # square mask, inside its edges
+        assert frame[122:160, 282:318].max() < 40  # triangle, near its right angle (top right)
+        assert frame[130:236, 10:150].min() > 200  # lower-left quarter untouched
+        assert frame[10:50, 120:310].min() > 200  # top band outside the square untouched
+
+
+def test_odd_sized_input_gives_even_output(make_clip: MakeClip, tmp_path: Path) -> None:
+    src = make_clip(frames=5, width=321, height=241, pix_fmt="yuv444p")
+    report = redact(job(src, tmp_path / "out.mp4"))
+    assert (report.width, report.height) == (320, 240)
+    with av.open(str(tmp_path / "out.mp4")) as clip:
+        assert (clip.streams.video[0].width, clip.streams.video[0].height) == (320, 240)
+
+
+def test_variable_frame_rate_keeps_each_frame_and_its_timing(
+    make_clip: MakeClip, tmp_path: Path
+) -> None:
+    pts = [0, 1, 2, 5, 6, 10, 11, 12, 20, 21]  # gaps, as a motion-triggered camera writes
+    src = make_clip(frames=len(pts), pts=pts)
+    out = tmp_path / "out.mp4"
+    report = redact(job(src, out, start_s=0.05))  # drops the frames at 0 and 1/30 s
+    frames, times = decode_all(out)
+    assert [read_index(f) for f in frames] == list(range(2, 10))
+    assert times == pytest.approx([(p - 2) / 30 for p in pts[2:]], abs=1e-3)
+    assert report.frames == 8
+
+
+def test_preview_contact_sheet_is_written(make_clip: MakeClip, tmp_path: Path) -> None:
+    from PIL import Image
+
+    src = make_clip(frames=90)
+    preview = tmp_path / "sheet.png"
+    redact(job(src, tmp_path / "out.mp4", preview=preview))
+    with Image.open(preview) as sheet:
+        assert sheet.format == "PNG"
+        assert sheet.size == (4 * 320, 3 * (240 + 18))
+
+
+def test_progress_reaches_one_and_never_goes_back(make_clip: MakeClip, tmp_path: Path) -> None:
+    seen: list[float] = []
+    redact(job(make_clip(frames=30), tmp_path / "out.mp4"), progress=seen.append)
+    assert seen[-1] == 1.0 and seen == sorted(seen) and len(seen) >= 30
