@@ -33,7 +33,10 @@ def create_app(config: CityConfig) -> web.Application:
     store = CityStore(config.db_path)
     notifier = FeedNotifier()
     app = web.Application(
-        middlewares=[problem_middleware, AuthMiddleware(config.admin_token, store.gateway_key)]
+        middlewares=[
+            problem_middleware,
+            AuthMiddleware(config.admin_token, store.gateway_key).middleware,
+        ]
     )
     app[STORE_KEY] = store
     app[KEYS_KEY] = keys

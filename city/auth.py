@@ -9,15 +9,17 @@ from enum import StrEnum
 from typing import Final
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from protocol.errors import SignatureError
 from protocol.httpauth import verify_http_request
 
 from .errors import UnauthorizedError
-from .problems import Handler, read_body
+from .problems import BODY, Handler, read_body
 
 PUBLIC_ROUTES: Final = frozenset({("POST", "/v1/enroll"), ("GET", "/v1/transparency")})
+GATEWAY_ID: Final = web.RequestKey("gateway_id", str)
 ADMIN_PREFIX: Final = "/v1/admin/"
 # Upload bodies are large and streamed; city.uploads authenticates them while writing.
 SELF_AUTHENTICATED_PREFIX: Final = "/v1/uploads"
@@ -50,8 +52,15 @@ class AuthMiddleware:
         self._admin_token = admin_token.encode("utf-8")
         self._gateway_key = gateway_key
 
-    @web.middleware
-    async def __call__(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+    @property
+    def middleware(self) -> Middleware:
+        @web.middleware
+        async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+            return await self.handle(request, handler)
+
+        return authenticate
+
+    async def handle(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         http_error = request.match_info.http_exception
         if http_error is not None:
             raise http_error
@@ -59,11 +68,11 @@ class AuthMiddleware:
         if caller is Caller.UPLOAD:
             return await handler(request)
         body = await read_body(request)
-        request["body"] = body
+        request[BODY] = body
         if caller is Caller.ADMIN:
             self._check_admin(request)
         elif caller is Caller.GATEWAY:
-            request["gateway_id"] = self._check_gateway(request, body)
+            request[GATEWAY_ID] = self._check_gateway(request, body)
         return await handler(request)
 
     def _check_admin(self, request: web.Request) -> None:

@@ -17,6 +17,7 @@ _LOG = logging.getLogger(__name__)
 PROBLEM_CONTENT_TYPE: Final = "application/problem+json"
 PROBLEM_TYPE_BASE: Final = "https://safesmart.example/problems/"
 MAX_JSON_BODY: Final = 64 * 1024
+BODY: Final = web.RequestKey("body", bytes)
 
 type Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -82,7 +83,7 @@ def parse_json(body: bytes) -> object:
 
 def json_body(request: web.Request) -> object:
     """The JSON body that the auth middleware already read (bounded) for this request."""
-    body = request.get("body")
-    if not isinstance(body, bytes):
+    body = request.get(BODY)
+    if not body:
         raise BadRequestError("the request needs a JSON body")
     return parse_json(body)

@@ -13,12 +13,14 @@ from protocol.messages import CameraRegistration
 from protocol.signing import Domain, SignedEnvelope, verify
 from protocol.timeutil import format_time, utcnow
 
+from .auth import GATEWAY_ID
 from .errors import BadRequestError, ForbiddenError, NotFoundError, UnauthorizedError
 from .problems import json_body
 from .records import CameraRecord, CameraStatus
 from .store import CityStore
 
 MAX_SEARCH_RADIUS_M: Final = 10_000.0
+BOX_PADDING: Final = 0.001
 
 
 @dataclass(frozen=True)
@@ -37,14 +39,31 @@ def search_area(store: CityStore, centre: GeoPoint, radius_m: float) -> list[Cam
 
     The R*Tree gives the bounding-box candidates; the exact haversine distance decides.
     """
-    min_lat, min_lon, max_lat, max_lon = bounding_box(centre, radius_m)
     hits = []
-    for camera in store.cameras_in_box(min_lat, min_lon, max_lat, max_lon):
-        distance = distance_m(centre, GeoPoint(camera.lat, camera.lon))
-        if distance <= radius_m:
-            hits.append(CameraHit(camera, distance))
+    for box in search_boxes(centre, radius_m):
+        for camera in store.cameras_in_box(*box):
+            distance = distance_m(centre, GeoPoint(camera.lat, camera.lon))
+            if distance <= radius_m:
+                hits.append(CameraHit(camera, distance))
     hits.sort(key=lambda hit: (hit.distance_m, hit.camera.registration_id))
     return hits
+
+
+def search_boxes(centre: GeoPoint, radius_m: float) -> list[tuple[float, float, float, float]]:
+    """Index boxes (min_lat, min_lon, max_lat, max_lon) covering the circle.
+
+    The box is padded because a circle's widest longitude lies slightly poleward of its
+    centre; a circle over the antimeridian gets a second box on the far side.
+    """
+    padded = radius_m * (1 + BOX_PADDING) + 1.0
+    min_lat, min_lon, max_lat, max_lon = bounding_box(centre, padded)
+    boxes = [(min_lat, min_lon, max_lat, max_lon)]
+    east, west = max_lon - centre.lon, centre.lon - min_lon
+    if min_lon == -180.0 and max_lon < 180.0 and east > west:
+        boxes.append((min_lat, 180.0 - (east - west), max_lat, 180.0))
+    elif max_lon == 180.0 and min_lon > -180.0 and west > east:
+        boxes.append((min_lat, -180.0, max_lat, -180.0 + (west - east)))
+    return boxes
 
 
 class RegistryService:
@@ -63,7 +82,7 @@ class RegistryService:
 
     def _verified_registration(self, request: web.Request) -> tuple[CameraRecord, dict[str, Any]]:
         """The camera described by the body, signed by the gateway that sent the request."""
-        gateway_id: str = request["gateway_id"]
+        gateway_id = request[GATEWAY_ID]
         envelope = SignedEnvelope.from_json(json_body(request))
         public_key = self._store.gateway_key(gateway_id)
         if public_key is None:
@@ -104,7 +123,7 @@ class RegistryService:
 
     async def withdraw(self, request: web.Request) -> web.Response:
         registration_id = request.match_info["registration_id"]
-        if not self._store.withdraw_camera(registration_id, request["gateway_id"], utcnow()):
+        if not self._store.withdraw_camera(registration_id, request[GATEWAY_ID], utcnow()):
             raise NotFoundError("no camera of this gateway has that registration id")
         return web.json_response(
             {"registration_id": registration_id, "status": CameraStatus.WITHDRAWN.value}

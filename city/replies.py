@@ -8,6 +8,7 @@ from protocol.messages import DeclineReply
 from protocol.signing import Domain, SignedEnvelope, verify
 from protocol.timeutil import utcnow
 
+from .auth import GATEWAY_ID
 from .errors import (
     ConflictError,
     ForbiddenError,
@@ -29,7 +30,7 @@ class ReplyService:
         return [web.post("/v1/requests/{request_id}/reply", self.reply)]
 
     async def reply(self, request: web.Request) -> web.Response:
-        gateway_id: str = request["gateway_id"]
+        gateway_id = request[GATEWAY_ID]
         request_id = request.match_info["request_id"]
         envelope = SignedEnvelope.from_json(json_body(request))
         public_key = self._store.gateway_key(gateway_id)

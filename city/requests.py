@@ -27,6 +27,7 @@ from protocol.schema import ObjectReader
 from protocol.signing import Domain, sign
 from protocol.timeutil import TimeWindow, utcnow
 
+from .auth import GATEWAY_ID
 from .errors import BadRequestError, UnprocessableError
 from .keys import CityKeys
 from .problems import json_body
@@ -189,7 +190,7 @@ class RequestService:
         )
 
     async def feed(self, request: web.Request) -> web.Response:
-        gateway_id: str = request["gateway_id"]
+        gateway_id = request[GATEWAY_ID]
         cursor = _int_param(request.query, "cursor", 0, 0, 2**62)
         wait = _int_param(request.query, "wait", 0, 0, MAX_WAIT_S)
         deadline = asyncio.get_running_loop().time() + wait
