@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from protocol.errors import ProtocolError
 from protocol.geo import GeoPoint, distance_m
-from protocol.signing import SignedEnvelope, decode_ed25519_public_key
+from protocol.signing import decode_ed25519_public_key
 from protocol.timeutil import utcnow
 
 from .audit import AuditKind, AuditLog
@@ -22,7 +21,6 @@ from .inbox import Inbox, InboxError, InboxRequest
 from .store import GatewayStore
 from .verification import (
     Caps,
-    RejectionReason,
     ReplayGuard,
     RequestRejectedError,
     verify_footage_request,
@@ -81,13 +79,13 @@ class RequestIntake:
                 registration_ids=set(cameras), caps=self._caps, replay=self._replay, now=now,
             )
         except RequestRejectedError as err:
-            if err.reason is RejectionReason.REPLAYED and self._is_redelivery(data):
-                return None  # the feed resent what we already hold (cursor saved before a crash)
             _LOGGER.warning("rejected a footage request: %s", err)
-            self._audit.append(
-                AuditKind.REQUEST_REJECTED, _request_id_of(data),
-                {"reason": err.reason.value, "detail": str(err)[:300]}, now,
-            )
+            # The claimed id is recorded as data, never as the entry's request id: a forger
+            # must not be able to attach entries to a genuine request's history.
+            self._audit.append(AuditKind.REQUEST_REJECTED, None, {
+                "reason": err.reason.value, "detail": str(err)[:300],
+                "claimed_request_id": _request_id_of(data),
+            }, now)
             return None
         incident = request.incident.point
         placed = [
@@ -143,16 +141,6 @@ class RequestIntake:
         }, now)
         self._on_change(item)
         return item
-
-    def _is_redelivery(self, data: object) -> bool:
-        request_id = _request_id_of(data)
-        if request_id is None:
-            return False
-        try:
-            held = self._inbox.get(request_id)
-            return bool(held.envelope.to_json() == SignedEnvelope.from_json(data).to_json())
-        except (InboxError, ProtocolError):
-            return False
 
 
 def _request_id_of(data: object) -> str | None:
