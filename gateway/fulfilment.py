@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
 import shutil
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -103,7 +104,7 @@ class Fulfilment:
 
     def discard(self, request_id: str) -> None:
         """Delete the work files of a request that will not (or no longer needs to) upload."""
-        shutil.rmtree(self._work / request_id, ignore_errors=True)
+        shutil.rmtree(self._work / folder_name(request_id), ignore_errors=True)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Process jobs until `stop` is set."""
@@ -147,7 +148,7 @@ class Fulfilment:
         self._change(self._inbox.set_preview(request_id, PreviewStatus.FAILED, utcnow()))
 
     def preview_path(self, request_id: str) -> Path:
-        return self._work / request_id / "preview.png"
+        return preview_file(self._work, request_id)
 
     # fulfilment ------------------------------------------------------------------------
     async def _fulfil(self, request_id: str) -> None:
@@ -188,7 +189,8 @@ class Fulfilment:
         if clip is None:
             raise FulfilmentFailed("the camera recorded nothing during the requested window")
         note = None if len(recordings) == 1 else f"1 of {len(recordings)} recordings sent"
-        folder = self._work / request_id / (camera.registration_id or camera.camera_id)
+        folder = self._work / folder_name(request_id) / folder_name(
+            camera.registration_id or camera.camera_id)
         start_s = (clip.start - recording.start).total_seconds()
         end_s = (clip.end - recording.start).total_seconds()
         output = folder / f"redacted-{start_s:.3f}-{end_s:.3f}-{self._profile}.mp4"
@@ -314,6 +316,18 @@ class Fulfilment:
 
     def _change(self, item: InboxRequest) -> None:
         self._on_change(item)
+
+
+def preview_file(work_dir: Path, request_id: str) -> Path:
+    """Where a request's contact sheet is kept (deleted with the request's work files)."""
+    return work_dir / folder_name(request_id) / "preview.png"
+
+
+def folder_name(identifier: str) -> str:
+    """A file-system-safe folder name for an id the city chose (no "..", no slashes)."""
+    if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", identifier):
+        return identifier
+    return hashlib.sha256(identifier.encode("utf-8")).hexdigest()
 
 
 def _overlap_s(recording: Recording, window: TimeWindow) -> float:

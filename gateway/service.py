@@ -27,10 +27,9 @@ from .cityclient import CityClient, CityError
 from .config import GatewayConfig
 from .events import EventBus, EventKind
 from .feed import Backoff, FeedLoop, RequestIntake
-from .fulfilment import Fulfilment, JobKind
+from .fulfilment import Fulfilment, JobKind, preview_file
 from .inbox import CameraState, Inbox, InboxRequest, PreviewStatus, RequestState
 from .keys import create_api_token, load_device_key, read_api_token
-from .sources.registry import SourceRegistry
 from .store import GatewayStore, PinnedCity
 from .uploads import UploadQueue
 from .verification import Caps, ReplayGuard
@@ -65,7 +64,7 @@ class GatewayService:
         self.events = EventBus()
         self.keepalive_s = config.timing.keepalive_s
         self.gateway_id = key_id(self.device_key.public_key())
-        self.sources = SourceRegistry(self.layout.root)
+        self.sources = _LazyRegistry(self.layout.root)
         self._stop = asyncio.Event()
         self._feed: FeedLoop | None = None
         self._client: CityClient | None = None
@@ -117,7 +116,7 @@ class GatewayService:
         return enabled
 
     def preview_path(self, request_id: str) -> Path | None:
-        return self._fulfilment.preview_path(request_id) if self._fulfilment else None
+        return preview_file(self.layout.work, request_id)
 
     async def approve(
         self, request_id: str, cameras: list[str] | None, window: TimeWindow | None
@@ -150,15 +149,20 @@ class GatewayService:
     async def _send_reply(
         self, item: InboxRequest, declined: list[str], reply: str
     ) -> InboxRequest:
-        city, client = self.store.pinned_city(), self._client
+        city = self.store.pinned_city()
         request_id = item.request.request_id
-        if city is None or client is None:
-            return self.inbox.set_error(request_id, "the reply could not be sent: not connected",
+        if city is None:
+            return self.inbox.set_error(request_id, "the reply could not be sent: not enrolled",
                                         utcnow())
         message = DeclineReply(request_id, city.gateway_id, tuple(declined), reply, utcnow())
+        envelope = sign(self.device_key, Domain.DECLINE_REPLY, message.to_json())
         try:
-            await client.send_decline_reply(
-                request_id, sign(self.device_key, Domain.DECLINE_REPLY, message.to_json()))
+            if self._client is not None:
+                await self._client.send_decline_reply(request_id, envelope)
+            else:
+                async with CityClient(city.url, gateway_id=city.gateway_id,
+                                      device_key=self.device_key) as client:
+                    await client.send_decline_reply(request_id, envelope)
         except CityError as err:
             item = self.inbox.set_error(request_id, f"the reply could not be sent: {err}",
                                         utcnow())
@@ -291,3 +295,24 @@ def _api_url(host: str, port: int) -> str:
     if host in ("0.0.0.0", "::", ""):  # noqa: S104 - comparing, not binding
         host = "127.0.0.1"
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+class _LazyRegistry:
+    """The sources engineer's SourceRegistry, built on first use."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._registry: Any = None
+
+    def _get_registry(self) -> Any:
+        if self._registry is None:
+            from .sources.registry import SourceRegistry  # type: ignore[import-not-found]
+
+            self._registry = SourceRegistry(self._root)
+        return self._registry
+
+    def get(self, name: str) -> Any:
+        return self._get_registry().get(name)
+
+    def list(self) -> Any:
+        return self._get_registry().list()
