@@ -7,7 +7,6 @@ import base64
 import contextlib
 import hashlib
 import json
-import random
 import sqlite3
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import aiohttp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from yarl import URL
 
+from gateway.feed import Backoff
 from gateway.packaging import SealedClip
 from protocol.errors import ProtocolError
 from protocol.httpauth import EMPTY_BODY_SHA256, sign_http_request
@@ -27,6 +27,7 @@ from protocol.signing import Domain, SignedEnvelope, verify
 from protocol.timeutil import format_time, utcnow
 
 TUS_VERSION = "1.0.0"
+DEFAULT_BACKOFF = Backoff(initial_s=1.0, max_s=60.0)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS upload_queue (
     upload_key TEXT PRIMARY KEY,
@@ -95,13 +96,12 @@ class UploadQueue:
         patch_size: int = 4 * 2**20,
         on_change: Callable[[UploadStatus], Awaitable[None]] | None = None,
         session: aiohttp.ClientSession | None = None,
-        retry_base: float = 1.0,
-        retry_cap: float = 60.0,
+        backoff: Backoff = DEFAULT_BACKOFF,
     ) -> None:
         self.db_path, self.city_url, self.gateway_id = db_path, URL(city_url), gateway_id
         self.device_key, self.city_signing_key = device_key, city_signing_key
         self.patch_size, self.on_change, self._session = patch_size, on_change, session
-        self.retry_base, self.retry_cap = retry_base, retry_cap
+        self.backoff = backoff
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         with self._connect():
@@ -173,10 +173,8 @@ class UploadQueue:
                     except RetryableError as err:
                         failures[key] = failures.get(key, 0) + 1
                         await self._record(key, error=str(err))
-                        # Full jitter: spread retries of many gateways after a city outage.
-                        delay = random.uniform(  # noqa: S311 - timing, not secrets
-                            0, min(self.retry_cap, self.retry_base * 2 ** failures[key]))
-                        next_try[key] = self._loop.time() + delay
+                        # Full jitter spreads many gateways' retries after a city outage.
+                        next_try[key] = self._loop.time() + self.backoff.delay(failures[key])
                     except UploadError as err:
                         await self._record(key, state=UploadState.FAILED, error=str(err))
                 waits = [t - self._loop.time() for k, t in next_try.items() if k in pending]

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from city.opening import open_upload
 from city.verification import VerificationError
+from gateway.feed import Backoff
 from gateway.packaging import SealedClip
 from gateway.uploads import UploadQueue, UploadState, UploadStatus
 from tests.gateway.delivery_harness import (
@@ -47,7 +48,7 @@ def make_queue(tmp_path: Path, city: City, resident: Resident,
         tmp_path / "gateway.db", city_url=city.url, gateway_id=resident.gateway_id,
         device_key=resident.key,
         city_signing_key=(pinned or city.keys.signing).public_key(),
-        patch_size=PATCH, on_change=on_change, retry_base=0.05, retry_cap=0.2,
+        patch_size=PATCH, on_change=on_change, backoff=Backoff(0.05, 0.2),
     )
 
 

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from city.opening import open_upload
+from gateway.feed import Backoff
 from gateway.uploads import UploadQueue, UploadState, UploadStatus
 from protocol.signing import decode_ed25519_public_key, encode_public_key
 from tests.gateway.delivery_harness import City, enroll_resident, seal_for, write_clip
@@ -65,7 +66,7 @@ def worker(argv: list[str]) -> int:
         queue = UploadQueue(
             Path(args.db), city_url=args.city_url, gateway_id=args.gateway_id, device_key=key,
             city_signing_key=decode_ed25519_public_key(args.city_key), patch_size=PATCH,
-            on_change=on_change, retry_base=0.05, retry_cap=0.2,
+            on_change=on_change, backoff=Backoff(0.05, 0.2),
         )
         stop = asyncio.Event()
         runner = asyncio.create_task(queue.run(stop))
