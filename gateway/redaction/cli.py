@@ -1,0 +1,131 @@
+"""`redact` sub-command: the CLI edge of the redaction pipeline (wired into safesmart-gateway)."""
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from gateway.redaction.pipeline import RedactionError, RedactionJob, redact
+from gateway.redaction.profiles import Profile
+from gateway.redaction.regions import Polygon, validate_polygon
+
+_CLOCK = re.compile(r"^(\d+):([0-5]\d):([0-5]\d(?:\.\d+)?)$")
+
+
+def parse_time(text: str) -> float:
+    """Seconds ("12.5") or HH:MM:SS(.fff) ("00:01:02.5") to seconds."""
+    match = _CLOCK.match(text.strip())
+    try:
+        if match:
+            hours, minutes, secs = match.groups()
+            value = int(hours) * 3600 + int(minutes) * 60 + float(secs)
+        else:
+            value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a time: use seconds (12.5) or HH:MM:SS(.fff) (00:01:02.5)"
+        )
+    return value
+
+
+def parse_polygon(text: str) -> Polygon:
+    """'x1,y1 x2,y2 x3,y3 ...' with coordinates as fractions (0..1) of the frame."""
+    try:
+        points = tuple((float(x), float(y)) for x, y in (pair.split(",") for pair in text.split()))
+        return validate_polygon(points)
+    except ValueError as exc:
+        detail = str(exc) if "mask" in str(exc) else "each corner is x,y with fractions 0..1"
+        raise argparse.ArgumentTypeError(f"bad --mask {text!r}: {detail}") from None
+
+
+def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """Add the `redact` sub-command; its handler returns the process exit code."""
+    parser = subparsers.add_parser(
+        "redact",
+        help="trim and redact a clip (faces, plates, privacy masks; no audio or metadata)",
+        description="Trim a clip to a window and redact it. Nothing is written unless it succeeds.",
+    )
+    parser.add_argument("input", type=Path, help="the original clip")
+    parser.add_argument("output", type=Path, help="where to write the redacted MP4")
+    parser.add_argument("--start", type=parse_time, help="window start: seconds or HH:MM:SS")
+    parser.add_argument("--end", type=parse_time, help="window end (exclusive)")
+    parser.add_argument(
+        "--mask",
+        type=parse_polygon,
+        action="append",
+        default=[],
+        metavar="POLYGON",
+        help='privacy mask "x1,y1 x2,y2 x3,y3 ..." in fractions of the frame; repeatable',
+    )
+    parser.add_argument("--preview", type=Path, metavar="PNG", help="write a contact sheet")
+    parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    parser.add_argument(
+        "--profile", choices=[p.value for p in Profile], default=Profile.STANDARD.value
+    )
+    parser.add_argument(
+        "--face-model", type=Path, metavar="ONNX", help="a CenterFace-compatible face model file"
+    )
+    parser.set_defaults(handler=run_redact)
+
+
+def run_redact(args: argparse.Namespace) -> int:
+    """Run one job from parsed arguments; 0 on success, 1 with a message on failure."""
+    job = RedactionJob(
+        input=args.input,
+        output=args.output,
+        start_s=args.start,
+        end_s=args.end,
+        masks=tuple(args.mask),
+        profile=args.profile,
+        preview=args.preview,
+        face_model=args.face_model,
+    )
+    with _progress_bar() as progress:
+        try:
+            report = redact(job, progress)
+        except RedactionError as exc:
+            print(f"redact: {exc}", file=sys.stderr)
+            return 1
+    if args.json:
+        print(json.dumps(report.to_json(), sort_keys=True))
+    else:
+        print(
+            f"redacted {report.frames} frames ({report.duration_s:.2f} s, "
+            f"{report.width}x{report.height}) at {report.fps:.1f} frames/s; "
+            f"faces {report.faces}, plates {report.plates}; sha256 {report.output_sha256}"
+        )
+    return 0
+
+
+@contextmanager
+def _progress_bar() -> Iterator[Callable[[float], None] | None]:
+    """A tqdm bar on stderr when it is a terminal; otherwise no output at all."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=1000, unit="‰", file=sys.stderr, leave=False) as bar:
+
+        def update(fraction: float) -> None:
+            bar.update(round(fraction * 1000) - bar.n)
+
+        yield update
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Stand-alone entry point until `safesmart-gateway` wires in `register`."""
+    parser = argparse.ArgumentParser(prog="python -m gateway.redaction.cli")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    return handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

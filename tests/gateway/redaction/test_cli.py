@@ -1,0 +1,97 @@
+"""The `redact` sub-command: argument parsing, JSON output, exit codes."""
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gateway.redaction.cli import main, parse_polygon, parse_time, register
+from tests.gateway.redaction.conftest import MakeClip
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("12.5", 12.5),
+        ("0", 0.0),
+        ("00:01:02.5", 62.5),
+        ("1:00:00", 3600.0),
+        ("00:00:07.125", 7.125),
+    ],
+)
+def test_parse_time(text: str, seconds: float) -> None:
+    assert parse_time(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "abc", "-1", "00:61:00", "1:2:3", "nan", "inf"])
+def test_parse_time_rejects(text: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match="not a time"):
+        parse_time(text)
+
+
+def test_parse_polygon() -> None:
+    assert parse_polygon("0,0 0.5,0 0.5,0.25") == ((0.0, 0.0), (0.5, 0.0), (0.5, 0.25))
+    for bad in ("0,0 1,1", "0,0 1,1 2,2", "0;0 1,1 1,0", "a,b c,d e,f"):
+        with pytest.raises(argparse.ArgumentTypeError, match="bad --mask"):
+            parse_polygon(bad)
+
+
+def test_register_sets_a_handler() -> None:
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["redact", "a.mp4", "b.mp4", "--start", "1", "--mask", "0,0 1,0 1,1"])
+    assert callable(args.handler) and args.start == 1.0 and len(args.mask) == 1
+    assert args.profile == "standard"
+
+
+def test_json_report_is_one_object_on_stdout(make_clip: MakeClip, tmp_path: Path) -> None:
+    src = make_clip(frames=60)
+    result = subprocess.run(  # noqa: S603 - fixed argv, our own module
+        [
+            sys.executable,
+            "-m",
+            "gateway.redaction.cli",
+            "redact",
+            str(src),
+            str(tmp_path / "o.mp4"),
+            "--start",
+            "00:00:00.5",
+            "--end",
+            "1.5",
+            "--profile",
+            "masks-only",
+            "--json",
+            "--mask",
+            "0,0 0.5,0 0.5,0.5",
+            "--preview",
+            str(tmp_path / "p.png"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["frames"] == 30 and report["profile"] == "masks-only"
+    for key in ("duration_s", "fps", "faces", "plates", "output_sha256"):
+        assert key in report
+    assert result.stderr == ""  # no progress bar when stderr is not a terminal
+    assert (tmp_path / "p.png").is_file()
+
+
+def test_failure_is_a_message_and_exit_code(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "empty.mp4"
+    empty.touch()
+    assert main(["redact", str(empty), str(tmp_path / "o.mp4"), "--profile", "masks-only"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and "empty" in captured.err
+    assert not (tmp_path / "o.mp4").exists()

@@ -1,0 +1,54 @@
+"""The detection schedule: which boxes cover which frame (pure)."""
+
+import pytest
+
+from gateway.redaction.cover_plan import CoverPlanner
+from gateway.redaction.regions import Box
+
+
+def run(frames: int, every: int, found_on: set[int]) -> tuple[list[int], dict[int, set[int]]]:
+    detected: list[int] = []
+
+    def detect(index: int) -> tuple[Box, ...]:
+        detected.append(index)
+        return (Box(index, 0, index + 1, 1),) if index in found_on else ()
+
+    planner = CoverPlanner[int](detect, every, dilation=0.0)
+    out: list[tuple[int, tuple[Box, ...]]] = []
+    for index in range(frames):
+        out.extend(planner.push(index))
+        assert len(planner._pending) <= 2 * every + 1  # memory bounded by the interval
+    out.extend(planner.finish())
+    assert [item for item, _ in out] == list(range(frames))
+    return detected, {item: {int(b.x0) for b in boxes} for item, boxes in out}
+
+
+def test_detects_every_nth_frame_and_the_last() -> None:
+    detected, _ = run(10, 3, set())
+    assert detected == [0, 3, 6, 9]
+    detected, _ = run(11, 3, set())
+    assert detected == [0, 3, 6, 9, 10]
+
+
+def test_frames_between_detections_get_both_neighbours() -> None:
+    _, cover = run(10, 3, {3, 6})
+    assert cover[4] == {3, 6} and cover[5] == {3, 6}
+    assert cover[3] == {3, 6}  # a detection frame also takes its neighbours' boxes
+    assert cover[0] == {3} and cover[9] == {6}
+    assert cover[1] == {3}
+
+
+def test_every_frame_mode_still_takes_neighbours() -> None:
+    _, cover = run(5, 1, {2})
+    assert cover == {0: set(), 1: {2}, 2: {2}, 3: {2}, 4: set()}
+
+
+def test_interval_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        CoverPlanner[int](lambda index: (), 0, 0.2)
+
+
+def test_dilation_grows_both_axes() -> None:
+    box = Box(0.4, 0.4, 0.6, 0.5).dilated(0.5)
+    assert (box.x0, box.x1) == pytest.approx((0.35, 0.65))
+    assert (box.y0, box.y1) == pytest.approx((0.375, 0.525))

@@ -1,0 +1,131 @@
+"""Detectors behind the Protocol: real CenterFace on a real face, fail-closed on failures."""
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skimage.data
+
+from gateway.redaction.detectors.base import DetectionKind, Detector, RgbImage
+from gateway.redaction.detectors.centerface import CenterFaceDetector, bundled_model
+from gateway.redaction.detectors.plates import HaarPlateDetector
+from gateway.redaction.errors import DetectionError, RedactionError
+from gateway.redaction.pipeline import RedactionJob, redact, redact_with
+from gateway.redaction.profiles import DetectionSettings
+from gateway.redaction.regions import Box
+from tests.gateway.redaction.conftest import Frame, MakeClip, decode_all
+
+ASTRONAUT_FACE = (182, 58, 270, 178)  # x0, y0, x1, y1 in skimage.data.astronaut()
+
+
+def astronaut() -> Frame:
+    """skimage's bundled photograph of Eileen Collins, 512x512 RGB."""
+    return np.asarray(skimage.data.astronaut(), dtype=np.uint8)  # type: ignore[no-untyped-call]
+
+
+def astronaut_scene(index: int, width: int, height: int) -> Frame:
+    """A grey frame with the astronaut photograph pasted at (100, 40), face included."""
+    frame = np.full((height, width, 3), 90, dtype=np.uint8)
+    frame[40:552, 100:612] = astronaut()
+    return frame
+
+
+class ScriptedDetector:
+    """A detector that returns fixed boxes, raises from a given call, or is slow."""
+
+    kind = DetectionKind.FACE
+
+    def __init__(self, boxes: Sequence[Box] = (), fail_from: int | None = None, delay: float = 0):
+        self.boxes, self.fail_from, self.delay, self.calls = list(boxes), fail_from, delay, 0
+
+    def detect(self, image: RgbImage) -> Sequence[Box]:
+        self.calls += 1
+        if self.fail_from is not None and self.calls >= self.fail_from:
+            raise RuntimeError("model crashed")
+        time.sleep(self.delay)
+        return self.boxes
+
+    def versions(self) -> dict[str, str]:
+        return {"scripted": "1"}
+
+
+def test_scripted_detector_satisfies_the_protocol() -> None:
+    assert isinstance(ScriptedDetector(), Detector)
+    assert isinstance(HaarPlateDetector(), Detector)
+
+
+def test_bundled_centerface_finds_the_astronaut() -> None:
+    image = astronaut()  # 512x512: multiples of 32
+    boxes = CenterFaceDetector().detect(image)
+    assert len(boxes) == 1
+    x0, y0, x1, y1 = boxes[0].to_pixels(512, 512)
+    fx0, fy0, fx1, fy1 = ASTRONAUT_FACE
+    assert abs(x0 - fx0) < 15 and abs(y0 - fy0) < 15 and abs(x1 - fx1) < 15 and abs(y1 - fy1) < 15
+
+
+def test_standard_profile_obscures_a_real_face(make_clip: MakeClip, tmp_path: Path) -> None:
+    src = make_clip(frames=12, width=1280, height=720, painter=astronaut_scene)
+    out = tmp_path / "out.mp4"
+    report = redact(RedactionJob(src, out, preview=tmp_path / "p.png"))
+    assert report.faces >= 1 and report.profile == "standard"
+    assert "face-model:centerface.onnx" in report.tools
+    x0, y0, x1, y1 = ASTRONAUT_FACE
+    for frame in decode_all(out)[0]:
+        face = frame[40 + y0 : 40 + y1, 100 + x0 : 100 + x1]
+        assert face.max() < 40  # solid fill over the whole face box
+        assert frame[600:700, 700:1200].mean() > 60  # the background is not blacked out
+
+
+def test_a_resident_supplied_face_model_is_used(make_clip: MakeClip, tmp_path: Path) -> None:
+    model = tmp_path / "better.onnx"
+    model.write_bytes(bundled_model().read_bytes())
+    report = redact(RedactionJob(make_clip(frames=3), tmp_path / "o.mp4", face_model=model))
+    assert "face-model:better.onnx" in report.tools
+
+
+def test_a_broken_face_model_is_refused_clearly(make_clip: MakeClip, tmp_path: Path) -> None:
+    model = tmp_path / "broken.onnx"
+    model.write_bytes(b"not a model")
+    with pytest.raises(RedactionError, match="not a CenterFace-compatible ONNX file"):
+        redact(RedactionJob(make_clip(frames=3), tmp_path / "o.mp4", face_model=model))
+    assert not (tmp_path / "o.mp4").exists()
+
+
+@pytest.mark.parametrize("fail_from", [1, 2, 5])
+def test_detector_failure_stops_the_job_and_writes_nothing(
+    make_clip: MakeClip, tmp_path: Path, fail_from: int
+) -> None:
+    out = tmp_path / "out" / "o.mp4"
+    out.parent.mkdir()
+    detector = ScriptedDetector(fail_from=fail_from)
+    job = RedactionJob(make_clip(frames=60), out, preview=out.parent / "p.png")
+    with pytest.raises(DetectionError, match="face detector failed at 00:0"):
+        redact_with(job, [detector], DetectionSettings(every=2))
+    assert detector.calls == fail_from
+    assert list(out.parent.iterdir()) == []
+
+
+def test_slow_detector_counts_as_failed(make_clip: MakeClip, tmp_path: Path) -> None:
+    out = tmp_path / "o.mp4"
+    job = RedactionJob(make_clip(frames=10), out)
+    with pytest.raises(DetectionError, match="took over"):
+        redact_with(job, [ScriptedDetector(delay=0.05)], DetectionSettings(timeout_s=0.01))
+    assert not out.exists()
+
+
+def test_boxes_cover_every_frame_between_detections(make_clip: MakeClip, tmp_path: Path) -> None:
+    def white(index: int, width: int, height: int) -> Frame:
+        return np.full((height, width, 3), 235, dtype=np.uint8)
+
+    out = tmp_path / "o.mp4"
+    detector = ScriptedDetector([Box(0.25, 0.25, 0.5, 0.5)])
+    job = RedactionJob(make_clip(frames=31, painter=white), out)
+    report = redact_with(job, [detector], DetectionSettings(every=3, dilation=0.2))
+    assert detector.calls == 11  # frames 0, 3, ..., 30
+    assert report.faces == 11
+    for frame in decode_all(out)[0]:
+        # dilated by 20 %: 0.225..0.525 of 320x240
+        assert frame[56:124, 74:166].max() < 40
+        assert frame[130:230, 180:310].min() > 200
