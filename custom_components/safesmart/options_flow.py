@@ -83,12 +83,15 @@ class SafeSmartOptionsFlow(OptionsFlow):
         """Map each registered camera to the Home Assistant camera it is (Ring, Nest, ...)."""
         entry = self.config_entry
         cameras = entry.runtime_data.data.cameras if entry.state is ConfigEntryState.LOADED else {}
-        if user_input is not None or not cameras:
-            answers = user_input or {}
+        if not cameras:
+            # Not loaded, or no cameras yet: keep the current map rather than wipe it.
+            self._options.setdefault(CONF_CAMERA_MAP, {})
+            return self.async_create_entry(data=self._options)
+        if user_input is not None:
             self._options[CONF_CAMERA_MAP] = {
-                registration_id: answers[key]
+                registration_id: user_input[key]
                 for key, registration_id in self._camera_keys.items()
-                if answers.get(key)
+                if user_input.get(key)
             }
             return self.async_create_entry(data=self._options)
         # The field label is the camera's name; a suffix keeps duplicate names apart.

@@ -8,7 +8,6 @@ from typing import Any
 
 import voluptuous as vol
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import ATTR_CONFIG_ENTRY_ID
 from homeassistant.core import (
     HomeAssistant,
     ServiceCall,
@@ -26,6 +25,7 @@ from .const import CONF_ALLOWED_USERS, CONF_CAMERA_MAP, DOMAIN, PREVIEW_DIR, PRE
 from .coordinator import SafeSmartConfigEntry
 from .helpers import translate_client_error
 
+ATTR_CONFIG_ENTRY_ID = "config_entry_id"
 ATTR_REQUEST_ID = "request_id"
 ATTR_CAMERAS = "cameras"
 ATTR_WINDOW_START = "window_start"

@@ -178,7 +178,8 @@ class SafeSmartClient:
         except aiohttp.ClientError as err:
             raise SafeSmartConnectionError(f"The event stream broke: {err}") from err
         finally:
-            response.release()
+            # Close, not release: a half-read stream must not go back to the shared pool.
+            response.close()
 
     async def close(self) -> None:
         """Close the session if this client opened it."""

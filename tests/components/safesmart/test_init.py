@@ -1,0 +1,32 @@
+"""Set-up, unload, push updates and connection loss."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+
+from custom_components.safesmart.const import DOMAIN
+
+from .fake_gateway import FakeGateway, wait_for
+
+
+async def test_setup_and_unload(
+    hass: HomeAssistant, gateway: FakeGateway, init_integration
+) -> None:
+    """The entry loads, follows the stream, and unloading leaves nothing behind."""
+    entry = init_integration
+    assert entry.state is ConfigEntryState.LOADED
+    assert gateway.open_streams == 1
+    assert hass.states.get("sensor.home_gateway_pending_requests").state == "1"
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.NOT_LOADED
+    for state in hass.states.async_all():
+        if state.entity_id.startswith(("sensor.home_gateway", "switch.home_gateway")):
+            assert state.state == "unavailable"
+    gateway.push("health", gateway.health)  # the write to a closed stream ends it
+    await wait_for(lambda: gateway.open_streams == 0)
+    assert hass.services.has_service(DOMAIN, "approve")
