@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import pytest
+from aiohttp import ClientResponse
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from city.app import STORE_KEY
@@ -25,10 +26,7 @@ def _cameras(client: Client) -> int:
     return count
 
 
-async def _assert_401(response: object) -> None:
-    from aiohttp import ClientResponse
-
-    assert isinstance(response, ClientResponse)
+async def _assert_401(response: ClientResponse) -> None:
     assert response.status == 401, await response.text()
     assert response.content_type == "application/problem+json"
     problem = await response.json()
