@@ -251,3 +251,19 @@ def flip_byte(sealed: SealedClip, position: int) -> None:
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+async def test_delivery_through_the_city_app_factory(tmp_path: Path) -> None:
+    city = City.create(tmp_path / "city")
+    city.full_app = True  # city.app.create_app with its middlewares, not the bare receiver
+    await city.start()
+    try:
+        resident = enroll_resident(city)
+        clip = write_clip(tmp_path / "c.mp4", 3 * PATCH)
+        queue = make_queue(tmp_path, city, resident)
+        queue.enqueue(seal_for(city, resident, clip, tmp_path / "spool"))
+        status = await run_until_settled(queue)
+        assert status.state is UploadState.DELIVERED, status.error
+        assert opened(city, tmp_path) == clip.read_bytes()
+    finally:
+        await city.stop()
