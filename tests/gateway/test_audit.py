@@ -371,3 +371,19 @@ def test_concurrent_appends_keep_one_chain(db_path: Path, device_key: Ed25519Pri
     result = verify_database(db_path, device_key.public_key())
     assert result.ok, result.problems
     assert result.entries == 100
+
+
+def test_entry_hash_matches_the_documented_vector() -> None:
+    request_id = "5f0c1d7e-1b8a-4c43-9d0e-8f1f2a3b4c5d"
+    first = {"seq": 1, "at": "2026-11-21T10:00:00Z", "kind": "request_received",
+             "request_id": request_id,
+             "data": {"case_number": "2026-118822", "cameras": ["reg-front"]},
+             "prev_hash": GENESIS_HASH}  # fmt: skip
+    first_hash = "f78cda764142152980739250a02f3bc24944b6374053de59e98c1a68ade4e9a9"
+    assert entry_hash(first) == first_hash
+    second = {"seq": 2, "at": "2026-11-21T10:05:00Z", "kind": "request_decided",
+              "request_id": request_id,
+              "data": {"action": "approve", "decided_by": "resident", "cameras": ["reg-front"]},
+              "prev_hash": first_hash}  # fmt: skip
+    assert entry_hash(second) == "8a4134c28eeeb9e1ac265e468e2000d41f54058148948903a118435ff3d6e25a"
+    assert first_hash in (Path(__file__).parents[2] / "docs" / "audit-log.md").read_text()
