@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -272,3 +273,23 @@ def test_unreadable_rules_file_is_refused(tmp_path: Path) -> None:
 
 def test_parse_rules_accepts_an_empty_list() -> None:
     assert parse_rules({"version": 1, "rules": []}) == []
+
+
+def test_documented_examples_load_and_behave_as_described() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "consent-rules.md").read_text()
+    blocks = re.findall(r"```json\n(.*?)```", doc, re.DOTALL)
+    examples = [parse_rules(json.loads(block)) for block in blocks[1:]]  # the first is the schema
+    assert len(examples) == 3
+    property_crime, garden, _agency = examples
+    nearby = decide(request_with(), {"front": 100.0, "back": 300.0}, property_crime, False)
+    assert nearby == Decision(RuleAction.APPROVE, "rule:Nearby property crime", ("front",))
+    subpoena = request_with(IncidentType.ROBBERY, LegalBasis.SUBPOENA)
+    assert decide(subpoena, {"front": 100.0}, property_crime, False) is None
+    missing = request_with(IncidentType.MISSING_PERSON)
+    both = {"reg-7f3a": 10.0, "reg-drive": 20.0}
+    assert decide(missing, both, garden, False) == Decision(
+        RuleAction.DECLINE, "rule:Garden stays private", ("reg-7f3a",)
+    )
+    assert decide(missing, both, garden[::-1], False) == Decision(
+        RuleAction.APPROVE, "rule:Missing persons", ("reg-7f3a", "reg-drive")
+    )
