@@ -1,0 +1,133 @@
+"""The whole service as a subprocess: only one loopback listening socket, push from the city to
+the SSE stream, clean shutdown on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from gateway.config import DataLayout
+from gateway.store import GatewayStore
+
+from .service_harness import CityServer, Gateway, city, gateway
+from .test_feed import envelope, fresh_request
+
+__all__ = ["city", "gateway"]
+_LISTEN = "0A"
+
+
+def listening_sockets(pid: int) -> list[str]:
+    """Local addresses ("ip:port") of TCP sockets in LISTEN state owned by `pid`."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    found = []
+    for table, v6 in (("tcp", False), ("tcp6", True)):
+        path = Path(f"/proc/{pid}/net/{table}")
+        if not path.exists():
+            continue
+        for line in path.read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == _LISTEN and fields[9] in inodes:
+                found.append(_address(fields[1], v6))
+    return found
+
+
+def _address(text: str, v6: bool) -> str:
+    host_hex, port_hex = text.split(":")
+    raw = bytes.fromhex(host_hex)
+    if v6:
+        words = [raw[i:i + 4][::-1] for i in range(0, 16, 4)]
+        import ipaddress
+
+        host = str(ipaddress.IPv6Address(b"".join(words)))
+    else:
+        host = ".".join(str(b) for b in raw[::-1])
+    return f"{host}:{int(port_hex, 16)}"
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture
+async def served(gateway: Gateway) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway", "--data", str(gateway.layout.root), "serve",
+        "--listen", "127.0.0.1:0", "--feed-wait", "5", stderr=asyncio.subprocess.PIPE,
+    )
+    store = GatewayStore(gateway.layout.db)
+    url = None
+    for _ in range(300):
+        url = store.get_setting("api_url")
+        if url:
+            break
+        await asyncio.sleep(0.05)
+    assert url, "the gateway did not start"
+    try:
+        yield proc, url
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+async def test_only_a_loopback_listener(served: tuple[asyncio.subprocess.Process, str]) -> None:
+    proc, url = served
+    await asyncio.sleep(0.5)           # give every task (feed, uploads, workers) time to start
+    pids = [proc.pid, *children(proc.pid)]
+    sockets = [addr for pid in pids for addr in listening_sockets(pid)]
+    assert sockets == [url.removeprefix("http://")]
+    assert sockets[0].startswith("127.0.0.1:")
+
+
+async def test_push_reaches_the_event_stream_then_sigterm(
+    served: tuple[asyncio.subprocess.Process, str], city: CityServer, gateway: Gateway
+) -> None:
+    proc, url = served
+    token = DataLayout(gateway.layout.root).api_token.read_text().strip()
+    headers = {"Authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{url}/api/v1/events", headers=headers) as stream:
+            assert await asyncio.wait_for(stream.content.readline(), 10) == b": connected\n"
+            for _ in range(200):   # wait until the feed loop is connected
+                health = await (await session.get(f"{url}/api/v1/health", headers=headers)).json()
+                if health["city"]["connected"]:
+                    break
+                await asyncio.sleep(0.05)
+            request = fresh_request(gateway)
+            await city.double.push(envelope(city.double.signing, request))
+            event = None
+            while event is None:
+                line = await asyncio.wait_for(stream.content.readline(), 10)
+                if line.startswith(b"data: ") and b'"approval_nonce"' in line:
+                    event = json.loads(line[6:])
+            assert event["id"] == request.request_id and event["state"] == "pending"
+    proc.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(proc.wait(), 20) == 0
+    assert proc.stderr is not None
+    log = (await proc.stderr.read()).decode()
+    assert "shutting down" in log
+    assert token not in log and str(gateway.layout.root) not in log
