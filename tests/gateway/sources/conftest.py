@@ -56,6 +56,8 @@ CLOUD_HOSTS = (
     "media.ring.test",
     "smartdevicemanagement.googleapis.com",
     "oauth2.googleapis.com",
+    "nest-camera-frontend.googleapis.com",
+    "pubsub.googleapis.com",
 )
 
 
