@@ -1,0 +1,156 @@
+"""Fulfilment with real video, the real redaction worker process and real sealing."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from gateway.audit import AuditKind
+from gateway.fulfilment import Fulfilment, JobKind
+from gateway.inbox import CameraState, InboxRequest, PreviewStatus, RequestState
+from gateway.sources.base import FootageSource
+from gateway.sources.folder import FolderSource
+from gateway.uploads import UploadQueue, UploadState, UploadStatus
+from protocol.signing import decode_ed25519_public_key
+
+from .service_harness import CityServer, Gateway, city, gateway
+from .sources.conftest import write_clip
+from .test_feed import Parts, build_intake, envelope, fresh_request
+
+__all__ = ["city", "gateway"]
+
+
+class Sources:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def get(self, name: str) -> FootageSource:
+        return FolderSource(self.root, name=name)
+
+
+@dataclass
+class Rig:
+    gateway: Gateway
+    parts: Parts
+    uploads: UploadQueue
+    footage: Path
+    executor: ProcessPoolExecutor
+    changes: list[InboxRequest]
+
+    def fulfilment(self) -> Fulfilment:
+        return Fulfilment(
+            work_dir=self.gateway.layout.work, spool_dir=self.gateway.layout.spool,
+            store=self.gateway.store, inbox=self.parts.inbox, audit=self.parts.audit,
+            uploads=self.uploads, sources=Sources(self.footage), device_key=self.gateway.key,
+            executor=self.executor, profile="masks-only", on_change=self.changes.append,
+        )
+
+
+@pytest.fixture
+async def rig(gateway: Gateway, city: CityServer, tmp_path: Path) -> AsyncIterator[Rig]:
+    pinned = gateway.store.pinned_city()
+    assert pinned is not None
+    uploads = UploadQueue(gateway.layout.db, city_url=city.url, gateway_id=pinned.gateway_id,
+                          device_key=gateway.key,
+                          city_signing_key=decode_ed25519_public_key(pinned.signing_key))
+    executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        yield Rig(gateway, build_intake(gateway), uploads, tmp_path / "footage", executor, [])
+    finally:
+        executor.shutdown(cancel_futures=True)
+
+
+async def run_until(fulfilment: Fulfilment, done: Callable[[], bool], timeout: float = 120) -> None:
+    stop = asyncio.Event()
+    task = asyncio.ensure_future(fulfilment.run(stop))
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not done():
+            assert asyncio.get_running_loop().time() < deadline, "fulfilment did not finish"
+            assert not task.done(), task
+            await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+
+
+def add_request(rig: Rig, city: CityServer) -> str:
+    request = fresh_request(rig.gateway)
+    # a recording on the front camera starting 1 s before the window, 3 s long
+    start = request.window.start - timedelta(seconds=1)
+    write_clip(rig.footage / "front door" / f"front_{start:%Y%m%d_%H%M%S}.mp4", seconds=3.0)
+    assert rig.parts.intake.accept(envelope(city.double.signing, request)) is not None
+    return request.request_id
+
+
+async def test_preview_then_approval_seals_and_queues(rig: Rig, city: CityServer) -> None:
+    rid = add_request(rig, city)
+    fulfilment = rig.fulfilment()
+    fulfilment.schedule(JobKind.FULFIL, rid)        # pending: nothing may be prepared to leave
+    fulfilment.schedule(JobKind.PREVIEW, rid)
+    inbox = rig.parts.inbox
+    await run_until(fulfilment, lambda: inbox.get(rid).preview is PreviewStatus.READY)
+    assert rig.uploads.status(rid) == []
+    sheet = fulfilment.preview_path(rid)
+    assert sheet.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    inbox.approve(rid, cameras=None, window=None, decided_by="resident",
+                  now=inbox.get(rid).updated_at)
+    fulfilment.schedule(JobKind.FULFIL, rid)
+    front, drive = (c.registration_id for c in rig.gateway.cameras)
+
+    def settled() -> bool:
+        cams = {c.registration_id: c for c in inbox.get(rid).cameras}
+        return cams[drive].state is CameraState.FAILED and cams[front].detail == \
+            "waiting to upload"
+
+    await run_until(fulfilment, settled)
+    [queued] = rig.uploads.status(rid)
+    assert queued.registration_id == front and queued.state is UploadState.QUEUED
+    assert queued.total_bytes > 0
+    assert list(rig.gateway.layout.spool.iterdir())
+    failed = {c.registration_id: c for c in inbox.get(rid).cameras}[drive]
+    assert failed.detail                                  # a sentence from the source
+    kinds = [e.kind for e in rig.parts.audit.entries(rid)]
+    for kind in (AuditKind.FOOTAGE_FETCHED, AuditKind.REDACTED, AuditKind.SEALED,
+                 AuditKind.UPLOAD_STARTED):
+        assert kind in kinds
+    # the clip is only redacted once: the preview's redaction is reused for the approval
+    assert kinds.count(AuditKind.REDACTED) == 1
+
+    # a restart resumes nothing that is already queued
+    assert rig.fulfilment().resume() == 0
+    await fulfilment.on_upload_change(UploadStatus(
+        queued.upload_key, rid, front, UploadState.DELIVERED, queued.total_bytes,
+        queued.total_bytes, 1, None, {"body": {"manifest_sha256": "ab" * 32}}))
+    cams = {c.registration_id: c for c in inbox.get(rid).cameras}
+    assert cams[front].state is CameraState.DELIVERED
+    assert AuditKind.UPLOAD_ACKNOWLEDGED in [e.kind for e in rig.parts.audit.entries(rid)]
+
+
+async def test_declined_work_is_deleted_and_restart_resumes(rig: Rig, city: CityServer) -> None:
+    declined, approved = add_request(rig, city), add_request(rig, city)
+    fulfilment = rig.fulfilment()
+    fulfilment.schedule(JobKind.PREVIEW, declined)
+    inbox = rig.parts.inbox
+    await run_until(fulfilment, lambda: inbox.get(declined).preview is PreviewStatus.READY)
+    work = rig.gateway.layout.work / declined
+    assert work.exists()
+    inbox.decline(declined, cameras=None, decided_by="resident",
+                  now=inbox.get(declined).updated_at)
+    fulfilment.discard(declined)
+    assert not work.exists()
+
+    inbox.approve(approved, cameras=[rig.gateway.cameras[0].registration_id], window=None,
+                  decided_by="resident", now=inbox.get(approved).updated_at)
+    restarted = rig.fulfilment()                      # as after a crash before the job ran
+    assert restarted.resume() == 1
+    await run_until(restarted, lambda: bool(rig.uploads.status(approved)))
+    assert inbox.get(approved).state in (RequestState.APPROVED, RequestState.UPLOADING)
