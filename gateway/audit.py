@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from protocol.canonical import canonical_json
 from protocol.errors import ProtocolError
-from protocol.signing import Domain, SignedEnvelope, encode_public_key, key_id, sign
+from protocol.signing import Domain, SignedEnvelope, encode_public_key, sign
 from protocol.timeutil import format_time, parse_time, utcnow
 
 from .auditchain import (
@@ -194,11 +194,6 @@ class AuditLog:
             Path(tmp).unlink(missing_ok=True)
             raise
         return len(rows)
-
-    @property
-    def device_key_id(self) -> str:
-        """The key id a checkpoint verifier must trust."""
-        return key_id(self._device_key.public_key())
 
 
 def _row_fields(row: tuple[Any, ...]) -> dict[str, Any]:

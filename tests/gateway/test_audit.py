@@ -387,3 +387,18 @@ def test_entry_hash_matches_the_documented_vector() -> None:
               "prev_hash": first_hash}  # fmt: skip
     assert entry_hash(second) == "8a4134c28eeeb9e1ac265e468e2000d41f54058148948903a118435ff3d6e25a"
     assert first_hash in (Path(__file__).parents[2] / "docs" / "audit-log.md").read_text()
+
+
+def test_renumbered_entry_is_caught(
+    log: AuditLog, device_key: Ed25519PrivateKey, tmp_path: Path
+) -> None:
+    fill(log, 3)
+    out = tmp_path / "audit.jsonl"
+    log.export(out)
+    lines = out.read_text().splitlines()
+    lines[1] = lines[1].replace('"seq": 2,', '"seq": 7,')
+    out.write_text("\n".join(lines) + "\n")
+    assert verify_export(out, device_key.public_key()).problems == (
+        "entry 2: has seq 7, expected 2 (an entry was deleted, inserted or reordered)",
+        "entry 2: hash does not match its contents (it was altered)",
+    )
