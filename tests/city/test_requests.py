@@ -166,3 +166,14 @@ async def test_feed_parameters_are_checked(enroll: Enroll) -> None:
         response = await gateway.call("GET", f"/v1/feed?{query}")
         assert response.status == 400, query
         assert response.content_type == "application/problem+json"
+
+
+async def test_shutdown_answers_waiting_long_polls(client: Client, enroll: Enroll) -> None:
+    gateway = await enroll()
+    waiting = asyncio.create_task(_feed(gateway, wait=30))
+    await asyncio.sleep(0.3)
+    assert not waiting.done()
+    assert client.app is not None
+    await client.app.shutdown()
+    page = await asyncio.wait_for(waiting, 5)
+    assert page == {"requests": [], "cursor": 0}
