@@ -13,7 +13,7 @@ from protocol.errors import ProtocolError
 from protocol.signing import display_fingerprint, key_id
 
 from .audit import AuditError, AuditKind, AuditLog, verify_database
-from .cameras import NewCamera, add_camera, parse_mask, withdraw_camera
+from .cameras import CameraError, NewCamera, add_camera, parse_mask, withdraw_camera
 from .cityclient import CityClient
 from .cli_requests import register as register_requests
 from .config import ConfigError, DataLayout, GatewayConfig, GatewayError, ListenAddress, Timing
@@ -22,6 +22,7 @@ from .inbox import InboxError
 from .keys import create_api_token, load_device_key, load_or_create_device_key
 from .redaction.cli import register as register_redact
 from .sources.base import SourceError
+from .sources.registry import SourceRegistry
 from .store import GatewayStore
 
 
@@ -84,6 +85,9 @@ def _enrolled_client(layout: DataLayout) -> tuple[GatewayStore, CityClient, Audi
 def cmd_camera_add(args: argparse.Namespace) -> int:
     layout = _layout(args)
     store, client, audit = _enrolled_client(layout)
+    if args.source not in {info.name for info in SourceRegistry(layout.root).list()}:
+        raise CameraError(f"there is no footage source named {args.source!r}; add it first "
+                          "with `safesmart-gateway source add`")
     camera = NewCamera(name=args.name, lat=args.lat, lon=args.lon, source=args.source,
                        device_id=args.device, exact_location=args.exact_location,
                        masks=tuple(parse_mask(m) for m in args.mask or ()))

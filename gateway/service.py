@@ -8,6 +8,7 @@ import logging
 import multiprocessing
 import signal
 from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,8 @@ from .feed import Backoff, FeedLoop, RequestIntake
 from .fulfilment import Fulfilment, JobKind, preview_file
 from .inbox import CameraState, Inbox, InboxRequest, PreviewStatus, RequestState
 from .keys import create_api_token, load_device_key, read_api_token
+from .sources.base import SourceError
+from .sources.registry import SourceInfo, SourceRegistry
 from .store import GatewayStore, PinnedCity
 from .uploads import UploadQueue
 from .verification import Caps, ReplayGuard
@@ -64,7 +67,7 @@ class GatewayService:
         self.events = EventBus()
         self.keepalive_s = config.timing.keepalive_s
         self.gateway_id = key_id(self.device_key.public_key())
-        self.sources = _LazyRegistry(self.layout.root)
+        self.sources = SourceRegistry(self.layout.root)
         self._stop = asyncio.Event()
         self._feed: FeedLoop | None = None
         self._client: CityClient | None = None
@@ -100,13 +103,19 @@ class GatewayService:
         }
 
     def cameras_json(self) -> list[dict[str, Any]]:
-        kinds = {}
-        with contextlib.suppress(Exception):  # a broken sources.json must not hide the cameras
-            kinds = {info.name: info.kind for info in self.sources.list()}
+        infos: dict[str, SourceInfo] = {}
+        with contextlib.suppress(SourceError, OSError, ValueError):
+            # a broken sources.json must not hide the cameras themselves
+            infos = {info.name: info for info in self.sources.list()}
         out = []
         for camera in self.store.cameras():
-            item = camera_api_json(camera)
-            item["source"] = kinds.get(camera.source, camera.source)
+            info = infos.get(camera.source)
+            span: tuple[str | None, str | None] = (None, None)
+            for known in info.cameras if info else ():
+                if known.device_id == camera.device_id:
+                    span = (_time_or_none(known.footage_start), _time_or_none(known.footage_end))
+            item = camera_api_json(camera, span)
+            item["source"] = info.kind.value if info else camera.source
             out.append(item)
         return out
 
@@ -287,6 +296,7 @@ class GatewayService:
             if advertiser is not None:
                 await advertiser.stop()
             await runner.cleanup()
+            await self.sources.close()
             self._executor.shutdown(wait=False, cancel_futures=True)
 
 
@@ -297,22 +307,5 @@ def _api_url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-class _LazyRegistry:
-    """The sources engineer's SourceRegistry, built on first use."""
-
-    def __init__(self, root: Path) -> None:
-        self._root = root
-        self._registry: Any = None
-
-    def _get_registry(self) -> Any:
-        if self._registry is None:
-            from .sources.registry import SourceRegistry  # type: ignore[import-not-found]
-
-            self._registry = SourceRegistry(self._root)
-        return self._registry
-
-    def get(self, name: str) -> Any:
-        return self._get_registry().get(name)
-
-    def list(self) -> Any:
-        return self._get_registry().list()
+def _time_or_none(moment: datetime | None) -> str | None:
+    return format_time(moment) if moment else None

@@ -16,7 +16,13 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from protocol.errors import ProtocolError
 from protocol.httpauth import verify_http_request
 from protocol.messages import CityIdentity, EnrollmentGrant, EnrollmentRequest
-from protocol.signing import Domain, SignedEnvelope, decode_ed25519_public_key, encode_public_key, sign
+from protocol.signing import (
+    Domain,
+    SignedEnvelope,
+    decode_ed25519_public_key,
+    encode_public_key,
+    sign,
+)
 from protocol.timeutil import utcnow
 
 CITY_ID = "cle"

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from gateway.config import DataLayout
+from gateway.sources.registry import SourceRegistry
 from gateway.store import GatewayStore
 from protocol.signing import display_fingerprint, key_id
 
@@ -97,6 +98,12 @@ async def test_enroll_and_cameras(tmp_path: Path, city: CityServer) -> None:
     assert code == 0, err
     assert f"City key fingerprint: {fingerprint}" in out
 
+    add = ("camera", "add", "--name", "Front door", "--lat", "41.499312", "--lon", "-81.694412",
+           "--source", "yard", "--device", "front")
+    code, _, err = await arun(data, *add)
+    assert code == 2 and "no footage source named 'yard'" in err and not city.double.cameras
+    (tmp_path / "footage").mkdir()
+    SourceRegistry(data).add("folder", "yard", root=str(tmp_path / "footage"))
     code, out, err = await arun(
         data, "camera", "add", "--name", "Front door", "--lat", "41.499312", "--lon",
         "-81.694412", "--source", "yard", "--device", "front", "--mask", "0,0 0.3,0 0.3,0.2")

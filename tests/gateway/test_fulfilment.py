@@ -67,11 +67,11 @@ async def rig(gateway: Gateway, city: CityServer, tmp_path: Path) -> AsyncIterat
         executor.shutdown(cancel_futures=True)
 
 
-async def run_until(fulfilment: Fulfilment, done: Callable[[], bool], timeout: float = 120) -> None:
+async def run_until(fulfilment: Fulfilment, done: Callable[[], bool], limit_s: float = 120) -> None:
     stop = asyncio.Event()
     task = asyncio.ensure_future(fulfilment.run(stop))
     try:
-        deadline = asyncio.get_running_loop().time() + timeout
+        deadline = asyncio.get_running_loop().time() + limit_s
         while not done():
             assert asyncio.get_running_loop().time() < deadline, "fulfilment did not finish"
             assert not task.done(), task
