@@ -1,0 +1,90 @@
+"""`source add|list|remove` and `fetch` run as the resident would run them."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from gateway.sources.cli import main
+
+type MakeClip = Callable[..., Path]
+
+
+def run(data: Path, *argv: str) -> int:
+    return main(["--data", str(data), *argv])
+
+
+def test_add_list_fetch_remove_folder(
+    tmp_path: Path, make_clip: MakeClip, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data, footage = tmp_path / "data", tmp_path / "footage"
+    first = make_clip(footage / "porch" / "front_20261121_093000.mp4", seconds=2)
+    second = make_clip(footage / "porch" / "front_20261121_093002.mp4", seconds=2)
+    assert run(data, "source", "add", "folder", "home", "--path", str(footage)) == 0
+    out = capsys.readouterr().out
+    assert "home:porch" in out and "2026-11-21T09:30:00Z .. 2026-11-21T09:30:04Z" in out
+
+    assert run(data, "source", "list") == 0
+    assert "home (folder)" in capsys.readouterr().out
+
+    assert run(data, "fetch", "--camera", "home:porch", "--start", "2026-11-21T09:30:01Z",
+               "--end", "2026-11-21T09:30:03Z", "--out", str(tmp_path / "out")) == 0
+    fetched = sorted((tmp_path / "out").iterdir())
+    assert [p.read_bytes() for p in fetched] == [first.read_bytes(), second.read_bytes()]
+
+    assert run(data, "fetch", "--camera", "home:porch", "--start", "2026-11-21T08:00:00Z",
+               "--end", "2026-11-21T08:10:00Z", "--out", str(tmp_path / "none")) == 0
+    assert "No recordings overlap" in capsys.readouterr().out
+    assert not (tmp_path / "none").exists()
+
+    assert run(data, "source", "remove", "home") == 0
+    assert run(data, "source", "list") == 0
+    assert "No footage sources yet" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("camera", "start", "message"),
+    [
+        ("porch", "2026-11-21T09:30:00Z", "SOURCE:DEVICE_ID"),
+        ("home:porch", "2026-11-21 09:30", "RFC 3339"),
+        ("ghost:porch", "2026-11-21T09:30:00Z", "no footage source named 'ghost'"),
+        ("home:garage", "2026-11-21T09:30:00Z", "no recordings for camera 'garage'"),
+    ],
+)
+def test_fetch_bad_input_says_why_and_writes_nothing(
+    tmp_path: Path, make_clip: MakeClip, capsys: pytest.CaptureFixture[str],
+    camera: str, start: str, message: str,
+) -> None:
+    make_clip(tmp_path / "footage" / "porch" / "front_20261121_093000.mp4")
+    assert run(tmp_path / "data", "source", "add", "folder", "home",
+               "--path", str(tmp_path / "footage")) == 0
+    assert run(tmp_path / "data", "fetch", "--camera", camera, "--start", start,
+               "--end", "2026-11-21T09:31:00Z", "--out", str(tmp_path / "out")) == 1
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_ring_without_a_terminal_needs_the_code_flag(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # No secret on stdin: refused before any network call, nothing stored.
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert run(tmp_path / "data", "source", "add", "ring", "doorbell",
+               "--email", "me@example.test") == 1
+    assert "No secret was given" in capsys.readouterr().err
+    assert not (tmp_path / "data" / "sources.json").exists()
+
+
+def test_nest_without_a_terminal_prints_the_consent_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("client-secret\n"))
+    assert run(tmp_path / "data", "source", "add", "nest", "cams", "--project-id", "proj-1",
+               "--client-id", "cid") == 1
+    captured = capsys.readouterr()
+    assert "https://nestservices.google.com/partnerconnections/proj-1/auth?" in captured.out
+    assert "--code" in captured.err
+    assert "client-secret" not in captured.out + captured.err
