@@ -20,7 +20,7 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.util import dt as dt_util
 
 from .announcements import event_data
-from .client import Request, RequestState, SafeSmartError
+from .client import Request, RequestState, SafeSmartError, SafeSmartNotFoundError
 from .const import CONF_ALLOWED_USERS, CONF_CAMERA_MAP, DOMAIN, PREVIEW_DIR, PREVIEW_URL
 from .coordinator import SafeSmartConfigEntry
 from .helpers import translate_client_error
@@ -184,6 +184,8 @@ async def _get_preview(call: ServiceCall) -> ServiceResponse:
         raise _invalid("unknown_request", error=request_id)
     try:
         png = await entry.runtime_data.client.preview(request_id)
+    except SafeSmartNotFoundError as err:
+        raise _invalid("no_preview") from err
     except SafeSmartError as err:
         raise translate_client_error(err) from err
     # The uuid4 request id (122 random bits) keeps the /local/ URL unguessable.
