@@ -1,0 +1,92 @@
+"""Coverage figures: compare output pixels with input pixels inside the ground-truth boxes."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import numpy.typing as npt
+
+FILL_MAX = 28  # luma at or below this in the output counts as filled (solid black)
+VISIBLE_MIN = 40  # only input pixels brighter than this can show whether they were filled
+COVERED = 0.9  # a face-frame counts as obscured when this share of its visible pixels is filled
+
+Gray = npt.NDArray[np.uint8]
+
+
+@dataclass
+class Tally:
+    """Counts for one group of ground-truth regions."""
+
+    total: int = 0
+    covered: int = 0
+
+    def add(self, ok: bool) -> None:
+        self.total += 1
+        self.covered += ok
+
+    @property
+    def share(self) -> float | None:
+        return self.covered / self.total if self.total else None
+
+
+@dataclass
+class Coverage:
+    """Face and plate coverage plus false obscuring on frames without any faces or plates."""
+
+    faces: Tally = field(default_factory=Tally)
+    faces_by_size: dict[str, Tally] = field(default_factory=dict)
+    plates: Tally = field(default_factory=Tally)
+    false_area: list[float] = field(default_factory=list)
+    frames: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "face_coverage": self.faces.share,
+            "face_frames": self.faces.total,
+            "by_size": {k: v.share for k, v in sorted(self.faces_by_size.items())},
+            "plate_coverage": self.plates.share,
+            "false_obscured_area": float(np.mean(self.false_area)) if self.false_area else None,
+            "frames": self.frames,
+        }
+
+
+def _luma(path: Path) -> Iterator[Gray]:
+    with av.open(str(path)) as clip:
+        for frame in clip.decode(video=0):
+            yield np.asarray(frame.to_ndarray(format="gray"), dtype=np.uint8)
+
+
+def _bucket(size: int, height: int) -> str:
+    scaled = size * 720 / height  # sizes as they would be at 720p
+    return "24-47" if scaled < 48 else "48-95" if scaled < 96 else "96-200"
+
+
+def measure(original: Path, redacted: Path, truth: list[list[dict[str, Any]]]) -> Coverage:
+    """Frame-by-frame comparison; the two clips must have the same frames (no trim)."""
+    result = Coverage()
+    for index, (before, after) in enumerate(zip(_luma(original), _luma(redacted), strict=False)):
+        result.frames += 1
+        filled = after <= FILL_MAX
+        visible = before > VISIBLE_MIN
+        regions = truth[index] if index < len(truth) else []
+        if not regions:
+            result.false_area.append(float((filled & visible).mean()))
+            continue
+        height = before.shape[0]
+        for region in regions:
+            x0, y0, x1, y1 = region["box"]
+            seen = visible[y0:y1, x0:x1]
+            if seen.sum() < 0.25 * seen.size:
+                continue  # too dark to tell
+            share = float((filled[y0:y1, x0:x1] & seen).sum() / seen.sum())
+            ok = share >= COVERED
+            if region["kind"] == "face":
+                result.faces.add(ok)
+                key = _bucket(int(region["size"]), height)
+                result.faces_by_size.setdefault(key, Tally()).add(ok)
+            else:
+                result.plates.add(ok)
+    return result

@@ -1,0 +1,191 @@
+"""Generate the redaction benchmark set: synthetic street clips with known face and plate boxes.
+
+Faces come from photographs bundled in scikit-image (astronaut, cameraman, the LFW subset),
+cropped at known coordinates, flipped and scaled to 24-200 px wide; plates are white rectangles
+with black characters drawn with Pillow. Nothing is downloaded. Ground truth goes to JSON.
+"""
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import numpy.typing as npt
+import skimage.data
+from PIL import Image, ImageDraw, ImageFont
+
+Rgb = npt.NDArray[np.uint8]
+FPS = 30
+EMPTY_S = 1.5  # faces and plates enter after this, so the first frames measure false obscuring
+
+
+# Sensor noise for low-light clips (sigma 6 grey levels), cycled so generation stays fast.
+NOISE_BANK = [
+    np.random.default_rng(seed).normal(0, 6, (1080, 1920, 3)).astype(np.int16) for seed in range(4)
+]
+
+
+@dataclass(frozen=True)
+class Sprite:
+    """A crop of a photograph and the face box inside it (x0, y0, x1, y1)."""
+
+    image: Rgb
+    face: tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    """One benchmark clip."""
+
+    name: str
+    width: int
+    height: int
+    seconds: float
+    low_light: bool = False
+
+
+def _rgb(image: npt.NDArray[np.generic]) -> Rgb:
+    array = np.asarray(image)
+    if array.dtype != np.uint8:
+        array = (np.clip(array, 0, 1) * 255).astype(np.uint8)
+    return np.ascontiguousarray(np.stack([array] * 3, -1) if array.ndim == 2 else array[..., :3])
+
+
+def sprites() -> list[Sprite]:
+    """Head crops with their face boxes (coordinates measured once, see docs/redaction.md)."""
+    astronaut = _rgb(skimage.data.astronaut())  # type: ignore[no-untyped-call]
+    camera = _rgb(skimage.data.camera())  # type: ignore[no-untyped-call]
+    base = [
+        Sprite(astronaut[20:220, 150:300].copy(), (32, 38, 120, 158)),
+        Sprite(camera[90:225, 180:285].copy(), (22, 29, 78, 107)),
+    ]
+    lfw = skimage.data.lfw_subset()  # type: ignore[no-untyped-call]  # first 100 are faces
+    base += [Sprite(_rgb(lfw[i]), (0, 0, 25, 25)) for i in (0, 7, 21, 42)]
+    flipped = [
+        Sprite(s.image[:, ::-1].copy(), (s.image.shape[1] - s.face[2], s.face[1],
+                                         s.image.shape[1] - s.face[0], s.face[3]))
+        for s in base
+    ]
+    return base + flipped
+
+
+def plate_image(text: str, width: int) -> Rgb:
+    """A white plate with a dark border and black characters, `width` pixels wide."""
+    height = max(8, width * 2 // 9)
+    plate = Image.new("RGB", (width, height), (245, 245, 240))
+    draw = ImageDraw.Draw(plate)
+    draw.rectangle((0, 0, width - 1, height - 1), outline=(20, 20, 20), width=max(1, width // 60))
+    font = ImageFont.load_default(size=max(6, int(height * 0.7)))
+    draw.text((width / 2, height / 2), text, fill=(0, 0, 0), font=font, anchor="mm")
+    return np.asarray(plate, dtype=np.uint8)
+
+
+def background(width: int, height: int, rng: np.random.Generator) -> Rgb:
+    """A street-like backdrop: sky gradient, house blocks, a road; no faces, nothing black."""
+    frame = np.zeros((height, width, 3), np.float32)
+    frame[:] = np.linspace(170, 110, height)[:, None, None] * np.array([0.8, 0.9, 1.0])
+    for _ in range(14):
+        x, y = int(rng.integers(0, width)), int(rng.integers(height // 5, height // 2))
+        w, h = int(rng.integers(width // 12, width // 4)), int(rng.integers(height // 6, height // 3))
+        frame[y : y + h, x : x + w] = rng.integers(70, 200, 3)
+    frame[height * 3 // 4 :] = (95, 95, 100)
+    return np.clip(frame, 50, 255).astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A face or plate moving in straight lines and bouncing off the frame edges."""
+
+    image: Rgb
+    box: tuple[int, int, int, int]  # the ground-truth region inside `image`
+    kind: str  # "face" | "plate"
+    x: float
+    y: float
+    vx: float
+    vy: float
+    occluded: bool = False
+
+    def position(self, t: int, width: int, height: int) -> tuple[int, int]:
+        h, w = self.image.shape[:2]
+        return _bounce(self.x + self.vx * t, width - w), _bounce(self.y + self.vy * t, height - h)
+
+
+def _bounce(value: float, limit: int) -> int:
+    period = 2 * max(1, limit)
+    folded = value % period
+    return int(folded if folded <= limit else period - folded)
+
+
+def cast(spec: ClipSpec, rng: np.random.Generator) -> list[Actor]:
+    """Faces at 24-200 px (scaled for 1080p), several speeds, one partly occluded; two plates."""
+    scale = spec.height / 720
+    pool = sprites()
+    large = [s for s in pool if s.image.shape[0] > 25]  # photographs, not 25 px LFW crops
+    small = [s for s in pool if s.image.shape[0] == 25]
+    actors = []
+    sizes = [24, 32, 48, 64, 96, 140, 200]
+    speeds = [0.0, 2.0, 6.0, 12.0]
+    for i, size in enumerate(sizes):
+        sprite = large[i % len(large)] if size > 32 else small[i % len(small)]
+        fx0, fy0, fx1, fy1 = sprite.face
+        factor = size * scale / (fx1 - fx0)
+        image = cv2.resize(sprite.image, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+        box = (round(fx0 * factor), round(fy0 * factor), round(fx1 * factor), round(fy1 * factor))
+        speed = speeds[i % len(speeds)] * scale
+        angle = rng.uniform(0, 2 * np.pi)
+        actors.append(Actor(
+            image, box, "face", rng.uniform(0, spec.width), rng.uniform(0, spec.height),
+            speed * np.cos(angle), speed * np.sin(angle), occluded=(i == 4),
+        ))
+    for text, width in (("ABC 123", 150), ("KX 4821", 100)):
+        plate = plate_image(text, round(width * scale))
+        h, w = plate.shape[:2]
+        actors.append(Actor(plate, (0, 0, w, h), "plate", rng.uniform(0, spec.width),
+                            spec.height * 0.8, 3.0 * scale, 0.0))
+    return actors
+
+
+def render(spec: ClipSpec, actors: list[Actor], backdrop: Rgb, index: int,
+           rng: np.random.Generator) -> tuple[Rgb, list[dict[str, object]]]:
+    """One frame and the ground-truth boxes visible in it."""
+    frame = backdrop.copy()
+    truth: list[dict[str, object]] = []
+    if index >= EMPTY_S * FPS:
+        for actor in actors:
+            x, y = actor.position(index, spec.width, spec.height)
+            h, w = actor.image.shape[:2]
+            frame[y : y + h, x : x + w] = actor.image
+            bx0, by0, bx1, by1 = actor.box
+            if actor.occluded:  # a post covering the left third of the face
+                frame[y + by0 : y + by1, x + bx0 : x + bx0 + (bx1 - bx0) // 3] = (120, 110, 90)
+            truth.append({"kind": actor.kind, "box": [x + bx0, y + by0, x + bx1, y + by1],
+                          "size": bx1 - bx0, "occluded": actor.occluded})
+    if spec.low_light:
+        noise = NOISE_BANK[index % len(NOISE_BANK)][: spec.height, : spec.width]
+        frame = np.clip((frame.astype(np.int16) * 115 >> 8) + noise, 0, 255).astype(np.uint8)
+    return frame, truth
+
+
+def generate(spec: ClipSpec, folder: Path, seed: int = 7) -> Path:
+    """Write `<name>.mp4` (high quality, so decoding adds little error) and `<name>.json`."""
+    rng = np.random.default_rng(seed)
+    actors = cast(spec, rng)
+    backdrop = background(spec.width, spec.height, rng)
+    frames = round(spec.seconds * FPS)
+    clip = folder / f"{spec.name}.mp4"
+    truth: list[list[dict[str, object]]] = []
+    with av.open(str(clip), "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=FPS, options={"crf": "16", "preset": "veryfast"})
+        stream.width, stream.height, stream.pix_fmt = spec.width, spec.height, "yuv420p"
+        for index in range(frames):
+            image, boxes = render(spec, actors, backdrop, index, rng)
+            truth.append(boxes)
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts = index
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    meta = {"spec": asdict(spec), "fps": FPS, "frames": frames, "truth": truth}
+    (folder / f"{spec.name}.json").write_text(json.dumps(meta))
+    return clip

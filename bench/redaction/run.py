@@ -1,0 +1,140 @@
+"""Redaction benchmark: ours vs plain decode+re-encode vs deface, speed and coverage, in one run.
+
+    .venv/bin/python -m bench.redaction.run [--quick] [--workdir DIR]
+
+Every tool runs as a command-line process on the same clip, so start-up and model loading count
+the same for each. Clips are generated (bench/redaction/generate.py) and cached in the workdir.
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.redaction.coverage import measure
+from bench.redaction.generate import FPS, ClipSpec, generate
+
+ROOT = Path(__file__).resolve().parents[2]
+FULL = [
+    ClipSpec("street-720p", 1280, 720, 12.0),
+    ClipSpec("lowlight-720p", 1280, 720, 8.0, low_light=True),
+    ClipSpec("street-1080p", 1920, 1080, 8.0),
+]
+QUICK = [
+    ClipSpec("street-720p-q", 1280, 720, 6.0),
+    ClipSpec("lowlight-720p-q", 1280, 720, 4.0, low_light=True),
+    ClipSpec("street-1080p-q", 1920, 1080, 4.0),
+]
+DEFACE_ENCODER = '{"codec": "libx264", "output_params": ["-preset", "veryfast"]}'
+
+
+def _timed(argv: list[str]) -> tuple[float, str]:
+    began = time.perf_counter()
+    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=False)  # noqa: S603
+    elapsed = time.perf_counter() - began
+    if done.returncode != 0:
+        raise SystemExit(f"benchmark step failed: {' '.join(argv[:4])}...\n{done.stderr[-2000:]}")
+    return elapsed, done.stdout
+
+
+def run_ours(clip: Path, out: Path, profile: str) -> tuple[float, dict[str, Any]]:
+    """Our CLI: `masks-only` without masks is the plain decode + re-encode baseline."""
+    argv = [sys.executable, "-m", "gateway.redaction.cli", "redact", str(clip), str(out),
+            "--profile", profile, "--json"]
+    elapsed, stdout = _timed(argv)
+    return elapsed, json.loads(stdout)
+
+
+def run_deface(clip: Path, out: Path) -> float:
+    """deface with a 640x360 detection scale, solid boxes (comparable to ours), veryfast x264."""
+    deface = Path(sys.executable).with_name("deface")
+    argv = [str(deface), str(clip), "-o", str(out), "--scale", "640x360", "--boxes",
+            "--replacewith", "solid", "--ffmpeg-config", DEFACE_ENCODER]
+    return _timed(argv)[0]
+
+
+def machine() -> dict[str, Any]:
+    model = next((line.split(":", 1)[1].strip() for line in
+                  Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
+                 platform.processor())
+    import av
+
+    return {"cpu": model, "cores": os.cpu_count(), "python": platform.python_version(),
+            "pyav": av.__version__, "os": platform.platform()}
+
+
+def bench_clip(spec: ClipSpec, workdir: Path, with_deface: bool) -> dict[str, Any]:
+    clip = workdir / f"{spec.name}.mp4"
+    truth_file = workdir / f"{spec.name}.json"
+    if not clip.exists() or not truth_file.exists():
+        generate(spec, workdir)
+    truth = json.loads(truth_file.read_text())["truth"]
+    frames = len(truth)
+    row: dict[str, Any] = {"clip": spec.name, "size": f"{spec.width}x{spec.height}", "frames": frames}
+    base_s, _ = run_ours(clip, workdir / f"{spec.name}.plain.mp4", "masks-only")
+    ours_s, report = run_ours(clip, workdir / f"{spec.name}.ours.mp4", "standard")
+    row |= {"plain_fps": frames / base_s, "ours_fps": frames / ours_s,
+            "ours_vs_plain": base_s / ours_s, "realtime_x": frames / ours_s / FPS,
+            "ours": measure(clip, workdir / f"{spec.name}.ours.mp4", truth).summary(),
+            "faces_found": report["faces"], "plates_found": report["plates"]}
+    if with_deface:
+        deface_s = run_deface(clip, workdir / f"{spec.name}.deface.mp4")
+        row |= {"deface_fps": frames / deface_s, "ours_vs_deface": deface_s / ours_s,
+                "deface": measure(clip, workdir / f"{spec.name}.deface.mp4", truth).summary()}
+    return row
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f} %"
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """The Markdown table for docs/benchmarks.md."""
+    lines = [
+        "| clip | frames | plain fps | ours fps | deface fps | ours/plain | ours/deface | "
+        "x real time | faces ours | faces deface | 24-47 px ours | plates ours | "
+        "false area ours | false area deface |",
+        "|---" * 14 + "|",
+    ]
+    for row in rows:
+        ours, deface = row["ours"], row.get("deface", {})
+        lines.append(
+            f"| {row['clip']} ({row['size']}) | {row['frames']} | {row['plain_fps']:.1f} | "
+            f"{row['ours_fps']:.1f} | {row.get('deface_fps', float('nan')):.1f} | "
+            f"{100 * row['ours_vs_plain']:.0f} % | {row.get('ours_vs_deface', float('nan')):.1f}x | "
+            f"{row['realtime_x']:.2f}x | {_pct(ours['face_coverage'])} | "
+            f"{_pct(deface.get('face_coverage'))} | {_pct(ours['by_size'].get('24-47'))} | "
+            f"{_pct(ours['plate_coverage'])} | {_pct(ours['false_obscured_area'])} | "
+            f"{_pct(deface.get('false_obscured_area'))} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="shorter clips (about 2 minutes)")
+    parser.add_argument("--no-deface", action="store_true", help="skip the deface comparison")
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/safesmart-bench/redaction"))
+    parser.add_argument("--only", help="run only the clip with this name")
+    args = parser.parse_args(argv)
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    specs = [s for s in (QUICK if args.quick else FULL) if args.only in (None, s.name)]
+    rows = []
+    for spec in specs:
+        rows.append(bench_clip(spec, args.workdir, not args.no_deface))
+        print(f"done {spec.name}", file=sys.stderr)
+    result = {"machine": machine(), "rows": rows}
+    (args.workdir / "results.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps(result["machine"]))
+    print(table(rows))
+    print(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
