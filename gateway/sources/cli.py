@@ -55,6 +55,9 @@ def register(subparsers: SubParsers) -> None:
     p.add_argument("--code", help="the one-time code from the authorization page")
     p.add_argument("--retention-days", type=int, default=30,
                    help="how long captured Nest events are kept (default 30)")
+    p.add_argument("--subscription",
+                   help="Pub/Sub subscription receiving the project's events "
+                        "(projects/<cloud-project>/subscriptions/<name>)")
     p.set_defaults(handler=cmd_add_nest)
 
     p = commands.add_parser("remove", help="forget a source and its saved sign-in")
@@ -133,8 +136,11 @@ def cmd_add_nest(args: argparse.Namespace) -> int:
                 await nest_sign_in(token_path, project, secret, code, session)
 
         asyncio.run(sign_in())
-        registry.add("nest", args.name, project_id=args.project_id, client_id=args.client_id,
-                     retention_days=args.retention_days)
+        options = {"project_id": args.project_id, "client_id": args.client_id,
+                   "retention_days": args.retention_days}
+        if args.subscription:
+            options["subscription"] = args.subscription
+        registry.add("nest", args.name, **options)
     except SourceError as exc:
         return _fail(str(exc))
     print(f"Signed in to Google Nest and added source '{args.name}'. Nest keeps no history: "

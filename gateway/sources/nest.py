@@ -36,6 +36,7 @@ from .base import (
 from .containers import UnreadableRecordingError, probe_container
 from .nest_auth import SDM_API_URL, NestAuth, NestProject
 from .nest_cache import CachedMedia, MediaKind, NestMediaCache, short_device_id
+from .nest_events import PUBSUB_URL, EventPuller, MalformedEventError, check_subscription
 
 _LOGGER = logging.getLogger(__name__)
 _EVENTS_KEPT_PER_DEVICE = 5000  # the library's model; media retention is by age, below
@@ -57,6 +58,8 @@ class NestSource:
         retention_days: int = 30,
         session: aiohttp.ClientSession | None = None,
         api_host: str = SDM_API_URL,
+        subscription: str | None = None,
+        pubsub_url: str = PUBSUB_URL,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         if retention_days < 1:
@@ -69,6 +72,8 @@ class NestSource:
         self._session = session
         self._own_session: aiohttp.ClientSession | None = None
         self._api_host = api_host
+        self._subscription = check_subscription(subscription) if subscription else None
+        self._pubsub_url = pubsub_url
         self._clock = clock
         self._manager: DeviceManager | None = None
         self._auth: NestAuth | None = None
@@ -101,11 +106,31 @@ class NestSource:
             )
         return sorted(cameras, key=lambda c: (c.label, c.device_id))
 
+    async def watch(self, idle_s: float = 1.0) -> None:
+        """Receive event messages from the configured Pub/Sub subscription forever."""
+        if self._subscription is None:
+            raise SourceError(
+                f"The Nest source '{self.name}' has no Pub/Sub subscription, so it cannot "
+                "capture events; add one with --subscription."
+            )
+        await self._connected()
+        assert self._auth is not None
+        session = self._session or self._own_session
+        assert session is not None
+        puller = EventPuller(
+            self._subscription, session, self._auth.async_get_access_token,
+            self.handle_message, pubsub_url=self._pubsub_url,
+        )
+        await puller.run(idle_s=idle_s)
+
     async def handle_message(self, payload: dict[str, Any]) -> None:
         """Hand one Pub/Sub event message (its decoded JSON data) to the library's handling."""
         manager = await self._connected()
         assert self._auth is not None
-        event = EventMessage.create_event(payload, self._auth)
+        try:
+            event = EventMessage.create_event(payload, self._auth)
+        except (LookupError, ValueError, TypeError) as exc:
+            raise MalformedEventError("not an SDM event message") from exc
         sessions = event.event_sessions or {}
         device = manager.devices.get(event.resource_update_name or "")
         await manager.async_handle_event(event)

@@ -16,6 +16,7 @@ from .base import CameraCatalog, FootageSource, SourceCamera, SourceError
 from .folder import CameraLayout, FolderSettings, FolderSource
 from .nest import NestSource
 from .nest_auth import NestProject
+from .nest_events import check_subscription
 from .ring import RingSource
 from .token_store import TokenStore, read_private_json, write_private_json
 
@@ -151,6 +152,7 @@ class SourceRegistry:
             name=name,
             retention_days=options["retention_days"],
             session=self._session,
+            subscription=options.get("subscription"),
         )
 
     def _load(self) -> dict[str, dict[str, Any]]:
@@ -210,5 +212,10 @@ def _validated(kind: SourceKind, options: dict[str, Any]) -> dict[str, Any]:
     days = options.get("retention_days", 30)
     if not isinstance(days, int) or not 1 <= days <= 365:
         raise SourceError("Nest retention must be a whole number of days from 1 to 365.")
-    return {"project_id": project_id, "client_id": client_id, "retention_days": days}
+    nest: dict[str, Any] = {"project_id": project_id, "client_id": client_id}
+    nest["retention_days"] = days
+    subscription = options.get("subscription")
+    if subscription is not None:
+        nest["subscription"] = check_subscription(str(subscription))
+    return nest
 

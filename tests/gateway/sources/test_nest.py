@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import io
 import json
 import stat
@@ -18,7 +20,12 @@ from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 from PIL import Image
 
-from gateway.sources.base import NoFootageError, ReauthRequiredError, UnknownCameraError
+from gateway.sources.base import (
+    NoFootageError,
+    ReauthRequiredError,
+    SourceError,
+    UnknownCameraError,
+)
 from gateway.sources.nest import NestSource
 from gateway.sources.nest_auth import NestProject, authorization_url, nest_sign_in
 from protocol.timeutil import TimeWindow
@@ -81,6 +88,8 @@ class FakeSdm:
     issued: int = 0
     valid_access: set[str] = field(default_factory=set)
     hits: Counter[str] = field(default_factory=Counter)
+    queued: list[dict[str, Any]] = field(default_factory=list)  # Pub/Sub receivedMessages
+    acked: list[str] = field(default_factory=list)
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -92,7 +101,22 @@ class FakeSdm:
         )
         app.router.add_get("/frontend/encoded/clippreview/{clip}", self.preview)
         app.router.add_get("/v1/media/{image}", self.event_image)
+        sub = "/v1/projects/{cloud}/subscriptions/{sub:[^/:]+}"
+        app.router.add_post(sub + ":pull", self.pull)
+        app.router.add_post(sub + ":acknowledge", self.acknowledge)
         return app
+
+    async def pull(self, request: web.Request) -> web.Response:
+        assert request.host == "pubsub.googleapis.com"
+        self._check(request)
+        wanted = (await request.json())["maxMessages"]
+        batch, self.queued = self.queued[:wanted], self.queued[wanted:]
+        return web.json_response({"receivedMessages": batch} if batch else {})
+
+    async def acknowledge(self, request: web.Request) -> web.Response:
+        self._check(request)
+        self.acked.extend((await request.json())["ackIds"])
+        return web.json_response({})
 
     def _issue(self) -> dict[str, Any]:
         self.issued += 1
@@ -368,3 +392,42 @@ async def test_refused_refresh_asks_to_sign_in_again(
     fake.refresh_allowed = False
     with pytest.raises(ReauthRequiredError, match="sign in again"):
         await source.cameras()
+
+
+def received(ack_id: str, data: bytes) -> dict[str, Any]:
+    """One entry of a Pub/Sub REST pull answer."""
+    return {"ackId": ack_id, "message": {
+        "data": base64.b64encode(data).decode(), "messageId": f"m-{ack_id}",
+        "publishTime": datetime.now(UTC).isoformat().replace("+00:00", "Z")}}
+
+
+async def test_events_arrive_through_pubsub_pull(
+    nest_cloud: tuple[FakeSdm, ClientSession], tmp_path: Path
+) -> None:
+    fake, session = nest_cloud
+    token_path = tmp_path / "secrets" / "nest-home.json"
+    await nest_sign_in(token_path, PROJECT, SECRET, "4/0-one-time-code", session)
+    source = NestSource(token_path, tmp_path / "cache", PROJECT, session=session,
+                        subscription="projects/home-cloud/subscriptions/sdm-events")
+    at = datetime.now(UTC) + timedelta(seconds=1)
+    fake.queued = [
+        received("a1", json.dumps(event_message(DOORBELL, at, "P1", clip=True)).encode()),
+        received("a2", b"not json at all"),
+        received("a3", json.dumps({"hello": "world"}).encode()),
+    ]
+    watcher = asyncio.create_task(source.watch(idle_s=0.01))
+    try:
+        for _ in range(500):
+            if len(fake.acked) == 3:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        watcher.cancel()
+    assert sorted(fake.acked) == ["a1", "a2", "a3"]  # malformed ones are dropped, not redelivered
+    [found] = await source.recordings(DOORBELL, around(at))
+    assert found.metadata["media"] == "clip_preview"
+
+
+def test_subscription_name_is_checked(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="projects/<cloud-project>/subscriptions/<name>"):
+        NestSource(tmp_path / "t.json", tmp_path / "c", PROJECT, subscription="sdm-events")
