@@ -8,13 +8,12 @@ import binascii
 import hashlib
 import json
 import os
-import sqlite3
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -26,8 +25,8 @@ from city.verification import (
     UploadState,
     VerificationError,
     acknowledgement,
-    connect,
     load_record,
+    open_database,
     package_path,
     partial_path,
     verify_upload,
@@ -79,8 +78,7 @@ class UploadReceiver:
         self.request_target = request_target or self._stored_request_target
         self._locks: dict[str, asyncio.Lock] = {}
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with connect(db_path):
-            pass  # creates the uploads table before the first request
+        self._db = open_database(db_path)  # used on the event loop only
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -93,10 +91,10 @@ class UploadReceiver:
 
     def list_uploads(self) -> list[dict[str, Any]]:
         """Every upload, newest first, as the admin views show it."""
-        with connect(self.db_path) as conn:
-            ids = [row[0] for row in conn.execute(
-                "SELECT upload_id FROM uploads ORDER BY created_at DESC, upload_id")]
-            records = [load_record(conn, upload_id) for upload_id in ids]
+        conn = self._db
+        ids = [row[0] for row in conn.execute(
+            "SELECT upload_id FROM uploads ORDER BY created_at DESC, upload_id")]
+        records = [load_record(conn, upload_id) for upload_id in ids]
         return [record.to_json() for record in records if record is not None]
 
     # -- handlers ---------------------------------------------------------------------------
@@ -154,9 +152,8 @@ class UploadReceiver:
                 raise UploadProblem(409, "Already verified",
                                     "A verified upload is kept; it can no longer be withdrawn.")
             async with self._locks.setdefault(record.upload_id, asyncio.Lock()):
-                with connect(self.db_path) as conn:
-                    conn.execute("UPDATE uploads SET state = ? WHERE upload_id = ?",
-                                 (UploadState.TERMINATED.value, record.upload_id))
+                self._db.execute("UPDATE uploads SET state = ? WHERE upload_id = ?",
+                             (UploadState.TERMINATED.value, record.upload_id))
                 partial_path(self.folder, record.upload_id).unlink(missing_ok=True)
                 package_path(self.folder, record.upload_id).unlink(missing_ok=True)
             return web.Response(status=204, headers={"Tus-Resumable": TUS_VERSION})
@@ -209,14 +206,13 @@ class UploadReceiver:
         if length > self.max_upload_bytes:
             raise UploadProblem(413, "Upload too large",
                                 f"This city accepts packages up to {self.max_upload_bytes} bytes.")
-        with connect(self.db_path) as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                record, created = self._reuse_or_insert(conn, gateway_id, key, envelope, manifest)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            record, created = self._reuse_or_insert(gateway_id, key, envelope, manifest)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
         if created:
             partial_path(self.folder, record.upload_id).touch(mode=0o600)
         headers = self._offset_headers(record)
@@ -244,10 +240,11 @@ class UploadReceiver:
                                 "That request did not ask this gateway for this camera.")
         return envelope, manifest
 
-    def _reuse_or_insert(self, conn: sqlite3.Connection, gateway_id: str, key: str,
+    def _reuse_or_insert(self, gateway_id: str, key: str,
                          envelope: SignedEnvelope, manifest: Manifest
                          ) -> tuple[UploadRecord, bool]:
         """The live upload for this idempotency key, or a new one (and whether it is new)."""
+        conn = self._db
         for (upload_id,) in conn.execute(
             "SELECT upload_id FROM uploads WHERE idempotency_key = ? AND gateway_id = ? "
             "AND state != 'terminated' ORDER BY created_at DESC", (key, gateway_id)
@@ -278,8 +275,7 @@ class UploadReceiver:
         return record, True
 
     def _own_record(self, request: web.Request, gateway_id: str) -> UploadRecord:
-        with connect(self.db_path) as conn:
-            record = load_record(conn, request.match_info["upload_id"])
+        record = load_record(self._db, request.match_info["upload_id"])
         # Another gateway's upload is answered as unknown: ids are not to be probed.
         if record is None or record.gateway_id != gateway_id:
             raise UploadProblem(404, "Unknown upload", "No such upload for this gateway.")
@@ -316,13 +312,17 @@ class UploadReceiver:
         with part:
             try:
                 part.seek(record.offset)
-                async for block in request.content.iter_chunked(READ_SIZE):
+                pending = bytearray()  # socket reads are small; disk writes go in READ_SIZE
+                while block := await request.content.readany():
                     written += len(block)
                     if written > room:
                         raise UploadProblem(413, "Beyond the upload's length",
                                             f"Only {room} more bytes belong to this upload.")
-                    digest.update(block)
-                    await asyncio.to_thread(part.write, block)
+                    pending += block
+                    if len(pending) >= READ_SIZE:
+                        await asyncio.to_thread(_write_hashed, part, digest, bytes(pending))
+                        pending.clear()
+                await asyncio.to_thread(_write_hashed, part, digest, bytes(pending))
                 if digest.digest() != checksum:
                     raise UploadProblem(HTTP_CHECKSUM_MISMATCH, "Checksum mismatch",
                                         "The body's SHA-256 differs from Upload-Checksum.")
@@ -334,9 +334,8 @@ class UploadReceiver:
                 if not kept:  # also on a dropped connection: nothing unchecked stays
                     part.truncate(record.offset)
         new_offset = record.offset + written
-        with connect(self.db_path) as conn:
-            conn.execute('UPDATE uploads SET "offset" = ? WHERE upload_id = ?',
-                         (new_offset, record.upload_id))
+        self._db.execute('UPDATE uploads SET "offset" = ? WHERE upload_id = ?',
+                     (new_offset, record.upload_id))
         return new_offset
 
     async def _finish(self, record: UploadRecord) -> None:
@@ -344,10 +343,9 @@ class UploadReceiver:
         part = partial_path(self.folder, record.upload_id)
         if part.exists():
             os.replace(part, package_path(self.folder, record.upload_id))
-        with connect(self.db_path) as conn:
-            conn.execute("UPDATE uploads SET state = ? WHERE upload_id = ? AND state = ?",
-                         (UploadState.COMPLETE.value, record.upload_id,
-                          UploadState.RECEIVING.value))
+        self._db.execute("UPDATE uploads SET state = ? WHERE upload_id = ? AND state = ?",
+                     (UploadState.COMPLETE.value, record.upload_id,
+                      UploadState.RECEIVING.value))
         try:
             await asyncio.to_thread(verify_upload, self.db_path, self.folder, self.keys,
                                     record.upload_id, self.gateway_key)
@@ -356,12 +354,17 @@ class UploadReceiver:
 
     def _stored_request_target(self, request_id: str) -> tuple[str, tuple[str, ...]] | None:
         """The gateway and cameras a stored footage request was addressed to."""
-        with connect(self.db_path) as conn:
-            row = conn.execute(
-                "SELECT gateway_id, registration_ids FROM footage_requests WHERE request_id = ?",
-                (request_id,),
-            ).fetchone()
+        row = self._db.execute(
+            "SELECT gateway_id, registration_ids FROM footage_requests WHERE request_id = ?",
+            (request_id,),
+        ).fetchone()
         return None if row is None else (row[0], tuple(json.loads(row[1])))
+
+
+def _write_hashed(part: BinaryIO, digest: hashlib._Hash, data: bytes) -> None:
+    """Hash and write one block (off the event loop; both release the GIL)."""
+    digest.update(data)
+    part.write(data)
 
 
 def _require_tus(request: web.Request) -> None:

@@ -90,14 +90,20 @@ class UploadRecord:
         }
 
 
+def open_database(db_path: Path) -> sqlite3.Connection:
+    """A connection to the city's database (WAL, autocommit), with the uploads table in place."""
+    conn = sqlite3.connect(db_path, timeout=30, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.executescript(SCHEMA)
+    return conn
+
+
 @contextlib.contextmanager
 def connect(db_path: Path) -> Iterator[sqlite3.Connection]:
-    """A short-lived connection to the city's database, with the uploads table in place."""
-    conn = sqlite3.connect(db_path, timeout=30, isolation_level=None)
+    """A short-lived connection, for one-off checks outside the server."""
+    conn = open_database(db_path)
     try:
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.executescript(SCHEMA)
         yield conn
     finally:
         conn.close()

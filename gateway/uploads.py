@@ -8,6 +8,7 @@ import contextlib
 import hashlib
 import json
 import sqlite3
+import threading
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -104,20 +105,18 @@ class UploadQueue:
         self.backoff = backoff
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        with self._connect():
-            pass
+        self._db = sqlite3.connect(db_path, timeout=30, isolation_level=None,
+                                   check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # a committed enqueue survives power loss
+        self._db.executescript(SCHEMA)
+        self._db_lock = threading.Lock()  # enqueue may come from another thread
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
-        try:
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")  # a committed enqueue survives power loss
-            conn.executescript(SCHEMA)
-            yield conn
-        finally:
-            conn.close()
+        with self._db_lock:
+            yield self._db
 
     def enqueue(self, sealed: SealedClip) -> UploadStatus:
         """Persist a sealed clip for delivery (committed on return); a repeat is a no-op."""
