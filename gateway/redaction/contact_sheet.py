@@ -1,6 +1,7 @@
 """The preview a resident sees before approving: a grid of evenly spaced redacted frames."""
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
@@ -16,48 +17,47 @@ COLUMNS, ROWS = 4, 3
 TILE_WIDTH = 320
 LABEL_HEIGHT = 18
 RgbTile = npt.NDArray[np.uint8]
+Tile = tuple[float, RgbTile]  # (offset in seconds within the output, thumbnail)
 
 
 class ContactSheet:
     """Keeps small thumbnails of the output frames nearest to evenly spaced times (memory flat)."""
 
-    def __init__(self, duration_s: float | None) -> None:
-        tiles = COLUMNS * ROWS
+    def __init__(self, duration_s: float | None, tiles: int = COLUMNS * ROWS) -> None:
         span = duration_s if duration_s and duration_s > 0 else 0.0
         self._targets = [span * i / tiles for i in range(tiles)] if span else [0.0]
-        self._tiles: list[tuple[float, RgbTile]] = []
+        self.tiles: list[Tile] = []
 
     def offer(self, offset_s: float, frame: YuvArray, width: int, height: int) -> None:
         """Take this output frame if it is the first one at or after the next target time."""
-        if len(self._tiles) >= len(self._targets) or offset_s < self._targets[len(self._tiles)]:
+        if len(self.tiles) >= len(self._targets) or offset_s < self._targets[len(self.tiles)]:
             return
         rgb = np.asarray(cv2.cvtColor(frame, cv2.COLOR_YUV2RGB_I420), dtype=np.uint8)
         tile_height = max(2, round(height * TILE_WIDTH / width))
         tile = np.asarray(
             cv2.resize(rgb, (TILE_WIDTH, tile_height), interpolation=cv2.INTER_AREA), dtype=np.uint8
         )
-        self._tiles.append((offset_s, tile))
+        self.tiles.append((offset_s, tile))
 
-    def save(self, path: Path) -> None:
-        """Write the grid as PNG atomically (temporary name, then rename)."""
-        if not self._tiles:
-            return
-        tile_height = self._tiles[0][1].shape[0]
-        columns = min(COLUMNS, len(self._tiles))
-        rows = -(-len(self._tiles) // columns)
-        sheet = Image.new(
-            "RGB", (columns * TILE_WIDTH, rows * (tile_height + LABEL_HEIGHT)), "white"
-        )
-        draw = ImageDraw.Draw(sheet)
-        for index, (offset, tile) in enumerate(self._tiles):
-            x = (index % columns) * TILE_WIDTH
-            y = (index // columns) * (tile_height + LABEL_HEIGHT)
-            sheet.paste(Image.fromarray(tile), (x, y + LABEL_HEIGHT))
-            millis = round((offset % 1) * 1000)
-            draw.text((x + 4, y + 3), f"{timecode(offset)}.{millis:03d}", fill="black")
-        temp = temp_path_for(path)
-        try:
-            sheet.save(temp, format="PNG")
-            os.replace(temp, path)
-        finally:
-            temp.unlink(missing_ok=True)
+
+def save_contact_sheet(tiles: Sequence[Tile], path: Path) -> None:
+    """Write the tiles as a labelled grid PNG atomically (temporary name, then rename)."""
+    if not tiles:
+        return
+    tile_height = tiles[0][1].shape[0]
+    columns = min(COLUMNS, len(tiles))
+    rows = -(-len(tiles) // columns)
+    sheet = Image.new("RGB", (columns * TILE_WIDTH, rows * (tile_height + LABEL_HEIGHT)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for index, (offset, tile) in enumerate(tiles):
+        x = (index % columns) * TILE_WIDTH
+        y = (index // columns) * (tile_height + LABEL_HEIGHT)
+        sheet.paste(Image.fromarray(tile), (x, y + LABEL_HEIGHT))
+        millis = round((offset % 1) * 1000)
+        draw.text((x + 4, y + 3), f"{timecode(offset)}.{millis:03d}", fill="black")
+    temp = temp_path_for(path)
+    try:
+        sheet.save(temp, format="PNG")
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)

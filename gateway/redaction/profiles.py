@@ -24,7 +24,8 @@ class DetectionSettings:
     dilation: float = 0.3  # grow each box by this share so motion between detections stays covered
     width: int = 640  # detection frame width (height follows the aspect ratio, rounded to 32)
     timeout_s: float = 10.0  # a detector slower than this on one frame stops the job
-    threads: int = 1
+    threads: int = 1  # onnxruntime threads per process; parallelism comes from segments
+    workers: int = 2  # segment processes for clips long enough to split (see segments.py)
 
     def detection_size(self, width: int, height: int) -> tuple[int, int]:
         """Downscaled size with both sides multiples of 32 (CenterFace's stride)."""
@@ -41,3 +42,11 @@ def build_detectors(
         return []
     threads = (settings or DetectionSettings()).threads
     return [CenterFaceDetector(face_model, threads=threads), HaarPlateDetector()]
+
+
+def tool_versions(profile: Profile, face_model: Path | None) -> dict[str, str]:
+    """The report's tool entries for a profile, without running anything."""
+    versions: dict[str, str] = {}
+    for detector in build_detectors(profile, face_model):
+        versions.update(detector.versions())
+    return versions

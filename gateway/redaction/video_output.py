@@ -19,6 +19,9 @@ PRESET = "veryfast"
 CRF = "23"
 # SEI NAL units (type 6) carry libx264's "x264 - core ... options" banner; drop them all.
 STRIP_SEI = "filter_units=remove_types=6"
+# faststart puts the index first (browsers play while loading); bitexact keeps the muxer from
+# writing its "Lavf..." encoder tag.
+MUXER_OPTIONS = {"movflags": "+faststart", "fflags": "+bitexact"}
 _X264_BANNER = re.compile(rb"x264 - core (\d+)(?: r(\d+))?")
 
 
@@ -38,12 +41,11 @@ class ClipWriter:
         self.width, self.height = width, height
         self.encoder_version = "libx264"
         self.frames = 0
-        # bitexact keeps the muxer from writing its "Lavf..." encoder tag.
         self._container: av.container.OutputContainer = av.open(
             str(self.temp),
             mode="w",
             format="mp4",
-            options={"movflags": "+faststart", "fflags": "+bitexact"},
+            options=MUXER_OPTIONS,
         )
         try:
             stream = self._container.add_stream(

@@ -142,3 +142,33 @@ def test_progress_reaches_one_and_never_goes_back(make_clip: MakeClip, tmp_path:
     seen: list[float] = []
     redact(job(make_clip(frames=30), tmp_path / "out.mp4"), progress=seen.append)
     assert seen[-1] == 1.0 and seen == sorted(seen) and len(seen) >= 30
+
+
+@pytest.mark.parametrize(("start", "end"), [(None, None), (0.5, 7.7), (1.0, None)])
+def test_long_clips_split_into_segments_join_seamlessly(
+    make_clip: MakeClip, tmp_path: Path, start: float | None, end: float | None
+) -> None:
+    src = make_clip(frames=240, gop=45)  # 8 s: long enough for two segment processes
+    out = tmp_path / "out.mp4"
+    preview = tmp_path / "p.png"
+    report = redact(job(src, out, start_s=start, end_s=end, preview=preview))
+    first = round((start or 0) * 30)
+    last = round((end or 8) * 30) - 1
+    frames, times = decode_all(out)
+    assert [read_index(f) for f in frames] == list(range(first, last + 1))
+    assert times == pytest.approx([i / 30 for i in range(last - first + 1)], abs=1e-3)
+    assert report.frames == last - first + 1
+    assert report.duration_s == pytest.approx((last - first + 1) / 30)
+    assert b"x264" not in out.read_bytes() and b"Lavf" not in out.read_bytes()
+    assert preview.is_file()
+    assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
+
+
+def test_segments_keep_variable_frame_timing(make_clip: MakeClip, tmp_path: Path) -> None:
+    pts = sorted({i * 2 + (i % 3) for i in range(150)})  # ~10 s with irregular gaps
+    src = make_clip(frames=len(pts), pts=pts)
+    out = tmp_path / "out.mp4"
+    redact(job(src, out))
+    frames, times = decode_all(out)
+    assert [read_index(f) for f in frames] == list(range(len(pts)))
+    assert times == pytest.approx([p / 30 for p in pts], abs=1e-3)

@@ -1,0 +1,175 @@
+"""One redaction pass over one window of a clip in this process: decode, detect, obscure, encode."""
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from gateway.redaction.contact_sheet import ContactSheet, Tile
+from gateway.redaction.cover_plan import CoverPlanner
+from gateway.redaction.detectors.base import DetectionKind, Detector, RgbImage
+from gateway.redaction.errors import DetectionError, RedactionError, timecode
+from gateway.redaction.obscure import PlaneMask, YuvArray, fill_boxes, fill_mask
+from gateway.redaction.profiles import DetectionSettings
+from gateway.redaction.regions import Box, Polygon, rasterise_masks
+from gateway.redaction.video_input import ClipInfo, ClipReader, DecodedFrame, seconds
+from gateway.redaction.video_output import ClipWriter
+
+Progress = Callable[[float], None]
+
+
+@dataclass(frozen=True)
+class Window:
+    """What to redact: the input, the output, the window and the privacy masks."""
+
+    input_path: Path
+    output: Path
+    start_s: float | None
+    end_s: float | None
+    masks: tuple[Polygon, ...]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one pass did; picklable, so segment worker processes can return it."""
+
+    frames: int
+    duration_s: float
+    first_offset_s: float  # offset of the first output frame from the clip's first frame
+    faces: int
+    plates: int
+    width: int
+    height: int
+    encoder: str
+    tiles: tuple[Tile, ...]
+
+
+def execute(
+    window: Window,
+    detectors: Sequence[Detector],
+    settings: DetectionSettings,
+    progress: Progress | None = None,
+    sheet_tiles: int = 12,
+) -> Outcome:
+    """Redact one window into `window.output`; the file exists only if this returns."""
+    with ClipReader(window.input_path) as reader:
+        run = _Run(window, reader.info, detectors, settings, progress, sheet_tiles)
+        with ClipWriter(
+            window.output, *run.size, reader.info.rate, reader.info.time_base
+        ) as writer:
+            run.writer = writer
+            for decoded in reader.frames(window.start_s, window.end_s):
+                run.push(decoded)
+            run.finish()
+            if writer.frames == 0:
+                raise RedactionError("The requested window contains no video frames.")
+            writer.commit()
+            return Outcome(
+                frames=run.frames,
+                duration_s=float(run.duration),
+                first_offset_s=float(run.first_offset),
+                faces=run.counts[DetectionKind.FACE],
+                plates=run.counts[DetectionKind.PLATE],
+                width=run.size[0],
+                height=run.size[1],
+                encoder=writer.encoder_version,
+                tiles=tuple(run.sheet.tiles),
+            )
+
+
+class _Run:
+    """The state of one job: masks, detection schedule, contact sheet and counters."""
+
+    writer: ClipWriter
+
+    def __init__(
+        self,
+        job: Window,
+        info: ClipInfo,
+        detectors: Sequence[Detector],
+        settings: DetectionSettings,
+        progress: Progress | None,
+        sheet_tiles: int,
+    ) -> None:
+        self.size = info.even_size
+        self.detectors = detectors
+        self.settings = settings
+        self.progress = progress
+        mask = rasterise_masks(job.masks, *self.size)
+        self.mask = None if mask is None else PlaneMask.from_mask(mask)
+        start = seconds(job.start_s) or Fraction(0)
+        end = seconds(job.end_s)
+        if end is None and info.declared_duration_s is not None:
+            end = Fraction(info.declared_duration_s)
+        self.expected_frames = max(1, int((end - start) * info.rate)) if end is not None else 0
+        self.sheet = ContactSheet(float(end - start) if end is not None else None, sheet_tiles)
+        every = settings.every if detectors else 1
+        self.planner = CoverPlanner[DecodedFrame](self._detect, every, settings.dilation)
+        self.counts = dict.fromkeys(DetectionKind, 0)
+        self.frames = 0
+        self.first_pts: int | None = None
+        self.first_offset = Fraction(0)
+        self.duration = Fraction(0)
+        self.frame_step = 1 / info.rate if info.rate else Fraction(1, 30)
+        self.time_base = info.time_base
+
+    def push(self, decoded: DecodedFrame) -> None:
+        for ready, boxes in self.planner.push(decoded):
+            self._emit(ready, boxes)
+
+    def finish(self) -> None:
+        for ready, boxes in self.planner.finish():
+            self._emit(ready, boxes)
+        if self.progress is not None:
+            self.progress(1.0)
+
+    def _detect(self, decoded: DecodedFrame) -> tuple[Box, ...]:
+        if not self.detectors:
+            return ()
+        width, height = self.settings.detection_size(*self.size)
+        rgb = decoded.frame.reformat(width=width, height=height, format="rgb24")
+        image: RgbImage = np.asarray(rgb.to_ndarray(), dtype=np.uint8)
+        found: list[Box] = []
+        for detector in self.detectors:
+            began = time.perf_counter()
+            try:
+                boxes = list(detector.detect(image))
+            except Exception as exc:
+                raise DetectionError(
+                    f"The {detector.kind} detector failed at {_clock(decoded.offset_s)}; "
+                    "nothing was written. Try again, or use a different detector model."
+                ) from exc
+            if time.perf_counter() - began > self.settings.timeout_s:
+                raise DetectionError(
+                    f"The {detector.kind} detector took over {self.settings.timeout_s:.0f} s "
+                    f"on the frame at {_clock(decoded.offset_s)}; nothing was written."
+                )
+            self.counts[detector.kind] += len(boxes)
+            found.extend(boxes)
+        return tuple(found)
+
+    def _emit(self, decoded: DecodedFrame, boxes: tuple[Box, ...]) -> None:
+        width, height = self.size
+        yuv = decoded.frame.reformat(width=width, height=height, format="yuv420p")
+        frame: YuvArray = np.asarray(yuv.to_ndarray(), dtype=np.uint8)
+        if self.mask is not None:
+            fill_mask(frame, width, height, self.mask)
+        fill_boxes(frame, width, height, boxes)
+        if self.first_pts is None:
+            self.first_pts = decoded.pts
+            self.first_offset = decoded.offset_s
+        pts = decoded.pts - self.first_pts
+        self.writer.write(frame, pts)
+        offset = pts * self.time_base
+        self.duration = offset + self.frame_step
+        self.sheet.offer(float(offset), frame, width, height)
+        self.frames += 1
+        if self.progress is not None and self.expected_frames:
+            self.progress(min(0.999, self.frames / self.expected_frames))
+
+
+def _clock(offset: Fraction) -> str:
+    return timecode(float(offset))

@@ -1,0 +1,127 @@
+"""Parallel segments: split a long window in two, redact each half in its own process, then join
+the halves without re-encoding. Two processes beat one threaded process on a 2-core machine
+because detection, Python and the encoder each leave a core idle part of the time.
+"""
+
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import av.container
+
+from gateway.redaction.errors import RedactionError
+from gateway.redaction.execution import Outcome, Window, execute
+from gateway.redaction.profiles import DetectionSettings, Profile, build_detectors
+from gateway.redaction.video_input import ClipReader
+from gateway.redaction.video_output import MUXER_OPTIONS, temp_path_for
+
+MIN_SEGMENT_S = 3.0  # below this a second process costs more (start-up, model load) than it saves
+
+
+def plan_segments(window: Window, workers: int) -> list[Window]:
+    """The windows to run: one unless the clip is long enough and there are spare cores."""
+    workers = min(workers, os.cpu_count() or 1)
+    if workers < 2:
+        return [window]
+    with ClipReader(window.input_path) as reader:
+        declared = reader.info.declared_duration_s
+    start = window.start_s or 0.0
+    end = window.end_s if window.end_s is not None else declared
+    if end is None or declared is None or end - start < workers * MIN_SEGMENT_S:
+        return [window]
+    end = min(end, declared)
+    inner = [start + (end - start) * i / workers for i in range(1, workers)]
+    # The first window keeps the job's start and the last its end (None: to the end of the clip).
+    bounds: list[float | None] = [window.start_s, *inner, window.end_s]
+    return [
+        replace(window, start_s=bounds[i], end_s=bounds[i + 1], output=temp_path_for(window.output))
+        for i in range(workers)
+    ]
+
+
+def _worker(
+    window: Window,
+    profile: Profile,
+    face_model: Path | None,
+    settings: DetectionSettings,
+    tiles: int,
+) -> Outcome:
+    return execute(window, build_detectors(profile, face_model, settings), settings, None, tiles)
+
+
+def run_segments(
+    windows: list[Window],
+    output: Path,
+    profile: Profile,
+    face_model: Path | None,
+    settings: DetectionSettings,
+    progress: Callable[[float], None] | None,
+) -> Outcome:
+    """Redact the first window here and the others in worker processes, then join them."""
+    tiles = 12 // len(windows)
+    context = multiprocessing.get_context("spawn")  # no inherited threads or sessions
+    try:
+        with ProcessPoolExecutor(len(windows) - 1, mp_context=context) as pool:
+            futures = [
+                pool.submit(_worker, w, profile, face_model, settings, tiles) for w in windows[1:]
+            ]
+            own_progress = None if progress is None else (lambda f: progress(f / len(windows)))
+            detectors = build_detectors(profile, face_model, settings)
+            outcomes = [execute(windows[0], detectors, settings, own_progress, tiles)]
+            outcomes += [future.result() for future in futures]
+        joined = join(windows, outcomes, output)
+    finally:
+        for window in windows:
+            window.output.unlink(missing_ok=True)
+    if progress is not None:
+        progress(1.0)
+    return joined
+
+
+def join(windows: list[Window], outcomes: list[Outcome], output: Path) -> Outcome:
+    """Concatenate the segment files packet by packet (no re-encoding) into `output`."""
+    temp = temp_path_for(output)
+    origin = Fraction(outcomes[0].first_offset_s)
+    try:
+        with av.open(str(temp), "w", format="mp4", options=MUXER_OPTIONS) as out:
+            target = None
+            for window, outcome in zip(windows, outcomes, strict=True):
+                with av.open(str(window.output)) as part:
+                    source = part.streams.video[0]
+                    if target is None:
+                        target = out.add_stream_from_template(source)
+                    elif source.codec_context.extradata != target.codec_context.extradata:
+                        raise RedactionError("The clip's segments were encoded differently.")
+                    shift = round((Fraction(outcome.first_offset_s) - origin) / source.time_base)
+                    for packet in part.demux(source):
+                        if packet.dts is None:
+                            continue  # the demuxer's end-of-stream marker
+                        packet.pts = None if packet.pts is None else packet.pts + shift
+                        packet.dts += shift
+                        packet.stream = target
+                        out.mux(packet)
+        os.replace(temp, output)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    last = outcomes[-1]
+    return Outcome(
+        frames=sum(o.frames for o in outcomes),
+        duration_s=last.first_offset_s - outcomes[0].first_offset_s + last.duration_s,
+        first_offset_s=outcomes[0].first_offset_s,
+        faces=sum(o.faces for o in outcomes),
+        plates=sum(o.plates for o in outcomes),
+        width=last.width,
+        height=last.height,
+        encoder=last.encoder,
+        tiles=tuple(
+            (offset + o.first_offset_s - outcomes[0].first_offset_s, tile)
+            for o in outcomes
+            for offset, tile in o.tiles
+        ),
+    )
