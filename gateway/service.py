@@ -269,10 +269,11 @@ class GatewayService:
                 loop.add_signal_handler(sig, self._stop.set)
         self._executor = ProcessPoolExecutor(
             max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-        runner = web.AppRunner(create_api(self), handle_signals=False, access_log=None)
+        runner = web.AppRunner(create_api(self), handle_signals=False, access_log=None,
+                               shutdown_timeout=2.0)
         await runner.setup()
         listen = self.config.listen
-        site = web.TCPSite(runner, listen.host, listen.port, shutdown_timeout=2.0)
+        site = web.TCPSite(runner, listen.host, listen.port)
         advertiser: Advertiser | None = None
         try:
             await site.start()
