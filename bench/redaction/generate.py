@@ -64,8 +64,10 @@ def sprites() -> list[Sprite]:
     lfw = skimage.data.lfw_subset()  # type: ignore[no-untyped-call]  # first 100 are faces
     base += [Sprite(_rgb(lfw[i]), (0, 0, 25, 25)) for i in (0, 7, 21, 42)]
     flipped = [
-        Sprite(s.image[:, ::-1].copy(), (s.image.shape[1] - s.face[2], s.face[1],
-                                         s.image.shape[1] - s.face[0], s.face[3]))
+        Sprite(
+            s.image[:, ::-1].copy(),
+            (s.image.shape[1] - s.face[2], s.face[1], s.image.shape[1] - s.face[0], s.face[3]),
+        )
         for s in base
     ]
     return base + flipped
@@ -88,7 +90,10 @@ def background(width: int, height: int, rng: np.random.Generator) -> Rgb:
     frame[:] = np.linspace(170, 110, height)[:, None, None] * np.array([0.8, 0.9, 1.0])
     for _ in range(14):
         x, y = int(rng.integers(0, width)), int(rng.integers(height // 5, height // 2))
-        w, h = int(rng.integers(width // 12, width // 4)), int(rng.integers(height // 6, height // 3))
+        w, h = (
+            int(rng.integers(width // 12, width // 4)),
+            int(rng.integers(height // 6, height // 3)),
+        )
         frame[y : y + h, x : x + w] = rng.integers(70, 200, 3)
     frame[height * 3 // 4 :] = (95, 95, 100)
     return np.clip(frame, 50, 255).astype(np.uint8)
@@ -131,37 +136,78 @@ def cast(spec: ClipSpec, rng: np.random.Generator) -> list[Actor]:
         sprite = large[i % len(large)] if size > 32 else small[i % len(small)]
         fx0, fy0, fx1, fy1 = sprite.face
         factor = size * scale / (fx1 - fx0)
-        image = cv2.resize(sprite.image, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+        image = np.asarray(
+            cv2.resize(sprite.image, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA),
+            dtype=np.uint8,
+        )
         box = (round(fx0 * factor), round(fy0 * factor), round(fx1 * factor), round(fy1 * factor))
         speed = speeds[i % len(speeds)] * scale
         angle = rng.uniform(0, 2 * np.pi)
-        actors.append(Actor(
-            image, box, "face", rng.uniform(0, spec.width), rng.uniform(0, spec.height),
-            speed * np.cos(angle), speed * np.sin(angle), occluded=(i == 4),
-        ))
+        actors.append(
+            Actor(
+                image,
+                box,
+                "face",
+                rng.uniform(0, spec.width),
+                rng.uniform(0, spec.height),
+                speed * np.cos(angle),
+                speed * np.sin(angle),
+                occluded=(i == 4),
+            )
+        )
     for text, width in (("ABC 123", 150), ("KX 4821", 100)):
         plate = plate_image(text, round(width * scale))
         h, w = plate.shape[:2]
-        actors.append(Actor(plate, (0, 0, w, h), "plate", rng.uniform(0, spec.width),
-                            spec.height * 0.8, 3.0 * scale, 0.0))
+        actors.append(
+            Actor(
+                plate,
+                (0, 0, w, h),
+                "plate",
+                rng.uniform(0, spec.width),
+                spec.height * 0.8,
+                3.0 * scale,
+                0.0,
+            )
+        )
     return actors
 
 
-def render(spec: ClipSpec, actors: list[Actor], backdrop: Rgb, index: int,
-           rng: np.random.Generator) -> tuple[Rgb, list[dict[str, object]]]:
-    """One frame and the ground-truth boxes visible in it."""
+def render(
+    spec: ClipSpec, actors: list[Actor], backdrop: Rgb, index: int, rng: np.random.Generator
+) -> tuple[Rgb, list[dict[str, object]]]:
+    """One frame and the ground-truth boxes visible in it.
+
+    Actors may pass in front of each other; an owner map records which actor each pixel shows,
+    and a face or plate counts as ground truth only while at least 60 % of its box shows it
+    (or the post that partly occludes one face). Hidden faces are not faces-in-frame.
+    """
     frame = backdrop.copy()
     truth: list[dict[str, object]] = []
     if index >= EMPTY_S * FPS:
-        for actor in actors:
+        owner = np.full(frame.shape[:2], -1, np.int16)
+        placed = []
+        for number, actor in enumerate(actors):
             x, y = actor.position(index, spec.width, spec.height)
             h, w = actor.image.shape[:2]
             frame[y : y + h, x : x + w] = actor.image
+            owner[y : y + h, x : x + w] = number
             bx0, by0, bx1, by1 = actor.box
             if actor.occluded:  # a post covering the left third of the face
                 frame[y + by0 : y + by1, x + bx0 : x + bx0 + (bx1 - bx0) // 3] = (120, 110, 90)
-            truth.append({"kind": actor.kind, "box": [x + bx0, y + by0, x + bx1, y + by1],
-                          "size": bx1 - bx0, "occluded": actor.occluded})
+            placed.append((number, actor, [x + bx0, y + by0, x + bx1, y + by1]))
+        for number, actor, box in placed:
+            x0, y0, x1, y1 = box
+            region = owner[y0:y1, x0:x1]
+            shown = float((region == number).mean()) if region.size else 0.0
+            if shown >= 0.6:
+                truth.append(
+                    {
+                        "kind": actor.kind,
+                        "box": box,
+                        "size": x1 - x0,
+                        "occluded": actor.occluded or shown < 1.0,
+                    }
+                )
     if spec.low_light:
         noise = NOISE_BANK[index % len(NOISE_BANK)][: spec.height, : spec.width]
         frame = np.clip((frame.astype(np.int16) * 115 >> 8) + noise, 0, 255).astype(np.uint8)

@@ -12,6 +12,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -44,8 +45,17 @@ def _timed(argv: list[str]) -> tuple[float, str]:
 
 def run_ours(clip: Path, out: Path, profile: str) -> tuple[float, dict[str, Any]]:
     """Our CLI: `masks-only` without masks is the plain decode + re-encode baseline."""
-    argv = [sys.executable, "-m", "gateway.redaction.cli", "redact", str(clip), str(out),
-            "--profile", profile, "--json"]
+    argv = [
+        sys.executable,
+        "-m",
+        "gateway.redaction.cli",
+        "redact",
+        str(clip),
+        str(out),
+        "--profile",
+        profile,
+        "--json",
+    ]
     elapsed, stdout = _timed(argv)
     return elapsed, json.loads(stdout)
 
@@ -53,19 +63,40 @@ def run_ours(clip: Path, out: Path, profile: str) -> tuple[float, dict[str, Any]
 def run_deface(clip: Path, out: Path) -> float:
     """deface with a 640x360 detection scale, solid boxes (comparable to ours), veryfast x264."""
     deface = Path(sys.executable).with_name("deface")
-    argv = [str(deface), str(clip), "-o", str(out), "--scale", "640x360", "--boxes",
-            "--replacewith", "solid", "--ffmpeg-config", DEFACE_ENCODER]
+    argv = [
+        str(deface),
+        str(clip),
+        "-o",
+        str(out),
+        "--scale",
+        "640x360",
+        "--boxes",
+        "--replacewith",
+        "solid",
+        "--ffmpeg-config",
+        DEFACE_ENCODER,
+    ]
     return _timed(argv)[0]
 
 
 def machine() -> dict[str, Any]:
-    model = next((line.split(":", 1)[1].strip() for line in
-                  Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
-                 platform.processor())
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
     import av
 
-    return {"cpu": model, "cores": os.cpu_count(), "python": platform.python_version(),
-            "pyav": av.__version__, "os": platform.platform()}
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "pyav": av.__version__,
+        "os": platform.platform(),
+    }
 
 
 def bench_clip(spec: ClipSpec, workdir: Path, with_deface: bool) -> dict[str, Any]:
@@ -75,17 +106,29 @@ def bench_clip(spec: ClipSpec, workdir: Path, with_deface: bool) -> dict[str, An
         generate(spec, workdir)
     truth = json.loads(truth_file.read_text())["truth"]
     frames = len(truth)
-    row: dict[str, Any] = {"clip": spec.name, "size": f"{spec.width}x{spec.height}", "frames": frames}
+    row: dict[str, Any] = {
+        "clip": spec.name,
+        "size": f"{spec.width}x{spec.height}",
+        "frames": frames,
+    }
     base_s, _ = run_ours(clip, workdir / f"{spec.name}.plain.mp4", "masks-only")
     ours_s, report = run_ours(clip, workdir / f"{spec.name}.ours.mp4", "standard")
-    row |= {"plain_fps": frames / base_s, "ours_fps": frames / ours_s,
-            "ours_vs_plain": base_s / ours_s, "realtime_x": frames / ours_s / FPS,
-            "ours": measure(clip, workdir / f"{spec.name}.ours.mp4", truth).summary(),
-            "faces_found": report["faces"], "plates_found": report["plates"]}
+    row |= {
+        "plain_fps": frames / base_s,
+        "ours_fps": frames / ours_s,
+        "ours_vs_plain": base_s / ours_s,
+        "realtime_x": frames / ours_s / FPS,
+        "ours": measure(clip, workdir / f"{spec.name}.ours.mp4", truth).summary(),
+        "faces_found": report["faces"],
+        "plates_found": report["plates"],
+    }
     if with_deface:
         deface_s = run_deface(clip, workdir / f"{spec.name}.deface.mp4")
-        row |= {"deface_fps": frames / deface_s, "ours_vs_deface": deface_s / ours_s,
-                "deface": measure(clip, workdir / f"{spec.name}.deface.mp4", truth).summary()}
+        row |= {
+            "deface_fps": frames / deface_s,
+            "ours_vs_deface": deface_s / ours_s,
+            "deface": measure(clip, workdir / f"{spec.name}.deface.mp4", truth).summary(),
+        }
     return row
 
 
@@ -106,7 +149,8 @@ def table(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"| {row['clip']} ({row['size']}) | {row['frames']} | {row['plain_fps']:.1f} | "
             f"{row['ours_fps']:.1f} | {row.get('deface_fps', float('nan')):.1f} | "
-            f"{100 * row['ours_vs_plain']:.0f} % | {row.get('ours_vs_deface', float('nan')):.1f}x | "
+            f"{100 * row['ours_vs_plain']:.0f} % | "
+            f"{row.get('ours_vs_deface', float('nan')):.1f}x | "
             f"{row['realtime_x']:.2f}x | {_pct(ours['face_coverage'])} | "
             f"{_pct(deface.get('face_coverage'))} | {_pct(ours['by_size'].get('24-47'))} | "
             f"{_pct(ours['plate_coverage'])} | {_pct(ours['false_obscured_area'])} | "
@@ -119,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="shorter clips (about 2 minutes)")
     parser.add_argument("--no-deface", action="store_true", help="skip the deface comparison")
-    parser.add_argument("--workdir", type=Path, default=Path("/tmp/safesmart-bench/redaction"))
+    default_dir = Path(tempfile.gettempdir()) / "safesmart-bench" / "redaction"
+    parser.add_argument("--workdir", type=Path, default=default_dir)
     parser.add_argument("--only", help="run only the clip with this name")
     args = parser.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from gateway.redaction.detectors.base import Detector
 from gateway.redaction.detectors.centerface import CenterFaceDetector
+from gateway.redaction.detectors.held import HeldDetector
 from gateway.redaction.detectors.plates import HaarPlateDetector
 
 
@@ -20,7 +21,7 @@ class Profile(StrEnum):
 class DetectionSettings:
     """How often and at what size detection runs; defaults measured in docs/benchmarks.md."""
 
-    every: int = 2  # detect on every Nth frame; the others use neighbours' boxes
+    every: int = 3  # detect on every Nth frame; the others use neighbours' boxes
     dilation: float = 0.3  # grow each box by this share so motion between detections stays covered
     width: int = 640  # detection frame width (height follows the aspect ratio, rounded to 32)
     timeout_s: float = 10.0  # a detector slower than this on one frame stops the job
@@ -41,7 +42,8 @@ def build_detectors(
     if profile is Profile.MASKS_ONLY:
         return []
     threads = (settings or DetectionSettings()).threads
-    return [CenterFaceDetector(face_model, threads=threads), HaarPlateDetector()]
+    plates = HaarPlateDetector()
+    return [CenterFaceDetector(face_model, threads=threads), HeldDetector(plates, hold=2)]
 
 
 def tool_versions(profile: Profile, face_model: Path | None) -> dict[str, str]:
