@@ -11,7 +11,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.safesmart.const import DOMAIN
 
-from .fake_gateway import FakeGateway
+from .fake_gateway import FakeGateway, wait_for
 
 
 @pytest.fixture
@@ -43,5 +43,7 @@ async def init_integration(
     assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
     await hass.async_block_till_done()
     await gateway.stream_opened.wait()
+    # Once the stream is open the integration re-reads everything; let that finish.
+    await wait_for(lambda: gateway.count("GET", "/api/v1/cameras") >= 2)
     await hass.async_block_till_done()
     return mock_config_entry

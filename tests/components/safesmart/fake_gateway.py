@@ -78,6 +78,10 @@ class FakeGateway:
         """How many SSE clients are connected."""
         return len(self._streams)
 
+    def count(self, method: str, path: str) -> int:
+        """How many times a route was called."""
+        return sum(1 for m, p, _ in self.calls if (m, p) == (method, path))
+
     def push(self, event: str, data: dict[str, Any]) -> None:
         """Send an SSE event to every connected stream."""
         frame = f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
