@@ -46,6 +46,7 @@ class GatewayControl(Protocol):
     def cameras_json(self) -> list[dict[str, Any]]: ...
     def set_privacy_mode(self, enabled: bool) -> bool: ...
     def preview_path(self, request_id: str) -> Path | None: ...
+    def mark_shown(self, request_id: str) -> None: ...
     async def approve(
         self, request_id: str, cameras: list[str] | None, window: TimeWindow | None
     ) -> InboxRequest: ...
@@ -108,7 +109,9 @@ def create_api(control: GatewayControl) -> web.Application:
         return web.json_response({"requests": [i.to_api_json() for i in items]})
 
     async def get_request(request: web.Request) -> web.Response:
-        return web.json_response(control.inbox.get(request.match_info["id"]).to_api_json())
+        item = control.inbox.get(request.match_info["id"])
+        control.mark_shown(item.request.request_id)
+        return web.json_response(item.to_api_json())
 
     async def approve(request: web.Request) -> web.Response:
         body = await _json_body(request, {"cameras", "window"})

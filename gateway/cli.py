@@ -22,6 +22,7 @@ from .inbox import InboxError
 from .keys import create_api_token, load_device_key, load_or_create_device_key
 from .redaction.cli import register as register_redact
 from .sources.base import SourceError
+from .sources.cli import register as register_sources
 from .sources.registry import SourceRegistry
 from .store import GatewayStore
 
@@ -242,16 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_token)
 
     register_redact(sub)
-    _register_sources(sub)
+    register_sources(sub)
     return parser
-
-
-def _register_sources(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    try:  # the sources engineer's sub-commands, while their module is being written
-        from .sources.cli import register  # type: ignore[import-not-found]
-    except ImportError:
-        return
-    register(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

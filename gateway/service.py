@@ -74,6 +74,7 @@ class GatewayService:
         self._fulfilment: Fulfilment | None = None
         self._executor: ProcessPoolExecutor | None = None
         self.bound_port: int | None = None
+        self._shown: set[str] = set()
 
     # the API's view ----------------------------------------------------------------------
     def api_token(self) -> str:
@@ -123,6 +124,14 @@ class GatewayService:
         self.store.set_privacy_mode(enabled)
         self.events.publish(EventKind.HEALTH, self.health())
         return enabled
+
+    def mark_shown(self, request_id: str) -> None:
+        """Log the first time the resident's side fetched a request's details."""
+        if request_id in self._shown:
+            return
+        self._shown.add(request_id)
+        if all(e.kind is not AuditKind.REQUEST_SHOWN for e in self.audit.entries(request_id)):
+            self.audit.append(AuditKind.REQUEST_SHOWN, request_id, {})
 
     def preview_path(self, request_id: str) -> Path | None:
         return preview_file(self.layout.work, request_id)

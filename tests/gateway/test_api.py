@@ -142,6 +142,16 @@ async def test_approve_errors_change_nothing(api: Api) -> None:
     assert len(api.service.audit.entries(rid)) == 1
 
 
+async def test_showing_a_request_is_logged_once(api: Api) -> None:
+    from gateway.audit import AuditKind
+
+    rid = api.add_request()
+    for _ in range(3):
+        assert (await api.call("GET", f"/requests/{rid}")).status == 200
+    kinds = [e.kind for e in api.service.audit.entries(rid)]
+    assert kinds == [AuditKind.REQUEST_RECEIVED, AuditKind.REQUEST_SHOWN]
+
+
 async def test_approve_then_conflicts(api: Api) -> None:
     rid = api.add_request()
     item = api.service.inbox.get(rid)

@@ -131,3 +131,32 @@ async def test_push_reaches_the_event_stream_then_sigterm(
     log = (await proc.stderr.read()).decode()
     assert "shutting down" in log
     assert token not in log and str(gateway.layout.root) not in log
+
+
+async def test_cli_answers_requests_through_the_running_gateway(
+    served: tuple[asyncio.subprocess.Process, str], city: CityServer, gateway: Gateway
+) -> None:
+    from .test_cli import arun
+
+    data = gateway.layout.root
+    request, other = fresh_request(gateway), fresh_request(gateway)
+    await city.double.push(envelope(city.double.signing, request))
+    await city.double.push(envelope(city.double.signing, other))
+    for _ in range(200):
+        code, out, _ = await arun(data, "requests", "list", "--state", "pending")
+        if request.request_id in out and other.request_id in out:
+            break
+        await asyncio.sleep(0.1)
+    assert code == 0 and request.case_number in out
+    code, out, _ = await arun(data, "requests", "show", request.request_id)
+    assert code == 0 and "may become a public record" in out
+    code, _, err = await arun(data, "requests", "approve", request.request_id,
+                              "--camera", "reg-not-ours")
+    assert code == 2 and "422" in err
+    code, out, _ = await arun(data, "requests", "decline", request.request_id)
+    assert code == 0 and "not told who declined" in out
+    code, _, err = await arun(data, "requests", "approve", request.request_id)
+    assert code == 2 and "409" in err
+    code, _, err = await arun(data, "requests", "show", "no-such-id")
+    assert code == 2 and "404" in err
+    assert city.double.replies == []
