@@ -216,10 +216,12 @@ class UploadQueue:
         await asyncio.to_thread(Path(row["package_path"]).unlink, missing_ok=True)
 
     async def _send(self, session: aiohttp.ClientSession, method: str, url: URL,
-                    body: bytes = b"", headers: dict[str, str] | None = None
+                    body: bytes = b"", headers: dict[str, str] | None = None,
+                    body_digest: bytes | None = None,
                     ) -> tuple[int, dict[str, str], bytes]:
         """One signed request; connection trouble and 5xx become RetryableError."""
-        body_sha256 = hashlib.sha256(body).hexdigest() if body else EMPTY_BODY_SHA256
+        digest = body_digest or hashlib.sha256(body).digest()
+        body_sha256 = digest.hex() if body else EMPTY_BODY_SHA256
         signed = sign_http_request(self.device_key, self.gateway_id, method, url.path_qs,
                                    body_sha256)
         all_headers = {"Tus-Resumable": TUS_VERSION, **signed, **(headers or {})}
@@ -256,14 +258,16 @@ class UploadQueue:
     async def _patch(self, session: aiohttp.ClientSession, location: str, package: Path,
                      offset: int) -> int:
         try:
-            chunk = await asyncio.to_thread(_read_range, package, offset, self.patch_size)
+            chunk, digest = await asyncio.to_thread(
+                _read_range, package, offset, self.patch_size)
         except OSError as err:
             raise UploadError("The sealed clip is missing from the spool; approve again.") from err
-        checksum = base64.b64encode(hashlib.sha256(chunk).digest()).decode()
+        checksum = base64.b64encode(digest).decode()
         status, headers, payload = await self._send(
             session, "PATCH", self.city_url.join(URL(location)), chunk,
             {"Content-Type": "application/offset+octet-stream", "Upload-Offset": str(offset),
              "Upload-Checksum": f"sha256 {checksum}"},
+            body_digest=digest,
         )
         if status == 204:
             return int(headers["Upload-Offset"])
@@ -326,11 +330,15 @@ def _status(row: sqlite3.Row) -> UploadStatus:
     )
 
 
-def _read_range(package: Path, offset: int, size: int) -> bytes:
-    """At most `size` bytes of the spool file from `offset`: memory stays bounded by patch_size."""
+def _read_range(package: Path, offset: int, size: int) -> tuple[bytes, bytes]:
+    """At most `size` bytes of the spool file from `offset`, and their SHA-256.
+
+    Memory stays bounded by patch_size; run in a thread, as reading and hashing block.
+    """
     with package.open("rb") as handle:
         handle.seek(offset)
-        return handle.read(size)
+        chunk = handle.read(size)
+    return chunk, hashlib.sha256(chunk).digest()
 
 
 def _detail(status: int, payload: bytes) -> str:
