@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import hashlib
 import json
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -59,6 +60,21 @@ class UploadProblem(Exception):
         return answer
 
 
+def _answering_problems(
+    handler: Callable[[UploadReceiver, web.Request], Awaitable[web.StreamResponse]],
+) -> Callable[[UploadReceiver, web.Request], Awaitable[web.StreamResponse]]:
+    """Answer an UploadProblem raised anywhere in `handler` with its problem document."""
+
+    @functools.wraps(handler)
+    async def answer(self: UploadReceiver, request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(self, request)
+        except UploadProblem as problem:
+            return problem.response()
+
+    return answer
+
+
 class UploadReceiver:
     """The city's upload routes; rows live in the shared database, bytes in `folder`."""
 
@@ -99,89 +115,79 @@ class UploadReceiver:
 
     # -- handlers ---------------------------------------------------------------------------
 
+    @_answering_problems
     async def _create(self, request: web.Request) -> web.StreamResponse:
-        try:
-            _require_tus(request)
-            body = await _small_body(request)
-            gateway_id = self._authenticate(request, hashlib.sha256(body).hexdigest())
-            return self._create_upload(request, gateway_id, body)
-        except UploadProblem as problem:
-            return problem.response()
+        _require_tus(request)
+        body = await _small_body(request)
+        gateway_id = self._authenticate(request, hashlib.sha256(body).hexdigest())
+        return self._create_upload(request, gateway_id, body)
 
+    @_answering_problems
     async def _head(self, request: web.Request) -> web.StreamResponse:
-        try:
-            _require_tus(request)
-            record = self._own_record(request, self._authenticate(request, EMPTY_BODY_SHA256))
-            self._require_open(record)
-            return web.Response(status=200, headers=self._offset_headers(record))
-        except UploadProblem as problem:
-            return problem.response()
+        _require_tus(request)
+        record = self._own_record(request, self._authenticate(request, EMPTY_BODY_SHA256))
+        self._require_open(record)
+        return web.Response(status=200, headers=self._offset_headers(record))
 
+    @_answering_problems
     async def _patch(self, request: web.Request) -> web.StreamResponse:
-        try:
-            _require_tus(request)
-            if request.content_type != "application/offset+octet-stream":
-                raise UploadProblem(415, "Wrong content type",
-                                    "PATCH bodies must be application/offset+octet-stream.")
-            checksum = _checksum_header(request)
-            offset = _int_header(request, "Upload-Offset")
-            # Cheap pre-check before touching the disk; the signature is checked once the
-            # streamed body's hash is known.
-            claimed = request.headers.get("X-SafeSmart-Gateway", "")
-            upload_id = request.match_info["upload_id"]
-            async with self._locks.setdefault(upload_id, asyncio.Lock()):
-                record = self._own_record(request, claimed)
-                self._require_open(record)
-                if offset != record.offset:
-                    raise UploadProblem(409, "Offset mismatch",
-                                        f"The upload is at byte {record.offset}, not {offset}.",
-                                        **{"Upload-Offset": str(record.offset)})
-                new_offset = await self._receive(request, record, checksum)
-                if new_offset == record.length:
-                    await self._finish(record)
-                return web.Response(status=204, headers={
-                    "Tus-Resumable": TUS_VERSION, "Upload-Offset": str(new_offset)})
-        except UploadProblem as problem:
-            return problem.response()
-
-    async def _terminate(self, request: web.Request) -> web.StreamResponse:
-        try:
-            _require_tus(request)
-            record = self._own_record(request, self._authenticate(request, EMPTY_BODY_SHA256))
-            if record.state is UploadState.VERIFIED:
-                raise UploadProblem(409, "Already verified",
-                                    "A verified upload is kept; it can no longer be withdrawn.")
-            async with self._locks.setdefault(record.upload_id, asyncio.Lock()):
-                self._db.execute("UPDATE uploads SET state = ? WHERE upload_id = ?",
-                             (UploadState.TERMINATED.value, record.upload_id))
-                partial_path(self.folder, record.upload_id).unlink(missing_ok=True)
-                package_path(self.folder, record.upload_id).unlink(missing_ok=True)
-            return web.Response(status=204, headers={"Tus-Resumable": TUS_VERSION})
-        except UploadProblem as problem:
-            return problem.response()
-
-    async def _receipt(self, request: web.Request) -> web.StreamResponse:
-        try:
-            record = self._own_record(request, self._authenticate(request, EMPTY_BODY_SHA256))
-            if record.state is UploadState.COMPLETE or (
-                record.state is UploadState.RECEIVING and record.offset == record.length
-            ):
-                # The city stopped between the last byte and the verdict: decide now.
-                async with self._locks.setdefault(record.upload_id, asyncio.Lock()):
-                    await self._finish(record)
-                record = self._own_record(request, record.gateway_id)
-            if record.state is UploadState.RECEIVING:
-                raise UploadProblem(409, "Upload incomplete",
-                                    f"{record.offset} of {record.length} bytes received.",
+        _require_tus(request)
+        if request.content_type != "application/offset+octet-stream":
+            raise UploadProblem(415, "Wrong content type",
+                                "PATCH bodies must be application/offset+octet-stream.")
+        checksum = _checksum_header(request)
+        offset = _int_header(request, "Upload-Offset")
+        # Cheap pre-check before touching the disk; the signature is checked once the
+        # streamed body's hash is known.
+        claimed = request.headers.get("X-SafeSmart-Gateway", "")
+        upload_id = request.match_info["upload_id"]
+        async with self._locks.setdefault(upload_id, asyncio.Lock()):
+            record = self._own_record(request, claimed)
+            self._require_open(record)
+            if offset != record.offset:
+                raise UploadProblem(409, "Offset mismatch",
+                                    f"The upload is at byte {record.offset}, not {offset}.",
                                     **{"Upload-Offset": str(record.offset)})
-            if record.state is UploadState.REJECTED:
-                raise UploadProblem(422, "Upload rejected", record.error or "rejected")
-            if record.state is UploadState.TERMINATED:
-                raise UploadProblem(404, "Upload terminated", "This upload was terminated.")
-            envelope = acknowledgement(self.keys, record)
-            return web.json_response(envelope.to_json(), headers={"Cache-Control": "no-store"})
-        except UploadProblem as problem:
-            return problem.response()
+            new_offset = await self._receive(request, record, checksum)
+            if new_offset == record.length:
+                await self._finish(record)
+            return web.Response(status=204, headers={
+                "Tus-Resumable": TUS_VERSION, "Upload-Offset": str(new_offset)})
+
+    @_answering_problems
+    async def _terminate(self, request: web.Request) -> web.StreamResponse:
+        _require_tus(request)
+        record = self._own_record(request, self._authenticate(request, EMPTY_BODY_SHA256))
+        if record.state is UploadState.VERIFIED:
+            raise UploadProblem(409, "Already verified",
+                                "A verified upload is kept; it can no longer be withdrawn.")
+        async with self._locks.setdefault(record.upload_id, asyncio.Lock()):
+            self._db.execute("UPDATE uploads SET state = ? WHERE upload_id = ?",
+                             (UploadState.TERMINATED.value, record.upload_id))
+            partial_path(self.folder, record.upload_id).unlink(missing_ok=True)
+            package_path(self.folder, record.upload_id).unlink(missing_ok=True)
+        return web.Response(status=204, headers={"Tus-Resumable": TUS_VERSION})
+
+    @_answering_problems
+    async def _receipt(self, request: web.Request) -> web.StreamResponse:
+        record = self._own_record(request, self._authenticate(request, EMPTY_BODY_SHA256))
+        if record.state is UploadState.COMPLETE or (
+            record.state is UploadState.RECEIVING and record.offset == record.length
+        ):
+            # The city stopped between the last byte and the verdict: decide now.
+            async with self._locks.setdefault(record.upload_id, asyncio.Lock()):
+                await self._finish(record)
+            record = self._own_record(request, record.gateway_id)
+        if record.state is UploadState.RECEIVING:
+            raise UploadProblem(409, "Upload incomplete",
+                                f"{record.offset} of {record.length} bytes received.",
+                                **{"Upload-Offset": str(record.offset)})
+        if record.state is UploadState.REJECTED:
+            raise UploadProblem(422, "Upload rejected", record.error or "rejected")
+        if record.state is UploadState.TERMINATED:
+            raise UploadProblem(404, "Upload terminated", "This upload was terminated.")
+        envelope = acknowledgement(self.keys, record)
+        return web.json_response(envelope.to_json(), headers={"Cache-Control": "no-store"})
 
     # -- steps ------------------------------------------------------------------------------
 
