@@ -11,7 +11,10 @@ import numpy.typing as npt
 
 FILL_MAX = 28  # luma at or below this in the output counts as filled (solid black)
 VISIBLE_MIN = 40  # only input pixels brighter than this can show whether they were filled
-COVERED = 0.9  # a face-frame counts as obscured when this share of its visible pixels is filled
+COVERED = 0.9
+# False obscuring is measured on frames with nothing to hide this many frames either side, so
+# that boxes deliberately carried from a neighbouring detection frame do not count as false.
+QUIET = 10  # a face-frame counts as obscured when this share of its visible pixels is filled
 
 Gray = npt.NDArray[np.uint8]
 
@@ -38,6 +41,7 @@ class Coverage:
 
     faces: Tally = field(default_factory=Tally)
     faces_by_size: dict[str, Tally] = field(default_factory=dict)
+    faces_by_source: dict[str, Tally] = field(default_factory=dict)
     plates: Tally = field(default_factory=Tally)
     false_area: list[float] = field(default_factory=list)
     frames: int = 0
@@ -47,6 +51,7 @@ class Coverage:
             "face_coverage": self.faces.share,
             "face_frames": self.faces.total,
             "by_size": {k: v.share for k, v in sorted(self.faces_by_size.items())},
+            "by_source": {k: v.share for k, v in sorted(self.faces_by_source.items())},
             "plate_coverage": self.plates.share,
             "false_obscured_area": float(np.mean(self.false_area)) if self.false_area else None,
             "frames": self.frames,
@@ -72,8 +77,11 @@ def measure(original: Path, redacted: Path, truth: list[list[dict[str, Any]]]) -
         filled = after <= FILL_MAX
         visible = before > VISIBLE_MIN
         regions = truth[index] if index < len(truth) else []
-        if not regions:
+        nearby = truth[max(0, index - QUIET) : index + QUIET + 1]
+        if not any(nearby):  # no face or plate within a third of a second either way
             result.false_area.append(float((filled & visible).mean()))
+            continue
+        if not regions:
             continue
         height = before.shape[0]
         for region in regions:
@@ -87,6 +95,8 @@ def measure(original: Path, redacted: Path, truth: list[list[dict[str, Any]]]) -
                 result.faces.add(ok)
                 key = _bucket(int(region["size"]), height)
                 result.faces_by_size.setdefault(key, Tally()).add(ok)
+                source = str(region.get("source", "photo"))
+                result.faces_by_source.setdefault(source, Tally()).add(ok)
             else:
                 result.plates.add(ok)
     return result

@@ -111,6 +111,7 @@ class Actor:
     vx: float
     vy: float
     occluded: bool = False
+    source: str = "photo"  # "photo" (astronaut, cameraman), "lfw" (25 px crops) or "plate"
 
     def position(self, t: int, width: int, height: int) -> tuple[int, int]:
         h, w = self.image.shape[:2]
@@ -130,10 +131,11 @@ def cast(spec: ClipSpec, rng: np.random.Generator) -> list[Actor]:
     large = [s for s in pool if s.image.shape[0] > 25]  # photographs, not 25 px LFW crops
     small = [s for s in pool if s.image.shape[0] == 25]
     actors = []
-    sizes = [24, 32, 48, 64, 96, 140, 200]
+    sizes = [24, 24, 32, 32, 48, 64, 96, 140, 200]
     speeds = [0.0, 2.0, 6.0, 12.0]
     for i, size in enumerate(sizes):
-        sprite = large[i % len(large)] if size > 32 else small[i % len(small)]
+        # Small faces alternate between photographs and the tight 25 px LFW crops.
+        sprite = small[i % len(small)] if size <= 32 and i % 2 else large[i % len(large)]
         fx0, fy0, fx1, fy1 = sprite.face
         factor = size * scale / (fx1 - fx0)
         image = np.asarray(
@@ -152,7 +154,8 @@ def cast(spec: ClipSpec, rng: np.random.Generator) -> list[Actor]:
                 rng.uniform(0, spec.height),
                 speed * np.cos(angle),
                 speed * np.sin(angle),
-                occluded=(i == 4),
+                occluded=(i == 6),
+                source="lfw" if sprite.image.shape[0] == 25 else "photo",
             )
         )
     for text, width in (("ABC 123", 150), ("KX 4821", 100)):
@@ -167,6 +170,7 @@ def cast(spec: ClipSpec, rng: np.random.Generator) -> list[Actor]:
                 spec.height * 0.8,
                 3.0 * scale,
                 0.0,
+                source="plate",
             )
         )
     return actors
@@ -204,6 +208,7 @@ def render(
                     {
                         "kind": actor.kind,
                         "box": box,
+                        "source": actor.source,
                         "size": x1 - x0,
                         "occluded": actor.occluded or shown < 1.0,
                     }

@@ -140,9 +140,9 @@ def table(rows: list[dict[str, Any]]) -> str:
     """The Markdown table for docs/benchmarks.md."""
     lines = [
         "| clip | frames | plain fps | ours fps | deface fps | ours/plain | ours/deface | "
-        "x real time | faces ours | faces deface | 24-47 px ours | plates ours | "
-        "false area ours | false area deface |",
-        "|---" * 14 + "|",
+        "x real time | faces ours | faces deface | photo faces ours | photo faces deface | "
+        "24-47 px ours | plates ours | false area ours | false area deface |",
+        "|---" * 16 + "|",
     ]
     for row in rows:
         ours, deface = row["ours"], row.get("deface", {})
@@ -152,7 +152,9 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"{100 * row['ours_vs_plain']:.0f} % | "
             f"{row.get('ours_vs_deface', float('nan')):.1f}x | "
             f"{row['realtime_x']:.2f}x | {_pct(ours['face_coverage'])} | "
-            f"{_pct(deface.get('face_coverage'))} | {_pct(ours['by_size'].get('24-47'))} | "
+            f"{_pct(deface.get('face_coverage'))} | {_pct(ours['by_source'].get('photo'))} | "
+            f"{_pct(deface.get('by_source', {}).get('photo'))} | "
+            f"{_pct(ours['by_size'].get('24-47'))} | "
             f"{_pct(ours['plate_coverage'])} | {_pct(ours['false_obscured_area'])} | "
             f"{_pct(deface.get('false_obscured_area'))} |"
         )

@@ -25,6 +25,7 @@ class DetectionSettings:
     dilation: float = 0.3  # grow each box by this share so motion between detections stays covered
     width: int = 640  # detection frame width (height follows the aspect ratio, rounded to 32)
     timeout_s: float = 10.0  # a detector slower than this on one frame stops the job
+    face_threshold: float = 0.2  # CenterFace heatmap score; lower finds smaller faces
     threads: int = 1  # onnxruntime threads per process; parallelism comes from segments
     workers: int = 2  # segment processes for clips long enough to split (see segments.py)
 
@@ -41,9 +42,9 @@ def build_detectors(
     """The detectors a profile runs (none for masks-only)."""
     if profile is Profile.MASKS_ONLY:
         return []
-    threads = (settings or DetectionSettings()).threads
-    plates = HaarPlateDetector()
-    return [CenterFaceDetector(face_model, threads=threads), HeldDetector(plates, hold=2)]
+    chosen = settings or DetectionSettings()
+    faces = CenterFaceDetector(face_model, chosen.face_threshold, chosen.threads)
+    return [faces, HeldDetector(HaarPlateDetector(), hold=2)]
 
 
 def tool_versions(profile: Profile, face_model: Path | None) -> dict[str, str]:

@@ -118,3 +118,16 @@ def test_output_over_input_is_refused(make_clip: MakeClip) -> None:
 
 def test_input_errors_are_redaction_errors() -> None:
     assert issubclass(InputError, RedactionError)
+
+
+def test_truncation_found_by_a_segment_worker_fails_the_whole_job(
+    make_clip: MakeClip, tmp_path: Path
+) -> None:
+    src = make_clip(frames=300, width=640, height=360)  # 10 s: split across two processes
+    faststart = tmp_path / "fast.mp4"
+    redact(RedactionJob(src, faststart, profile="masks-only"))
+    data = faststart.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) * 4 // 5])  # the second segment runs out of frames
+    run_refused(cut, tmp_path, "truncated")
+    assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []

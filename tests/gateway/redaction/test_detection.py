@@ -129,3 +129,25 @@ def test_boxes_cover_every_frame_between_detections(make_clip: MakeClip, tmp_pat
         # dilated by 20 %: 0.225..0.525 of 320x240
         assert frame[56:124, 74:166].max() < 40
         assert frame[130:230, 180:310].min() > 200
+
+
+def test_held_detector_runs_every_other_call_and_grows_held_boxes() -> None:
+    from gateway.redaction.detectors.held import HOLD_DILATION, HeldDetector
+
+    inner = ScriptedDetector([Box(0.4, 0.4, 0.6, 0.6)])
+    held = HeldDetector(inner, hold=2)
+    image = np.zeros((32, 32, 3), np.uint8)
+    results = [list(held.detect(image)) for _ in range(4)]
+    assert inner.calls == 2 and held.kind is DetectionKind.FACE
+    assert results[0] == results[2] == [Box(0.4, 0.4, 0.6, 0.6)]
+    assert results[1] == [Box(0.4, 0.4, 0.6, 0.6).dilated(HOLD_DILATION)]
+
+
+def test_held_detector_failures_still_stop_the_job(make_clip: MakeClip, tmp_path: Path) -> None:
+    from gateway.redaction.detectors.held import HeldDetector
+
+    out = tmp_path / "o.mp4"
+    job = RedactionJob(make_clip(frames=30), out)
+    with pytest.raises(DetectionError):
+        redact_with(job, [HeldDetector(ScriptedDetector(fail_from=2), 2)], DetectionSettings())
+    assert not out.exists()
