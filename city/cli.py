@@ -144,7 +144,7 @@ def _request(args: argparse.Namespace) -> int:
 
 
 def _search(args: argparse.Namespace) -> int:
-    from .registry import search_area
+    from .registry import describe, search_area
 
     config = CityConfig.load(args.data)
     store = CityStore(config.db_path)
@@ -153,7 +153,7 @@ def _search(args: argparse.Namespace) -> int:
             centre = GeoPoint(args.lat, args.lon)
         except ValueError as err:
             raise CityError(str(err)) from err
-        _print([hit.to_json() for hit in search_area(store, centre, args.radius)])
+        _print(describe(store, search_area(store, centre, args.radius)))
     finally:
         store.close()
     return 0

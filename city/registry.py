@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from typing import Any, Final
 
 from aiohttp import web
 
-from protocol.geo import GeoPoint, bounding_box, distance_m
+from protocol.geo import GeoPoint, bounding_box
 from protocol.messages import CameraRegistration
 from protocol.signing import Domain, SignedEnvelope, verify
 from protocol.timeutil import format_time, utcnow
 
+from .area_index import AreaHit
 from .auth import GATEWAY_ID
 from .errors import BadRequestError, ForbiddenError, NotFoundError, UnauthorizedError
 from .problems import json_body
@@ -23,30 +23,22 @@ MAX_SEARCH_RADIUS_M: Final = 10_000.0
 BOX_PADDING: Final = 0.001
 
 
-@dataclass(frozen=True)
-class CameraHit:
-    """A camera found by an area search, with its distance from the centre."""
-
-    camera: CameraRecord
-    distance_m: float
-
-    def to_json(self) -> dict[str, Any]:
-        return {**self.camera.to_json(), "distance_m": round(self.distance_m, 1)}
-
-
-def search_area(store: CityStore, centre: GeoPoint, radius_m: float) -> list[CameraHit]:
+def search_area(store: CityStore, centre: GeoPoint, radius_m: float) -> list[AreaHit]:
     """Registered cameras within `radius_m` of `centre`, nearest first.
 
     The R*Tree gives the bounding-box candidates; the exact haversine distance decides.
     """
-    hits = []
-    for box in search_boxes(centre, radius_m):
-        for camera in store.cameras_in_box(*box):
-            distance = distance_m(centre, GeoPoint(camera.lat, camera.lon))
-            if distance <= radius_m:
-                hits.append(CameraHit(camera, distance))
-    hits.sort(key=lambda hit: (hit.distance_m, hit.camera.registration_id))
-    return hits
+    return store.search(search_boxes(centre, radius_m), centre, radius_m)
+
+
+def describe(store: CityStore, hits: list[AreaHit]) -> list[dict[str, Any]]:
+    """Hits as the admin API shows them: the full camera record plus its distance."""
+    records = store.cameras([hit.registration_id for hit in hits])
+    return [
+        {**records[hit.registration_id].to_json(), "distance_m": round(hit.distance_m, 1)}
+        for hit in hits
+        if hit.registration_id in records
+    ]
 
 
 def search_boxes(centre: GeoPoint, radius_m: float) -> list[tuple[float, float, float, float]]:
@@ -132,7 +124,7 @@ class RegistryService:
     async def search(self, request: web.Request) -> web.Response:
         centre, radius = parse_area(request.query)
         hits = search_area(self._store, centre, radius)
-        return web.json_response({"cameras": [hit.to_json() for hit in hits]})
+        return web.json_response({"cameras": describe(self._store, hits)})
 
 
 def parse_area(query: Any) -> tuple[GeoPoint, float]:

@@ -27,12 +27,13 @@ from protocol.schema import ObjectReader
 from protocol.signing import Domain, sign
 from protocol.timeutil import TimeWindow, utcnow
 
+from .area_index import AreaHit
 from .auth import GATEWAY_ID
 from .errors import BadRequestError, UnprocessableError
 from .keys import CityKeys
 from .problems import json_body
 from .records import IssuedRequest
-from .registry import CameraHit, search_area
+from .registry import search_area
 from .store import CityStore
 
 MAX_WAIT_S: Final = 30
@@ -108,14 +109,14 @@ def parse_issue(data: object, now: datetime) -> tuple[FootageRequest, tuple[str,
 
 def select_cameras(
     store: CityStore, incident: Incident, asked: tuple[str, ...] | None
-) -> list[CameraHit]:
+) -> list[AreaHit]:
     """The cameras a request goes to: those asked (each must lie in the area) or all in it."""
     hits = search_area(store, incident.point, incident.radius_m)
     if asked is None:
         if not hits:
             raise UnprocessableError("no registered camera lies within the incident radius")
         return hits
-    in_area = {hit.camera.registration_id: hit for hit in hits}
+    in_area = {hit.registration_id: hit for hit in hits}
     outside = [rid for rid in asked if rid not in in_area]
     if outside:
         raise UnprocessableError(
@@ -137,12 +138,12 @@ class RequestService:
         return [web.post("/v1/admin/requests", self.issue), web.get("/v1/feed", self.feed)]
 
     def issue_requests(
-        self, template: FootageRequest, cameras: list[CameraHit]
+        self, template: FootageRequest, cameras: list[AreaHit]
     ) -> list[IssuedRequest]:
         """Sign and store one request per gateway naming only that gateway's cameras."""
         by_gateway: dict[str, list[str]] = defaultdict(list)
         for hit in cameras:
-            by_gateway[hit.camera.gateway_id].append(hit.camera.registration_id)
+            by_gateway[hit.gateway_id].append(hit.registration_id)
         issued = []
         for gateway_id, ids in sorted(by_gateway.items()):
             for start in range(0, len(ids), MAX_IDS_PER_REQUEST):

@@ -14,8 +14,10 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from protocol.canonical import b64decode
+from protocol.geo import GeoPoint
 from protocol.timeutil import format_time
 
+from .area_index import AreaHit, AreaIndex
 from .errors import ConflictError
 from .records import CameraRecord, CameraStatus, IssuedRequest
 
@@ -40,6 +42,7 @@ class CityStore:
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(SCHEMA)
         self._keys: dict[str, Ed25519PublicKey] = {}
+        self._area: AreaIndex | None = None
 
     def close(self) -> None:
         self._db.close()
@@ -124,6 +127,7 @@ class CityStore:
                 row_id, registration_id = row
                 self._update_camera_row(db, row_id, camera, envelope)
             self._index(db, row_id, camera.lat, camera.lon)
+        self._remember(row_id, str(registration_id), camera)
         return str(registration_id)
 
     def update_camera(
@@ -140,6 +144,7 @@ class CityStore:
                 return False
             self._update_camera_row(db, row[0], camera, envelope)
             self._index(db, row[0], camera.lat, camera.lon)
+        self._remember(row[0], registration_id, camera)
         return True
 
     def withdraw_camera(self, registration_id: str, gateway_id: str, now: datetime) -> bool:
@@ -160,6 +165,7 @@ class CityStore:
 
     def import_cameras(self, cameras: Iterable[CameraRecord]) -> None:
         """Bulk-load registered cameras in one transaction (benchmarks, migrations)."""
+        added: list[tuple[int | None, CameraRecord]] = []
         with self._transaction() as db:
             for camera in cameras:
                 cursor = db.execute(
@@ -168,6 +174,9 @@ class CityStore:
                     _camera_row(camera),
                 )
                 self._index(db, cursor.lastrowid, camera.lat, camera.lon)
+                added.append((cursor.lastrowid, camera))
+        for row_id, camera in added:
+            self._remember(row_id, camera.registration_id, camera)
 
     def camera(self, registration_id: str) -> CameraRecord | None:
         row = self._db.execute(
@@ -176,17 +185,52 @@ class CityStore:
         ).fetchone()
         return None if row is None else _camera(row)
 
-    def cameras_in_box(
-        self, min_lat: float, min_lon: float, max_lat: float, max_lon: float
-    ) -> list[CameraRecord]:
-        """Registered cameras whose point lies in the box (the R*Tree prefilter)."""
-        columns = ", ".join(f"c.{name.strip()}" for name in _CAMERA_COLUMNS.split(","))
-        rows = self._db.execute(
-            f"SELECT {columns} FROM camera_index i JOIN cameras c ON c.id = i.id "  # noqa: S608
-            "WHERE i.max_lat >= ? AND i.min_lat <= ? AND i.max_lon >= ? AND i.min_lon <= ?",
-            (min_lat, max_lat, min_lon, max_lon),
-        ).fetchall()
-        return [_camera(row) for row in rows]
+    def cameras(self, registration_ids: list[str]) -> dict[str, CameraRecord]:
+        """Full records of the named cameras (unknown ids are left out)."""
+        found: dict[str, CameraRecord] = {}
+        for start in range(0, len(registration_ids), 500):
+            chunk = registration_ids[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            for row in self._db.execute(
+                f"SELECT {_CAMERA_COLUMNS} FROM cameras "  # noqa: S608 (placeholders only)
+                f"WHERE registration_id IN ({marks})",
+                chunk,
+            ):
+                found[row[0]] = _camera(row)
+        return found
+
+    def search(
+        self, boxes: Iterable[tuple[float, float, float, float]], centre: GeoPoint, radius_m: float
+    ) -> list[AreaHit]:
+        """Registered cameras within `radius_m` of `centre`; `boxes` cover the circle."""
+        row_ids: list[int] = []
+        for min_lat, min_lon, max_lat, max_lon in boxes:
+            row_ids.extend(
+                row_id
+                for (row_id,) in self._db.execute(
+                    "SELECT id FROM camera_index "
+                    "WHERE max_lat >= ? AND min_lat <= ? AND max_lon >= ? AND min_lon <= ?",
+                    (min_lat, max_lat, min_lon, max_lon),
+                )
+            )
+        return self._area_index().within(sorted(set(row_ids)), centre, radius_m)
+
+    def _area_index(self) -> AreaIndex:
+        """The in-memory columns behind the R*Tree, loaded on first search."""
+        if self._area is None:
+            area = AreaIndex()
+            for row_id, registration_id, gateway_id, lat, lon in self._db.execute(
+                "SELECT c.id, c.registration_id, c.gateway_id, c.lat, c.lon "
+                "FROM camera_index i JOIN cameras c ON c.id = i.id"
+            ):
+                area.put(row_id, registration_id, gateway_id, lat, lon)
+            self._area = area
+        return self._area
+
+    def _remember(self, row_id: int | None, registration_id: str, camera: CameraRecord) -> None:
+        """Keep the loaded area index in step with a committed change."""
+        if self._area is not None and row_id is not None:
+            self._area.put(row_id, registration_id, camera.gateway_id, camera.lat, camera.lon)
 
     def _update_camera_row(
         self, db: sqlite3.Connection, row_id: int, camera: CameraRecord, envelope: dict[str, Any]

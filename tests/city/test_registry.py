@@ -162,7 +162,7 @@ def _search_points(
         gateway_id = store.redeem_code("h", now, "device", "test")
         assert gateway_id is not None
         store.import_cameras(_camera(gateway_id, lat, lon) for lat, lon in points)
-        return [(hit.camera.lat, hit.camera.lon) for hit in search_area(store, centre, radius)]
+        return [(hit.lat, hit.lon) for hit in search_area(store, centre, radius)]
     finally:
         store.close()
 
