@@ -15,7 +15,7 @@ from gateway.cityclient import CityClient
 from gateway.config import DataLayout
 from gateway.enrollment import enroll
 from gateway.keys import create_api_token, load_or_create_device_key
-from gateway.store import CameraRecord, GatewayStore
+from gateway.store import CameraRecord, GatewayStore, PinnedCity
 
 from .city_double import ENROLL_CODE, CityDouble
 
@@ -39,6 +39,16 @@ class Gateway:
     key: Ed25519PrivateKey
     store: GatewayStore
     cameras: list[CameraRecord]
+
+    @property
+    def city(self) -> PinnedCity:
+        pinned = self.store.pinned_city()
+        assert pinned is not None
+        return pinned
+
+    @property
+    def registration_ids(self) -> list[str]:
+        return [c.registration_id for c in self.cameras if c.registration_id is not None]
 
 
 @pytest.fixture

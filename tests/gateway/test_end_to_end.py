@@ -133,7 +133,15 @@ async def test_issue_approve_deliver(flow: Flow, tmp_path: Path) -> None:
         assert kind in kinds
     # the ciphertext is gone once the city acknowledged (the signed manifest is kept)
     spool = flow.service.layout.spool
-    assert [p.name for p in spool.iterdir() if not p.name.endswith(".manifest.json")] == []
+
+    def packages() -> list[str]:
+        return [p.name for p in spool.iterdir() if not p.name.endswith(".manifest.json")]
+
+    for _ in range(100):   # the queue deletes it right after reporting delivery
+        if not packages():
+            break
+        await asyncio.sleep(0.05)
+    assert packages() == []
     # the redacted and original copies are gone; only the resident's preview is kept
     work = flow.service.layout.work / rid
     assert [p.name for p in work.iterdir()] == ["preview.png"]

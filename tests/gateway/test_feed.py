@@ -41,7 +41,7 @@ def fresh_request(gw: Gateway, **changes: Any) -> FootageRequest:
         issued_at=now - timedelta(seconds=5),
         window=TimeWindow(now - timedelta(hours=2), now - timedelta(hours=1, minutes=30)),
         respond_by=now + timedelta(days=1),
-        registration_ids=tuple(c.registration_id for c in gw.cameras),
+        registration_ids=tuple(gw.registration_ids),
         incident=Incident(IncidentType.BURGLARY, "Rear door forced", INCIDENT, 300.0),
     )
     return replace(base, **changes)
@@ -93,7 +93,7 @@ def rejections(audit: AuditLog) -> list[str]:
 async def test_a_signed_request_reaches_the_inbox(city: CityServer, gateway: Gateway) -> None:
     parts = build_intake(gateway)
     connectivity: list[bool] = []
-    async with CityClient(city.url, gateway_id=gateway.store.pinned_city().gateway_id,
+    async with CityClient(city.url, gateway_id=gateway.city.gateway_id,
                           device_key=gateway.key) as client:
         loop = FeedLoop(client=client, store=gateway.store, intake=parts.intake, wait_s=5,
                         backoff=Backoff(0.01, 0.05), on_connectivity=connectivity.append)
@@ -108,8 +108,8 @@ async def test_a_signed_request_reaches_the_inbox(city: CityServer, gateway: Gat
     item = parts.inbox.get(request.request_id)
     assert item.state is RequestState.PENDING
     distances = {c.registration_id: c.distance_m for c in item.cameras}
-    front, drive = gateway.cameras
-    assert 0 < distances[front.registration_id] < distances[drive.registration_id] < 800
+    front, drive = gateway.registration_ids
+    assert 0 < distances[front] < distances[drive] < 800
     assert gateway.store.feed_cursor == 1
     assert connectivity == [True]
     assert [e.kind for e in parts.audit.entries(request.request_id)] == [
@@ -166,8 +166,8 @@ async def test_privacy_mode_declines_and_rules_approve(gateway: Gateway, city: C
     assert approved is not None and approved.state is RequestState.APPROVED
     assert approved.decided_by == "rule:near burglaries"
     states = {c.registration_id: c.state.value for c in approved.cameras}
-    front, drive = gateway.cameras
-    assert states == {front.registration_id: "approved", drive.registration_id: "declined"}
+    front, drive = gateway.registration_ids
+    assert states == {front: "approved", drive: "declined"}
     kinds = [e.kind for e in parts.audit.entries(approved.request.request_id)]
     assert kinds == [AuditKind.REQUEST_RECEIVED, AuditKind.RULE_MATCHED,
                      AuditKind.REQUEST_DECIDED]
@@ -194,7 +194,7 @@ async def test_backoff_while_the_city_is_down_then_recovery(
     port = city.server.port
     backoff = CountingBackoff(0.01, 0.05)
     connectivity: list[bool] = []
-    pinned = gateway.store.pinned_city()
+    pinned = gateway.city
     async with CityClient(pinned.url, gateway_id=pinned.gateway_id,
                           device_key=gateway.key) as client:
         loop = FeedLoop(client=client, store=gateway.store, intake=parts.intake, wait_s=1,

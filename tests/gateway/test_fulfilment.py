@@ -104,7 +104,7 @@ async def test_preview_then_approval_seals_and_queues(rig: Rig, city: CityServer
     inbox.approve(rid, cameras=None, window=None, decided_by="resident",
                   now=inbox.get(rid).updated_at)
     fulfilment.schedule(JobKind.FULFIL, rid)
-    front, drive = (c.registration_id for c in rig.gateway.cameras)
+    front, drive = rig.gateway.registration_ids
 
     def settled() -> bool:
         cams = {c.registration_id: c for c in inbox.get(rid).cameras}
@@ -148,7 +148,7 @@ async def test_declined_work_is_deleted_and_restart_resumes(rig: Rig, city: City
     fulfilment.discard(declined)
     assert not work.exists()
 
-    inbox.approve(approved, cameras=[rig.gateway.cameras[0].registration_id], window=None,
+    inbox.approve(approved, cameras=rig.gateway.registration_ids[:1], window=None,
                   decided_by="resident", now=inbox.get(approved).updated_at)
     restarted = rig.fulfilment()                      # as after a crash before the job ran
     assert restarted.resume() == 1
