@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import uuid
+import weakref
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from email.utils import format_datetime
@@ -92,7 +93,9 @@ class UploadReceiver:
         self.db_path, self.folder, self.keys = db_path, folder, keys
         self.gateway_key, self.expiry, self.max_upload_bytes = gateway_key, expiry, max_upload_bytes
         self.request_target = request_target or self._stored_request_target
-        self._locks: dict[str, asyncio.Lock] = {}
+        # One lock per upload while anyone holds it: PATCHes to one upload are serialised.
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary())
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._db = open_database(db_path)  # used on the event loop only
 
@@ -141,7 +144,7 @@ class UploadReceiver:
         # streamed body's hash is known.
         claimed = request.headers.get("X-SafeSmart-Gateway", "")
         upload_id = request.match_info["upload_id"]
-        async with self._locks.setdefault(upload_id, asyncio.Lock()):
+        async with self._lock(upload_id):
             record = self._own_record(request, claimed)
             self._require_open(record)
             if offset != record.offset:
@@ -161,7 +164,7 @@ class UploadReceiver:
         if record.state is UploadState.VERIFIED:
             raise UploadProblem(409, "Already verified",
                                 "A verified upload is kept; it can no longer be withdrawn.")
-        async with self._locks.setdefault(record.upload_id, asyncio.Lock()):
+        async with self._lock(record.upload_id):
             self._db.execute("UPDATE uploads SET state = ? WHERE upload_id = ?",
                              (UploadState.TERMINATED.value, record.upload_id))
             partial_path(self.folder, record.upload_id).unlink(missing_ok=True)
@@ -175,7 +178,7 @@ class UploadReceiver:
             record.state is UploadState.RECEIVING and record.offset == record.length
         ):
             # The city stopped between the last byte and the verdict: decide now.
-            async with self._locks.setdefault(record.upload_id, asyncio.Lock()):
+            async with self._lock(record.upload_id):
                 await self._finish(record)
             record = self._own_record(request, record.gateway_id)
         if record.state is UploadState.RECEIVING:
@@ -190,6 +193,12 @@ class UploadReceiver:
         return web.json_response(envelope.to_json(), headers={"Cache-Control": "no-store"})
 
     # -- steps ------------------------------------------------------------------------------
+
+    def _lock(self, upload_id: str) -> asyncio.Lock:
+        lock = self._locks.get(upload_id)
+        if lock is None:
+            lock = self._locks[upload_id] = asyncio.Lock()
+        return lock
 
     def _authenticate(self, request: web.Request, body_sha256: str) -> str:
         try:
