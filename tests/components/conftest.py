@@ -11,7 +11,7 @@ from syrupy.assertion import SnapshotAssertion
 # pytest-homeassistant-custom-component's testing_config ships its own `custom_components`
 # package; import the repository's first so Home Assistant's loader finds SafeSmart.
 import custom_components
-import custom_components.safesmart  # noqa: F401
+import custom_components.safesmart
 
 REPO_COMPONENTS = Path(__file__).resolve().parents[2] / "custom_components"
 assert str(REPO_COMPONENTS) in list(custom_components.__path__), custom_components.__path__

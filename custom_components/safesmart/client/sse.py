@@ -18,8 +18,11 @@ async def iter_sse(
     data: list[str] = []
     size = 0
     while True:
-        async with asyncio.timeout(idle_timeout):
-            raw = await stream.readline()
+        try:
+            async with asyncio.timeout(idle_timeout):
+                raw = await stream.readline()
+        except ValueError as err:  # aiohttp refuses a line longer than its buffer
+            raise aiohttp.ClientPayloadError("The gateway sent an oversized event line") from err
         if not raw:
             return
         line = raw.decode("utf-8", errors="replace").rstrip("\r\n")

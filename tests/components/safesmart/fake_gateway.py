@@ -13,7 +13,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
-TOKEN = "local-api-token-for-tests"
+TOKEN = "local-api-token-for-tests"  # noqa: S105 - a test token
 # A real 1x1 PNG: the client checks the signature.
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -21,10 +21,10 @@ PNG = bytes.fromhex(
 )
 
 
-async def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+async def wait_for(predicate: Callable[[], bool], limit_s: float = 5.0) -> None:
     """Wait (bounded) until predicate() holds; the loop keeps serving meanwhile."""
-    async with asyncio.timeout(timeout):
-        while not predicate():
+    async with asyncio.timeout(limit_s):
+        while not predicate():  # noqa: ASYNC110 - polls Home Assistant state, no event to await
             await asyncio.sleep(0.01)
 
 
@@ -52,6 +52,8 @@ class FakeGateway:
         self.fail_with: int | None = None  # every non-stream route answers this status
         self.refuse_streams = False
         self.preview_png: bytes | None = PNG
+        self.delay_s = 0.0  # every non-stream route answers this late
+        self.raw_frames: list[bytes] = []  # sent verbatim on each new stream, after ": connected"
         self._streams: list[asyncio.Queue[bytes | None]] = []
         self.stream_opened = asyncio.Event()
         self.server: TestServer | None = None
@@ -105,8 +107,10 @@ class FakeGateway:
                 return _problem(401, "missing or wrong API token")
             body = await request.json() if request.can_read_body else None
             self.calls.append((request.method, request.path, body))
-            if self.fail_with is not None and not request.path.endswith("/events"):
-                return _problem(self.fail_with, "forced failure")
+            if not request.path.endswith("/events"):
+                await asyncio.sleep(self.delay_s)
+                if self.fail_with is not None:
+                    return _problem(self.fail_with, "forced failure")
             return await handler(request)
 
         app = web.Application(middlewares=[guard])
@@ -183,6 +187,8 @@ class FakeGateway:
         self.stream_opened.set()
         try:
             await response.write(b": connected\n\n")
+            for frame in self.raw_frames:
+                await response.write(frame)
             while (frame := await queue.get()) is not None:
                 await response.write(frame)
         finally:

@@ -150,12 +150,11 @@ async def test_zeroconf_rejects(
     assert result["reason"] == reason
 
 
-async def test_zeroconf_updates_known_gateway(
-    hass: HomeAssistant, gateway: FakeGateway
-) -> None:
+async def test_zeroconf_updates_known_gateway(hass: HomeAssistant, gateway: FakeGateway) -> None:
     """A configured gateway found at a new address gets its URL updated."""
     entry = MockConfigEntry(
-        domain=DOMAIN, unique_id="gw-6b2f0c1d",
+        domain=DOMAIN,
+        unique_id="gw-6b2f0c1d",
         data={CONF_URL: "http://127.0.0.1:1", CONF_TOKEN: gateway.token},
     )
     entry.add_to_hass(hass)
@@ -170,7 +169,8 @@ async def test_zeroconf_updates_known_gateway(
 async def test_zeroconf_wrong_gateway(hass: HomeAssistant, gateway: FakeGateway) -> None:
     """If the address answers with another gateway id, nothing is created."""
     result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_ZEROCONF},
+        DOMAIN,
+        context={"source": SOURCE_ZEROCONF},
         data=_zeroconf(gateway, gateway_id="gw-somebody-else"),
     )
     result = await hass.config_entries.flow.async_configure(
@@ -185,7 +185,7 @@ async def test_reauth(
 ) -> None:
     """A new token is tested, stored and the entry reloaded."""
     mock_config_entry.add_to_hass(hass)
-    gateway.token = "rotated-token"
+    gateway.token = "rotated-token"  # noqa: S105 - a test token
     result = await mock_config_entry.start_reauth_flow(hass)
     assert result["step_id"] == "reauth_confirm"
     result = await hass.config_entries.flow.async_configure(
@@ -214,12 +214,11 @@ async def test_reauth_wrong_gateway(
     assert result["reason"] == "wrong_gateway"
 
 
-async def test_reconfigure(
-    hass: HomeAssistant, gateway: FakeGateway
-) -> None:
+async def test_reconfigure(hass: HomeAssistant, gateway: FakeGateway) -> None:
     """The URL can change; an unreachable one shows an error first."""
     entry = MockConfigEntry(
-        domain=DOMAIN, unique_id="gw-6b2f0c1d",
+        domain=DOMAIN,
+        unique_id="gw-6b2f0c1d",
         data={CONF_URL: "http://127.0.0.1:1", CONF_TOKEN: gateway.token},
     )
     entry.add_to_hass(hass)

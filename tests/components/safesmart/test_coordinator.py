@@ -93,9 +93,7 @@ async def test_long_outage_raises_repair(
 ) -> None:
     """An outage longer than the limit raises a repair; recovery withdraws it."""
     issue_id = f"gateway_unreachable_{init_integration.entry_id}"
-    with patch(
-        "custom_components.safesmart.coordinator.UNREACHABLE_ISSUE_AFTER", timedelta(0)
-    ):
+    with patch("custom_components.safesmart.coordinator.UNREACHABLE_ISSUE_AFTER", timedelta(0)):
         gateway.refuse_streams = True
         gateway.fail_with = 503
         gateway.end_streams()
@@ -109,7 +107,7 @@ async def test_rejected_token_on_stream_starts_reauth(
     hass: HomeAssistant, gateway: FakeGateway, init_integration: MockConfigEntry
 ) -> None:
     """A rotated token stops the stream and asks the resident for the new one."""
-    gateway.token = "rotated"
+    gateway.token = "rotated"  # noqa: S105 - a test token
     gateway.end_streams()
     await wait_for(lambda: bool(hass.config_entries.flow.async_progress_by_handler(DOMAIN)))
     [flow] = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
@@ -130,7 +128,7 @@ async def test_setup_failures(
 ) -> None:
     """A wrong token needs reauth; an unreachable gateway is retried later."""
     if breakage == "token":
-        gateway.token = "rotated"
+        gateway.token = "rotated"  # noqa: S105 - a test token
     else:
         gateway.fail_with = 503
     mock_config_entry.add_to_hass(hass)

@@ -74,9 +74,7 @@ async def test_pushed_request_changes(
     request = copy.deepcopy(request)
     request.update(state="delivered", updated_at="2026-11-21T10:09:00Z")
     gateway.push_request(request)
-    await wait_for(
-        lambda: hass.states.get("sensor.home_gateway_last_delivery").state != "unknown"
-    )
+    await wait_for(lambda: hass.states.get("sensor.home_gateway_last_delivery").state != "unknown")
     assert hass.states.get("sensor.home_gateway_last_delivery").state == (
         "2026-11-21T10:09:00+00:00"
     )

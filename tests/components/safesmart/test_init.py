@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-
-import pytest
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 

@@ -122,9 +122,7 @@ async def test_decided_request_ignored(
     """A tap on a request that was decided meanwhile does nothing."""
     gateway.push_request(dict(gateway.requests[REQUEST_ID], state="declined"))
     entry = hass.config_entries.async_entries("safesmart")[0]
-    await wait_for(
-        lambda: entry.runtime_data.data.requests[REQUEST_ID].state.value == "declined"
-    )
+    await wait_for(lambda: entry.runtime_data.data.requests[REQUEST_ID].state.value == "declined")
     await tap(hass, APPROVE, allowed.id)
     assert decisions(gateway) == []
     assert "no longer pending" in caplog.text

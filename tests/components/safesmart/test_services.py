@@ -65,8 +65,11 @@ async def test_decline_with_reply(
     await call(
         hass,
         "decline",
-        {"config_entry_id": init_integration.entry_id, "request_id": REQUEST_ID,
-         "reply": "Camera faces away from the street."},
+        {
+            "config_entry_id": init_integration.entry_id,
+            "request_id": REQUEST_ID,
+            "reply": "Camera faces away from the street.",
+        },
     )
     assert gateway.calls[-1][2] == {"reply": "Camera faces away from the street."}
 
@@ -84,8 +87,11 @@ async def test_decline_with_reply(
         ),
         (
             "approve",
-            {"request_id": REQUEST_ID, "window_start": "2026-11-20T22:20:00+00:00",
-             "window_end": "2026-11-20T22:10:00+00:00"},
+            {
+                "request_id": REQUEST_ID,
+                "window_start": "2026-11-20T22:20:00+00:00",
+                "window_end": "2026-11-20T22:10:00+00:00",
+            },
             "window_outside_request",
         ),
         ("decline", {"request_id": REQUEST_ID, "config_entry_id": "nope"}, "unknown_entry"),
@@ -152,7 +158,9 @@ async def test_who_may_decide(
     """A non-admin may decide only if allowed in the options."""
     with pytest.raises(Unauthorized):
         await call(
-            hass, "approve", {"request_id": REQUEST_ID},
+            hass,
+            "approve",
+            {"request_id": REQUEST_ID},
             context=Context(user_id=hass_read_only_user.id),
         )
     assert not [c for c in gateway.calls if c[0] == "POST"]
@@ -160,7 +168,9 @@ async def test_who_may_decide(
         init_integration, options={CONF_ALLOWED_USERS: [hass_read_only_user.id]}
     )
     await call(
-        hass, "approve", {"request_id": REQUEST_ID},
+        hass,
+        "approve",
+        {"request_id": REQUEST_ID},
         context=Context(user_id=hass_read_only_user.id),
     )
     assert gateway.requests[REQUEST_ID]["state"] == "approved"
@@ -204,7 +214,7 @@ async def test_get_preview(
         "path": hass.config.path("www", "safesmart", f"{REQUEST_ID}.png"),
         "url": f"/local/safesmart/{REQUEST_ID}.png",
     }
-    assert Path(response["path"]).read_bytes() == PNG
+    assert await hass.async_add_executor_job(Path(response["path"]).read_bytes) == PNG
 
 
 @pytest.mark.parametrize(("png", "key"), [(None, "no_preview"), (b"GIF89a", "communication_error")])
@@ -220,7 +230,8 @@ async def test_get_preview_missing_or_bad(
     with pytest.raises(HomeAssistantError) as err:
         await call(hass, "get_preview", {"request_id": REQUEST_ID}, return_response=True)
     assert err.value.translation_key == key
-    assert not Path(hass.config.path("www", "safesmart", f"{REQUEST_ID}.png")).exists()
+    written = Path(hass.config.path("www", "safesmart", f"{REQUEST_ID}.png"))
+    assert not await hass.async_add_executor_job(written.exists)
 
 
 async def test_entry_choice(
@@ -230,8 +241,7 @@ async def test_entry_choice(
     other = MockConfigEntry(domain=DOMAIN, unique_id="gw-2", title="Shop", data={})
     other.add_to_hass(hass)
     with pytest.raises(ServiceValidationError) as err:
-        await call(hass, "list_requests", {"config_entry_id": other.entry_id},
-                   return_response=True)
+        await call(hass, "list_requests", {"config_entry_id": other.entry_id}, return_response=True)
     assert err.value.translation_key == "entry_not_loaded"
     assert await hass.config_entries.async_unload(init_integration.entry_id)
     with pytest.raises(ServiceValidationError) as err:
