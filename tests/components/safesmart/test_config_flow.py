@@ -70,7 +70,7 @@ async def test_user_flow_errors_recover(
     """Each failure shows an error on the form; fixing it then creates the entry."""
     url, token = gateway.url, gateway.token
     if breakage == "token":
-        token = "wrong"
+        token = "wrong"  # noqa: S105 - a test token
     elif breakage == "stopped":
         url = "http://127.0.0.1:9"
     elif breakage == "garbage":
