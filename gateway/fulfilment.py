@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import logging
 import re
@@ -122,8 +123,11 @@ class Fulfilment:
                     await self._preview(request_id)
                 else:
                     await self._fulfil(request_id)
-            except Exception:  # one request's failure must not stop the others
-                _LOGGER.exception("%s job failed", kind.value)
+            except Exception as err:  # one request's failure must not stop the others
+                # Type only at INFO and above: exception texts of file and video errors name
+                # paths, which the log must not carry.
+                _LOGGER.error("%s job failed (%s)", kind.value, type(err).__name__)
+                _LOGGER.debug("%s job failure", kind.value, exc_info=True)
 
     # previews --------------------------------------------------------------------------
     async def _preview(self, request_id: str) -> None:
@@ -170,6 +174,11 @@ class Fulfilment:
                 await self._seal_and_queue(item, cam.registration_id, prepared)
             except FulfilmentFailed as err:
                 self._fail(request_id, cam.registration_id, str(err))
+            except OSError as err:
+                full = err.errno == errno.ENOSPC
+                self._fail(request_id, cam.registration_id,
+                           "the gateway's disk is full" if full else
+                           "the clip could not be written on the gateway")
 
     async def _prepare(
         self, item: InboxRequest, camera: CameraRecord, window: TimeWindow
@@ -213,7 +222,7 @@ class Fulfilment:
             except RedactionError as err:
                 raise FulfilmentFailed(str(err)) from err
             except Exception as err:
-                _LOGGER.exception("redaction crashed")
+                _LOGGER.error("redaction worker failed (%s)", type(err).__name__)
                 raise FulfilmentFailed("the clip could not be redacted (the clip is corrupt "
                                        "or the redaction worker stopped)") from err
             self._reports[output] = report
