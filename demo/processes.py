@@ -1,0 +1,72 @@
+"""Starting and stopping the demo's servers as real processes on loopback."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class DemoError(Exception):
+    """A demo step failed; the message says which and where its log is."""
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(name: str, argv: list[str], port: int, log: Path, timeout: float = 30) -> Server:
+    """Start `argv` and wait until it accepts connections on 127.0.0.1:`port`."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as out:
+        process = subprocess.Popen(  # noqa: S603 - our own console scripts
+            argv, stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy()
+        )
+    server = Server(name, process, port, log)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise DemoError(f"{name} exited with {process.returncode}; see {log}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return server
+        except OSError:
+            time.sleep(0.1)
+    server.stop()
+    raise DemoError(f"{name} did not start listening within {timeout:.0f} s; see {log}")
+
+
+def run(argv: list[str], what: str, input_text: str | None = None) -> str:
+    """Run a command to completion and return its stdout; fail with its output otherwise."""
+    result = subprocess.run(  # noqa: S603 - our own console scripts
+        argv, capture_output=True, text=True, input=input_text, timeout=300, check=False
+    )
+    if result.returncode != 0:
+        raise DemoError(f"{what} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
+    return result.stdout
