@@ -69,9 +69,10 @@ class RequestIntake:
         city = self._store.pinned_city()
         if city is None:
             return None
+        registered = self._store.registered_ids()
         cameras = {
             c.registration_id: c for c in self._store.cameras(include_withdrawn=False)
-            if c.registration_id is not None and c.registration_id in self._store.registered_ids()
+            if c.registration_id is not None and c.registration_id in registered
         }
         try:
             request, envelope = verify_footage_request(
