@@ -9,6 +9,7 @@ window, no audio, no identifying metadata. The last line starts with `demo: ok`.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import shutil
 import sys
@@ -259,10 +260,16 @@ def run_demo(out: Path, artifacts: Path, servers: list[Server]) -> int:
             json.dumps(manifest, indent=2)
         )
         facts = inspect_clip(opened, expected_seconds=8.0)
+        if (
+            hashlib.sha256(opened.read_bytes()).hexdigest()
+            != manifest["manifest"]["redacted_sha256"]
+        ):
+            raise DemoError(f"{opened.name} does not match the manifest's redacted_sha256")
         report.append((opened, facts))
         sealed = city_data / "uploads" / f"{upload_id}.sealed"
         step(
-            f"city opened {opened.name}: {facts.duration_s:.2f} s, {facts.frames} frames, "
+            f"city opened {opened.name} (matches the signed manifest): "
+            f"{facts.duration_s:.2f} s, {facts.frames} frames, "
             f"audio streams {facts.audio_streams}, metadata {sorted(facts.metadata) or 'none'}"
         )
         if sealed.exists():
