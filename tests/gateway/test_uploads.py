@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -247,10 +246,6 @@ def flip_byte(sealed: SealedClip, position: int) -> None:
         byte = package.read(1)
         package.seek(position)
         package.write(bytes([byte[0] ^ 0x01]))
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 async def test_delivery_through_the_city_app_factory(tmp_path: Path) -> None:
