@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import ipaddress
 import json
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -110,6 +111,9 @@ def _serve(args: argparse.Namespace) -> int:
 
     from .app import SHUTDOWN_TIMEOUT_S, create_app
 
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     host, port = parse_listen(args.listen, args.allow_remote)
     config = CityConfig.load(args.data, host=host, port=port)
     app = create_app(config)

@@ -48,7 +48,7 @@ class CityConfig:
             raise CityKeyError(
                 f"{data} is not an initialised city data folder; run `safesmart-city init` first"
             )
-        keys = CityKeys.load_or_create(data / KEYS_DIR, name="")
+        keys = CityKeys.load(data / KEYS_DIR)
         token = token_path.read_text(encoding="ascii").strip()
         return cls(data=data, name=keys.name, admin_token=token, host=host, port=port)
 

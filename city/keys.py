@@ -7,16 +7,15 @@ import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from .errors import CityKeyError
+from protocol.messages import CityIdentity
+from protocol.signing import display_fingerprint, encode_public_key, key_id
 
-if TYPE_CHECKING:
-    from protocol.messages import CityIdentity
+from .errors import CityKeyError
 
 SIGNING_KEY_FILE = "signing-key.pem"
 ENCRYPTION_KEY_FILE = "encryption-key.pem"
@@ -34,9 +33,6 @@ class CityKeys:
 
     def identity(self) -> CityIdentity:
         """The public half that gateways pin at enrollment."""
-        from protocol.messages import CityIdentity
-        from protocol.signing import encode_public_key
-
         return CityIdentity(
             city_id=self.city_id,
             name=self.name,
@@ -46,8 +42,6 @@ class CityKeys:
 
     def fingerprint(self) -> str:
         """The signing key's fingerprint as people compare it ("ab12 cd34 ...")."""
-        from protocol.signing import display_fingerprint, key_id
-
         return display_fingerprint(key_id(self.signing.public_key()))
 
     @classmethod
@@ -69,10 +63,11 @@ class CityKeys:
             identity = {"city_id": str(uuid.uuid4()), "name": name}
             # Written last: its presence means the key files are complete.
             write_secret_file(identity_path, json.dumps(identity).encode(), exclusive=True)
-        return cls._load(folder)
+        return cls.load(folder)
 
     @classmethod
-    def _load(cls, folder: Path) -> CityKeys:
+    def load(cls, folder: Path) -> CityKeys:
+        """Load existing keys; CityKeyError if they are missing or damaged."""
         try:
             identity = json.loads((folder / IDENTITY_FILE).read_text(encoding="utf-8"))
             signing = serialization.load_pem_private_key(

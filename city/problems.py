@@ -49,8 +49,10 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
             raise
         if err.content_type == PROBLEM_CONTENT_TYPE:
             raise
-        detail = err.text if err.text and err.text != err.reason else err.reason
-        return problem(err.status, err.reason, detail or err.reason)
+        response = problem(err.status, err.reason, err.text or err.reason)
+        if "Allow" in err.headers:  # 405 names the methods that would work
+            response.headers["Allow"] = err.headers["Allow"]
+        return response
     except Exception:
         # The detail stays generic: exception text may carry paths or secrets.
         _LOG.exception("unhandled error in %s %s", request.method, request.path)

@@ -111,3 +111,4 @@ async def test_unknown_route_is_404_problem(client: Client) -> None:
     wrong_method = await client.get("/v1/enroll")
     assert wrong_method.status == 405
     assert wrong_method.content_type == "application/problem+json"
+    assert wrong_method.headers["Allow"] == "POST"
