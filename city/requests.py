@@ -6,6 +6,7 @@ import asyncio
 import os
 import uuid
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Final
@@ -47,34 +48,38 @@ ISSUE_FIELDS: Final = frozenset(
 
 
 class FeedNotifier:
-    """Wakes long-polling gateways when requests are issued, and on shutdown."""
+    """Wakes a gateway's long-polls when a request is issued to it, and all of them on shutdown.
+
+    Versions are per gateway, so an issue costs unrelated gateways no database query.
+    """
 
     def __init__(self) -> None:
         self._condition = asyncio.Condition()
-        self._version = 0
+        self._versions: dict[str, int] = defaultdict(int)
         self.closing = False
 
-    @property
-    def version(self) -> int:
-        return self._version
+    def version(self, gateway_id: str) -> int:
+        return self._versions[gateway_id]
 
-    async def notify(self) -> None:
+    async def notify(self, gateway_ids: Iterable[str]) -> None:
         async with self._condition:
-            self._version += 1
+            for gateway_id in gateway_ids:
+                self._versions[gateway_id] += 1
             self._condition.notify_all()
 
     async def close(self) -> None:
         self.closing = True
-        await self.notify()
+        await self.notify(())
 
-    async def wait_past(self, version: int, seconds: float) -> None:
-        """Return when something happened after `version`, or after `seconds`."""
+    async def wait_past(self, gateway_id: str, version: int, seconds: float) -> None:
+        """Return when the gateway's version moved past `version`, or after `seconds`."""
+
+        def moved() -> bool:
+            return self._versions[gateway_id] != version or self.closing
+
         async with self._condition:
             try:
-                await asyncio.wait_for(
-                    self._condition.wait_for(lambda: self._version != version or self.closing),
-                    seconds,
-                )
+                await asyncio.wait_for(self._condition.wait_for(moved), seconds)
             except TimeoutError:
                 pass
 
@@ -175,7 +180,7 @@ class RequestService:
         issued = self.issue_requests(
             template, select_cameras(self._store, template.incident, asked)
         )
-        await self._notifier.notify()
+        await self._notifier.notify({item.gateway_id for item in issued})
         return web.json_response(
             {
                 "requests": [
@@ -196,12 +201,12 @@ class RequestService:
         wait = _int_param(request.query, "wait", 0, 0, MAX_WAIT_S)
         deadline = asyncio.get_running_loop().time() + wait
         while True:
-            version = self._notifier.version
+            version = self._notifier.version(gateway_id)
             items = self._store.feed(gateway_id, cursor, FEED_BATCH)
             remaining = deadline - asyncio.get_running_loop().time()
             if items or remaining <= 0 or self._notifier.closing:
                 break
-            await self._notifier.wait_past(version, remaining)
+            await self._notifier.wait_past(gateway_id, version, remaining)
         return web.json_response(
             {
                 "requests": [envelope for _, envelope in items],

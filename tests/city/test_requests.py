@@ -156,7 +156,7 @@ async def test_feed_long_poll_wakes_on_issue(
     # Woken by the issue, not by the 30 s timeout (bounded here; the latency is a benchmark).
     assert asyncio.get_running_loop().time() - started < 10
     assert len(page["requests"]) == 1
-    # The other gateway's poll was woken too, found nothing of its own and kept waiting.
+    # The other gateway's poll was not answered: nothing was issued to it.
     assert (await asyncio.wait_for(other_waiting, 10))["requests"] == []
 
 
