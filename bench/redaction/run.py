@@ -35,6 +35,7 @@ DEFACE_ENCODER = '{"codec": "libx264", "output_params": ["-preset", "veryfast"]}
 
 
 def _timed(argv: list[str]) -> tuple[float, str]:
+    """Wall-clock seconds and stdout of one command."""
     began = time.perf_counter()
     done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=False)  # noqa: S603
     elapsed = time.perf_counter() - began

@@ -2,15 +2,17 @@
 
 Frame i is covered by the dilated union of the boxes found on every detection frame within N
 frames of it: the detection frames before and after it, and a detection frame's own neighbours.
-A frame is therefore held until the next detection frame has run (at most 2N frames buffered),
-and the last frame of a clip is always a detection frame.
+Frames between two detection frames also get the hull of each box and its match in the next
+detection frame (`bridge`), so fast movers stay covered along their path. A frame is held
+until the next detection frame has run (at most 2N frames buffered), and the last frame of a
+clip is always a detection frame.
 """
 
 from collections import deque
 from collections.abc import Callable
 from typing import TypeVar
 
-from gateway.redaction.regions import Box, cover_boxes
+from gateway.redaction.regions import Box, bridge, cover_boxes
 
 T = TypeVar("T")
 Detect = Callable[[T], tuple[Box, ...]]
@@ -59,6 +61,10 @@ class CoverPlanner[T]:
             near = [
                 boxes for found, boxes in self._found.items() if abs(found - index) <= self._every
             ]
+            before = max((f for f in self._found if f < index), default=None)
+            after = min((f for f in self._found if f > index), default=None)
+            if index not in self._found and before is not None and after is not None:
+                near.append(tuple(bridge(self._found[before], self._found[after])))
             ready.append((item, cover_boxes(near, self._dilation)))
         if self._pending:
             oldest = self._pending[0][0] - self._every

@@ -21,11 +21,11 @@ class Profile(StrEnum):
 class DetectionSettings:
     """How often and at what size detection runs; defaults measured in docs/benchmarks.md."""
 
-    every: int = 3  # detect on every Nth frame; the others use neighbours' boxes
+    every: int = 5  # detect on every Nth frame; the others use neighbours' boxes and hulls
     dilation: float = 0.3  # grow each box by this share so motion between detections stays covered
     width: int = 640  # detection frame width (height follows the aspect ratio, rounded to 32)
     timeout_s: float = 10.0  # a detector slower than this on one frame stops the job
-    face_threshold: float = 0.2  # CenterFace heatmap score; lower finds smaller faces
+    face_threshold: float = 0.1  # CenterFace heatmap score; lower finds smaller faces
     threads: int = 1  # onnxruntime threads per process; parallelism comes from segments
     workers: int = 2  # segment processes for clips long enough to split (see segments.py)
 

@@ -40,6 +40,37 @@ def cover_boxes(groups: Iterable[Iterable[Box]], dilation: float) -> tuple[Box, 
     return tuple(box.dilated(dilation) for group in groups for box in group)
 
 
+def bridge(before: Iterable[Box], after: Iterable[Box], reach: float = 4.0) -> list[Box]:
+    """Hulls joining each box to the nearest similar-sized box one detection frame later.
+
+    Frames between two detection frames get these, so a face that moved far between them is
+    covered along its whole path, not only at its two ends. A wrong pairing only obscures more.
+    """
+    later = list(after)
+    hulls = []
+    for box in before:
+        side = max(box.x1 - box.x0, box.y1 - box.y0)
+        best, best_distance = None, reach * side
+        for other in later:
+            other_side = max(other.x1 - other.x0, other.y1 - other.y0)
+            if not 0.5 <= other_side / max(side, 1e-9) <= 2.0:
+                continue
+            distance = max(abs(other.x0 - box.x0), abs(other.y0 - box.y0))
+            if distance <= best_distance:
+                best, best_distance = other, distance
+        if best is not None:
+            hulls.append(
+                Box(
+                    min(box.x0, best.x0),
+                    min(box.y0, best.y0),
+                    max(box.x1, best.x1),
+                    max(box.y1, best.y1),
+                    min(box.score, best.score),
+                )
+            )
+    return hulls
+
+
 def validate_polygon(polygon: Polygon) -> Polygon:
     """Check a privacy mask: at least three vertices, each inside the unit square."""
     if len(polygon) < 3:

@@ -44,6 +44,17 @@ def plan_segments(window: Window, workers: int) -> list[Window]:
     ]
 
 
+def _context() -> multiprocessing.context.BaseContext:
+    """A fork server that has imported the pipeline but never run it, so each worker starts in
+    milliseconds and inherits no thread pools (forking a process that has used OpenCV or
+    onnxruntime can leave a child holding a lock no thread will release)."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["gateway.redaction.execution", "gateway.redaction.profiles"])
+    return context
+
+
 def _worker(
     window: Window,
     profile: Profile,
@@ -64,7 +75,7 @@ def run_segments(
 ) -> Outcome:
     """Redact the first window here and the others in worker processes, then join them."""
     tiles = 12 // len(windows)
-    context = multiprocessing.get_context("spawn")  # no inherited threads or sessions
+    context = _context()
     try:
         with ProcessPoolExecutor(len(windows) - 1, mp_context=context) as pool:
             futures = [

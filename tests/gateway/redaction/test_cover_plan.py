@@ -52,3 +52,29 @@ def test_dilation_grows_both_axes() -> None:
     box = Box(0.4, 0.4, 0.6, 0.5).dilated(0.5)
     assert (box.x0, box.x1) == pytest.approx((0.35, 0.65))
     assert (box.y0, box.y1) == pytest.approx((0.375, 0.525))
+
+
+def test_bridge_joins_a_fast_mover_along_its_path() -> None:
+    from gateway.redaction.regions import bridge
+
+    start = Box(0.10, 0.50, 0.12, 0.53)
+    end = Box(0.16, 0.50, 0.18, 0.53)  # moved three box-widths to the right
+    far_away = Box(0.80, 0.10, 0.82, 0.13)
+    huge = Box(0.10, 0.50, 0.30, 0.80)  # not the same face: ten times larger
+    hulls = bridge([start], [far_away, huge, end])
+    assert hulls == [Box(0.10, 0.50, 0.18, 0.53, 1.0)]
+    assert bridge([start], [far_away]) == []
+
+
+def test_frames_between_detections_get_the_hull_of_a_mover() -> None:
+    positions = {0: 0.0, 3: 0.3, 6: 0.6}  # a 0.1-wide face moving 0.1 per frame
+
+    def detect(index: int) -> tuple[Box, ...]:
+        x = positions[index]
+        return (Box(x, 0.4, x + 0.1, 0.5),)
+
+    planner = CoverPlanner[int](detect, 3, dilation=0.0)
+    out = [pair for index in range(7) for pair in planner.push(index)] + planner.finish()
+    for index, boxes in out:
+        x = index / 10  # where the face really is in this frame
+        assert any(b.x0 <= x and x + 0.1 <= b.x1 for b in boxes), index
