@@ -56,6 +56,7 @@ async def test_update_moves_the_camera(
 ) -> None:
     gateway = await enroll()
     registration_id = await gateway.register("cam-1", CENTRE)
+    assert await _search(client, admin, CENTRE, 10) == [registration_id]  # index now in memory
     moved = gateway.registration("cam-1", FAR, name="Back yard")
     response = await gateway.call("PUT", f"/v1/cameras/{registration_id}", moved)
     assert response.status == 200
