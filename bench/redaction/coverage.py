@@ -74,7 +74,8 @@ def measure(original: Path, redacted: Path, truth: list[list[dict[str, Any]]]) -
     result = Coverage()
     for index, (before, after) in enumerate(zip(_luma(original), _luma(redacted), strict=False)):
         result.frames += 1
-        filled = after <= FILL_MAX
+        # deface (through imageio) pads frames to a multiple of 16 at the bottom and right.
+        filled = after[: before.shape[0], : before.shape[1]] <= FILL_MAX
         visible = before > VISIBLE_MIN
         regions = truth[index] if index < len(truth) else []
         nearby = truth[max(0, index - QUIET) : index + QUIET + 1]

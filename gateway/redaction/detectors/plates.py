@@ -13,7 +13,8 @@ from gateway.redaction.regions import Box
 CASCADE = "haarcascade_russian_plate_number.xml"
 
 
-def _bundled_cascades() -> Path:
+def bundled_cascades() -> Path:
+    """The folder of Haar cascades shipped in the opencv-python-headless 4.x wheel."""
     from cv2 import data
 
     return Path(data.haarcascades)
@@ -25,7 +26,7 @@ class HaarPlateDetector:
     kind = DetectionKind.PLATE
 
     def __init__(self, cascade: Path | None = None, min_width: int = 24) -> None:
-        self.cascade_path = cascade or _bundled_cascades() / CASCADE
+        self.cascade_path = cascade or bundled_cascades() / CASCADE
         if not self.cascade_path.is_file():
             raise RedactionError(
                 "The licence-plate model is missing from OpenCV; reinstall "
