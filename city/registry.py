@@ -7,7 +7,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from protocol.geo import GeoPoint, bounding_box
+from protocol.geo import GeoPoint, bounding_boxes
 from protocol.messages import CameraRegistration
 from protocol.signing import Domain, SignedEnvelope, verify
 from protocol.timeutil import format_time, utcnow
@@ -20,7 +20,6 @@ from .records import CameraRecord, CameraStatus
 from .store import CityStore
 
 MAX_SEARCH_RADIUS_M: Final = 10_000.0
-BOX_PADDING: Final = 0.001
 
 
 def search_area(store: CityStore, centre: GeoPoint, radius_m: float) -> list[AreaHit]:
@@ -28,7 +27,7 @@ def search_area(store: CityStore, centre: GeoPoint, radius_m: float) -> list[Are
 
     The R*Tree gives the bounding-box candidates; the exact haversine distance decides.
     """
-    return store.search(search_boxes(centre, radius_m), centre, radius_m)
+    return store.search(bounding_boxes(centre, radius_m), centre, radius_m)
 
 
 def describe(store: CityStore, hits: list[AreaHit]) -> list[dict[str, Any]]:
@@ -39,23 +38,6 @@ def describe(store: CityStore, hits: list[AreaHit]) -> list[dict[str, Any]]:
         for hit in hits
         if hit.registration_id in records
     ]
-
-
-def search_boxes(centre: GeoPoint, radius_m: float) -> list[tuple[float, float, float, float]]:
-    """Index boxes (min_lat, min_lon, max_lat, max_lon) covering the circle.
-
-    The box is padded because a circle's widest longitude lies slightly poleward of its
-    centre; a circle over the antimeridian gets a second box on the far side.
-    """
-    padded = radius_m * (1 + BOX_PADDING) + 1.0
-    min_lat, min_lon, max_lat, max_lon = bounding_box(centre, padded)
-    boxes = [(min_lat, min_lon, max_lat, max_lon)]
-    east, west = max_lon - centre.lon, centre.lon - min_lon
-    if min_lon == -180.0 and max_lon < 180.0 and east > west:
-        boxes.append((min_lat, 180.0 - (east - west), max_lat, 180.0))
-    elif max_lon == 180.0 and min_lon > -180.0 and west > east:
-        boxes.append((min_lat, -180.0, max_lat, -180.0 + (west - east)))
-    return boxes
 
 
 class RegistryService:

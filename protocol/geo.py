@@ -58,16 +58,28 @@ def coarsen(point: GeoPoint) -> GeoPoint:
     return GeoPoint(round(min(90.0, max(-90.0, lat)), 6), round(min(180.0, max(-180.0, lon)), 6))
 
 
-def bounding_box(centre: GeoPoint, radius_m: float) -> tuple[float, float, float, float]:
-    """(min_lat, min_lon, max_lat, max_lon) enclosing the circle; for an index pre-filter."""
-    dlat = math.degrees(radius_m / EARTH_RADIUS_M)
-    cos_lat = math.cos(math.radians(centre.lat))
-    dlon = (
-        180.0 if cos_lat < 1e-9 else min(180.0, math.degrees(radius_m / (EARTH_RADIUS_M * cos_lat)))
-    )
-    return (
-        max(-90.0, centre.lat - dlat),
-        max(-180.0, centre.lon - dlon),
-        min(90.0, centre.lat + dlat),
-        min(180.0, centre.lon + dlon),
-    )
+Box = tuple[float, float, float, float]
+_PAD_DEG = 1e-7
+
+
+def bounding_boxes(centre: GeoPoint, radius_m: float) -> list[Box]:
+    """Boxes (min_lat, min_lon, max_lat, max_lon) that together enclose the circle.
+
+    Exact bounds on the sphere: the circle's widest longitude lies poleward of its centre
+    (half-width asin(sin(d) / cos(lat))); a circle over a pole spans every longitude, and one
+    over the antimeridian is split into two boxes.
+    """
+    angular = radius_m / EARTH_RADIUS_M
+    lat = math.radians(centre.lat)
+    # Padded by ~1 cm so that rounding never leaves a point on the circle outside.
+    lo_lat = max(-90.0, math.degrees(lat - angular) - _PAD_DEG)
+    hi_lat = min(90.0, math.degrees(lat + angular) + _PAD_DEG)
+    if lo_lat <= -90.0 or hi_lat >= 90.0 or angular >= math.pi / 2:
+        return [(lo_lat, -180.0, hi_lat, 180.0)]
+    half_width = math.degrees(math.asin(min(1.0, math.sin(angular) / math.cos(lat)))) + _PAD_DEG
+    west, east = centre.lon - half_width, centre.lon + half_width
+    if west < -180.0:
+        return [(lo_lat, -180.0, hi_lat, east), (lo_lat, west + 360.0, hi_lat, 180.0)]
+    if east > 180.0:
+        return [(lo_lat, west, hi_lat, 180.0), (lo_lat, -180.0, hi_lat, east - 360.0)]
+    return [(lo_lat, west, hi_lat, east)]

@@ -200,8 +200,8 @@ class FootageRequest:
         r = ObjectReader(data, where, cls.FIELDS)
         _version(r)
         return cls(
-            request_id=r.text("request_id", max_len=64),
-            nonce=r.text("nonce", max_len=64),
+            request_id=r.uuid("request_id"),
+            nonce=r.nonce("nonce"),
             city_id=r.text("city_id", max_len=100),
             issued_at=r.time("issued_at"),
             agency=Agency.from_json(r.raw("agency"), r.path("agency")),

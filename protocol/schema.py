@@ -8,10 +8,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from .canonical import b64decode
 from .errors import MalformedMessageError
 from .timeutil import parse_time
 
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+NONCE_BYTES = 16
 MAX_TEXT = 4000
 
 
@@ -85,6 +88,18 @@ class ObjectReader:
         if not isinstance(value, str) or not _SHA256_HEX.match(value):
             raise MalformedMessageError(f"{self.path(name)}: expected 64 lower-case hex characters")
         return value
+
+    def uuid(self, name: str) -> str:
+        value = self.data[name]
+        if not isinstance(value, str) or not _UUID.match(value):
+            raise MalformedMessageError(f"{self.path(name)}: expected a lower-case UUID")
+        return value
+
+    def nonce(self, name: str) -> str:
+        value = self.data[name]
+        if len(b64decode(value, self.path(name))) != NONCE_BYTES:
+            raise MalformedMessageError(f"{self.path(name)}: expected {NONCE_BYTES} random bytes")
+        return str(value)
 
     def choice[E: StrEnum](self, name: str, enum: type[E]) -> E:
         value = self.data[name]

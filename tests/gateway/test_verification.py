@@ -286,7 +286,7 @@ def test_first_failing_check_is_reported(gateway: Gateway) -> None:
     "second",
     [
         lambda r: r,
-        lambda r: replace(r, nonce="fresh-nonce-fresh-nonce"),
+        lambda r: replace(r, nonce="ZnJlc2gtbm9uY2UtMDAwMQ"),
         lambda r: replace(r, request_id="8a3c4bd4-5f0c-4c43-9d0e-8f1f2a3b4c5d"),
     ],
     ids=["same message", "same request id", "same nonce"],
