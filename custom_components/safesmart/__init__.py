@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+from functools import partial
+from pathlib import Path
+
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import config_validation as cv
@@ -9,7 +13,7 @@ from homeassistant.helpers.typing import ConfigType
 
 from . import notification_actions, repairs
 from .announcements import Announcer
-from .const import DOMAIN
+from .const import DOMAIN, PREVIEW_DIR
 from .coordinator import SafeSmartConfigEntry, SafeSmartCoordinator
 from .deadlines import UnansweredRequests
 from .devices import async_link_camera_devices, async_remove_stale_camera_devices
@@ -60,6 +64,13 @@ async def async_setup_entry(hass: HomeAssistant, entry: SafeSmartConfigEntry) ->
 
 async def _async_options_updated(hass: HomeAssistant, entry: SafeSmartConfigEntry) -> None:
     async_link_camera_devices(hass, entry)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: SafeSmartConfigEntry) -> None:
+    """Delete saved previews once the last gateway is removed."""
+    if not hass.config_entries.async_entries(DOMAIN):
+        folder = Path(hass.config.path(PREVIEW_DIR))
+        await hass.async_add_executor_job(partial(shutil.rmtree, folder, ignore_errors=True))
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: SafeSmartConfigEntry) -> bool:

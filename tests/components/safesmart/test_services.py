@@ -247,3 +247,15 @@ async def test_entry_choice(
     with pytest.raises(ServiceValidationError) as err:
         await call(hass, "list_requests", {}, return_response=True)
     assert err.value.translation_key == "no_loaded_entry"
+
+
+async def test_previews_deleted_with_last_gateway(
+    hass: HomeAssistant, gateway: FakeGateway, init_integration: MockConfigEntry
+) -> None:
+    """Removing the integration also removes the previews it saved."""
+    response = await call(hass, "get_preview", {"request_id": REQUEST_ID}, return_response=True)
+    saved = Path(response["path"])
+    assert await hass.async_add_executor_job(saved.exists)
+    await hass.config_entries.async_remove(init_integration.entry_id)
+    await hass.async_block_till_done()
+    assert not await hass.async_add_executor_job(saved.parent.exists)
