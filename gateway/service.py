@@ -36,6 +36,7 @@ from .sources.registry import SourceInfo, SourceRegistry
 from .store import GatewayStore, PinnedCity
 from .uploads import UploadQueue
 from .verification import Caps, ReplayGuard
+from .workers import worker_pool
 
 _LOGGER = logging.getLogger(__name__)
 _ENROLLMENT_POLL_S = 5.0
@@ -276,8 +277,7 @@ class GatewayService:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, self._stop.set)
-        self._executor = ProcessPoolExecutor(
-            max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        self._executor = worker_pool(1, multiprocessing.get_context("spawn"))
         runner = web.AppRunner(create_api(self), handle_signals=False, access_log=None,
                                shutdown_timeout=2.0)
         await runner.setup()

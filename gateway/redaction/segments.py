@@ -6,7 +6,6 @@ because detection, Python and the encoder each leave a core idle part of the tim
 import multiprocessing
 import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
@@ -19,6 +18,8 @@ from gateway.redaction.execution import Outcome, Window, execute
 from gateway.redaction.profiles import DetectionSettings, Profile, build_detectors
 from gateway.redaction.video_input import ClipReader
 from gateway.redaction.video_output import MUXER_OPTIONS, temp_path_for
+
+from ..workers import worker_pool
 
 MIN_SEGMENT_S = 3.0  # below this a second process costs more (start-up, model load) than it saves
 
@@ -51,7 +52,13 @@ def _context() -> multiprocessing.context.BaseContext:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["gateway.redaction.execution", "gateway.redaction.profiles"])
+    context.set_forkserver_preload(
+        [
+            "gateway.redaction.forkserver_guard",
+            "gateway.redaction.execution",
+            "gateway.redaction.profiles",
+        ]
+    )
     return context
 
 
@@ -77,7 +84,7 @@ def run_segments(
     tiles = 12 // len(windows)
     context = _context()
     try:
-        with ProcessPoolExecutor(len(windows) - 1, mp_context=context) as pool:
+        with worker_pool(len(windows) - 1, context) as pool:
             futures = [
                 pool.submit(_worker, w, profile, face_model, settings, tiles) for w in windows[1:]
             ]

@@ -1,0 +1,61 @@
+"""Redaction worker processes die with the gateway instead of running on as orphans."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+# A parent that starts a pool worker busy on a long task, reports the worker's pid, then is
+# SIGKILLed (as a gateway killed mid-redaction would be).
+PARENT = """
+import multiprocessing, os, signal, sys, time
+from gateway.workers import worker_pool
+
+def busy() -> int:
+    print(os.getpid(), flush=True)
+    time.sleep(60)
+    return 0
+
+if __name__ == "__main__":
+    context = multiprocessing.get_context(sys.argv[1])
+    if sys.argv[1] == "forkserver":  # as gateway.redaction.segments sets it up
+        context.set_forkserver_preload(["gateway.redaction.forkserver_guard"])
+    pool = worker_pool(1, context)
+    pool.submit(busy)
+    time.sleep(3)
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG is Linux-only")
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_workers_die_with_their_parent(tmp_path: Path, method: str) -> None:
+    script = tmp_path / "parent.py"  # a file, so that spawned workers can import its function
+    script.write_text(PARENT)
+    result = subprocess.run(  # noqa: S603 - our own interpreter
+        [sys.executable, str(script), method],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "PYTHONPATH": os.getcwd()},
+    )
+    assert result.returncode == -9, result.stderr
+    worker = int(result.stdout.split()[0])
+    deadline = time.monotonic() + 10
+    while alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(worker), f"worker {worker} outlived its parent"
