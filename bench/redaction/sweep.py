@@ -58,18 +58,14 @@ def variants(base: DetectionSettings) -> list[tuple[str, DetectionSettings, list
             settings = replace(base, every=every, face_threshold=threshold)
             label = f"CenterFace {base.width}, every {every}, threshold {threshold}"
             rows.append((label, settings, build_detectors(Profile.STANDARD, None, settings)))
-    wide = replace(base, width=800)
-    rows.append(
-        (
-            "CenterFace 800, every 5, threshold 0.1",
-            wide,
-            build_detectors(Profile.STANDARD, None, wide),
-        )
-    )
+    for width in (640, 800):
+        sized = replace(base, width=width)
+        label = f"CenterFace {width}, every {base.every}, threshold {base.face_threshold}"
+        rows.append((label, sized, build_detectors(Profile.STANDARD, None, sized)))
     haar_faces: list[Detector] = [HaarFaceDetector(), HeldDetector(HaarPlateDetector(), 2)]
-    rows.append((f"Haar frontal face {base.width}, every 5", base, haar_faces))
+    rows.append((f"Haar frontal face {base.width}, every {base.every}", base, haar_faces))
     faces_only: list[Detector] = [CenterFaceDetector(None, base.face_threshold)]
-    rows.append(("CenterFace only (no plates), every 5", base, faces_only))
+    rows.append((f"CenterFace only (no plates), every {base.every}", base, faces_only))
     return rows
 
 
