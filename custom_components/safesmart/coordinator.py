@@ -101,7 +101,8 @@ class SafeSmartCoordinator(DataUpdateCoordinator[SafeSmartData]):
         if self.data is None:
             return
         old = self.data.requests.get(request.id)
-        if old is not None and old == request:
+        # An action's answer can arrive after a newer state from the stream: keep the newer.
+        if old is not None and (old == request or request.updated_at < old.updated_at):
             return
         requests = {**self.data.requests, request.id: request}
         self.async_set_updated_data(replace(self.data, requests=requests))

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from .exceptions import SafeSmartResponseError
+from .parsing import enum, flag, mapping, number, opt_text, opt_time, text, time
 
 
 class RequestState(StrEnum):
@@ -49,64 +48,6 @@ class PreviewStatus(StrEnum):
     FAILED = "failed"
 
 
-def _obj(data: object, field: str) -> Mapping[str, Any]:
-    if not isinstance(data, Mapping):
-        raise SafeSmartResponseError(f"Gateway sent an invalid {field}: expected an object")
-    return data
-
-
-def _str(data: Mapping[str, Any], key: str) -> str:
-    value = data.get(key)
-    if not isinstance(value, str):
-        raise SafeSmartResponseError(f"Gateway sent an invalid {key}: expected text")
-    return value
-
-
-def _opt_str(data: Mapping[str, Any], key: str) -> str | None:
-    value = data.get(key)
-    if value is not None and not isinstance(value, str):
-        raise SafeSmartResponseError(f"Gateway sent an invalid {key}: expected text")
-    return value
-
-
-def _bool(data: Mapping[str, Any], key: str) -> bool:
-    value = data.get(key)
-    if not isinstance(value, bool):
-        raise SafeSmartResponseError(f"Gateway sent an invalid {key}: expected true or false")
-    return value
-
-
-def _num(data: Mapping[str, Any], key: str) -> float:
-    value = data.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise SafeSmartResponseError(f"Gateway sent an invalid {key}: expected a number")
-    return float(value)
-
-
-def _time(value: object, key: str) -> datetime:
-    if not isinstance(value, str):
-        raise SafeSmartResponseError(f"Gateway sent an invalid {key}: expected a timestamp")
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError as err:
-        raise SafeSmartResponseError(f"Gateway sent an invalid {key}: {value!r}") from err
-    if parsed.tzinfo is None:
-        raise SafeSmartResponseError(f"Gateway sent a timestamp without time zone in {key}")
-    return parsed
-
-
-def _opt_time(value: object, key: str) -> datetime | None:
-    return None if value is None else _time(value, key)
-
-
-def _enum[E: StrEnum](kind: type[E], data: Mapping[str, Any], key: str) -> E:
-    value = _str(data, key)
-    try:
-        return kind(value)
-    except ValueError as err:
-        raise SafeSmartResponseError(f"Gateway sent an unknown {key}: {value!r}") from err
-
-
 @dataclass(frozen=True)
 class City:
     """The city the gateway is enrolled with."""
@@ -120,13 +61,13 @@ class City:
     @classmethod
     def from_json(cls, data: object) -> City:
         """Parse the health document's `city` object."""
-        obj = _obj(data, "city")
+        doc = mapping(data, "city")
         return cls(
-            name=_str(obj, "name"),
-            url=_str(obj, "url"),
-            fingerprint=_str(obj, "fingerprint"),
-            connected=_bool(obj, "connected"),
-            last_contact=_opt_time(obj.get("last_contact"), "last_contact"),
+            name=text(doc, "name"),
+            url=text(doc, "url"),
+            fingerprint=text(doc, "fingerprint"),
+            connected=flag(doc, "connected"),
+            last_contact=opt_time(doc.get("last_contact"), "last_contact"),
         )
 
 
@@ -146,16 +87,16 @@ class Health:
     @classmethod
     def from_json(cls, data: object) -> Health:
         """Parse a health document."""
-        obj = _obj(data, "health")
-        city = obj.get("city")
+        doc = mapping(data, "health")
+        city = doc.get("city")
         return cls(
-            status=_str(obj, "status"),
-            version=_str(obj, "version"),
-            gateway_id=_str(obj, "gateway_id"),
-            name=_str(obj, "name"),
-            enrolled=_bool(obj, "enrolled"),
-            privacy_mode=_bool(obj, "privacy_mode"),
-            pending=int(_num(obj, "pending")),
+            status=text(doc, "status"),
+            version=text(doc, "version"),
+            gateway_id=text(doc, "gateway_id"),
+            name=text(doc, "name"),
+            enrolled=flag(doc, "enrolled"),
+            privacy_mode=flag(doc, "privacy_mode"),
+            pending=int(number(doc, "pending")),
             city=None if city is None else City.from_json(city),
         )
 
@@ -172,8 +113,8 @@ class Officer:
     @classmethod
     def from_json(cls, data: object) -> Officer:
         """Parse a request's `officer` object."""
-        obj = _obj(data, "officer")
-        return cls(_str(obj, "name"), _str(obj, "badge"), _str(obj, "email"), _str(obj, "phone"))
+        doc = mapping(data, "officer")
+        return cls(text(doc, "name"), text(doc, "badge"), text(doc, "email"), text(doc, "phone"))
 
 
 @dataclass(frozen=True)
@@ -189,14 +130,14 @@ class Incident:
     @classmethod
     def from_json(cls, data: object) -> Incident:
         """Parse a request's `incident` object."""
-        obj = _obj(data, "incident")
-        point = _obj(obj.get("point"), "incident point")
+        doc = mapping(data, "incident")
+        point = mapping(doc.get("point"), "incident point")
         return cls(
-            type=_str(obj, "type"),
-            description=_str(obj, "description"),
-            lat=_num(point, "lat"),
-            lon=_num(point, "lon"),
-            radius_m=_num(obj, "radius_m"),
+            type=text(doc, "type"),
+            description=text(doc, "description"),
+            lat=number(point, "lat"),
+            lon=number(point, "lon"),
+            radius_m=number(doc, "radius_m"),
         )
 
 
@@ -213,13 +154,13 @@ class Disclosures:
     @classmethod
     def from_json(cls, data: object) -> Disclosures:
         """Parse a request's `disclosures` object."""
-        obj = _obj(data, "disclosures")
+        doc = mapping(data, "disclosures")
         return cls(
-            retention_days=int(_num(obj, "retention_days")),
-            may_become_public_record=_bool(obj, "may_become_public_record"),
-            may_be_asked_to_testify=_bool(obj, "may_be_asked_to_testify"),
-            name_may_appear_in_court_documents=_bool(obj, "name_may_appear_in_court_documents"),
-            notes=_opt_str(obj, "notes") or "",
+            retention_days=int(number(doc, "retention_days")),
+            may_become_public_record=flag(doc, "may_become_public_record"),
+            may_be_asked_to_testify=flag(doc, "may_be_asked_to_testify"),
+            name_may_appear_in_court_documents=flag(doc, "name_may_appear_in_court_documents"),
+            notes=opt_text(doc, "notes") or "",
         )
 
 
@@ -236,13 +177,13 @@ class RequestCamera:
     @classmethod
     def from_json(cls, data: object) -> RequestCamera:
         """Parse one entry of a request's `cameras` list."""
-        obj = _obj(data, "request camera")
+        doc = mapping(data, "request camera")
         return cls(
-            registration_id=_str(obj, "registration_id"),
-            name=_str(obj, "name"),
-            distance_m=_num(obj, "distance_m"),
-            state=_str(obj, "state"),
-            detail=_opt_str(obj, "detail"),
+            registration_id=text(doc, "registration_id"),
+            name=text(doc, "name"),
+            distance_m=number(doc, "distance_m"),
+            state=text(doc, "state"),
+            detail=opt_text(doc, "detail"),
         )
 
 
@@ -274,34 +215,34 @@ class Request:
     @classmethod
     def from_json(cls, data: object) -> Request:
         """Parse a Request document."""
-        obj = _obj(data, "request")
-        agency = _obj(obj.get("agency"), "agency")
-        window = _obj(obj.get("window"), "window")
-        cameras = obj.get("cameras")
+        doc = mapping(data, "request")
+        agency = mapping(doc.get("agency"), "agency")
+        window = mapping(doc.get("window"), "window")
+        cameras = doc.get("cameras")
         if not isinstance(cameras, list):
             raise SafeSmartResponseError("Gateway sent an invalid cameras list in a request")
-        preview = _obj(obj.get("preview"), "preview")
+        preview = mapping(doc.get("preview"), "preview")
         return cls(
-            id=_str(obj, "id"),
-            state=_enum(RequestState, obj, "state"),
-            received_at=_time(obj.get("received_at"), "received_at"),
-            updated_at=_time(obj.get("updated_at"), "updated_at"),
-            approval_nonce=_str(obj, "approval_nonce"),
-            agency_name=_str(agency, "name"),
-            agency_id=_str(agency, "id"),
-            officer=Officer.from_json(obj.get("officer")),
-            case_number=_str(obj, "case_number"),
-            incident=Incident.from_json(obj.get("incident")),
-            window_start=_time(window.get("start"), "window start"),
-            window_end=_time(window.get("end"), "window end"),
-            window_minutes=int(_num(obj, "window_minutes")),
-            respond_by=_time(obj.get("respond_by"), "respond_by"),
-            legal_basis=_enum(LegalBasis, obj, "legal_basis"),
-            disclosures=Disclosures.from_json(obj.get("disclosures")),
+            id=text(doc, "id"),
+            state=enum(RequestState, doc, "state"),
+            received_at=time(doc.get("received_at"), "received_at"),
+            updated_at=time(doc.get("updated_at"), "updated_at"),
+            approval_nonce=text(doc, "approval_nonce"),
+            agency_name=text(agency, "name"),
+            agency_id=text(agency, "id"),
+            officer=Officer.from_json(doc.get("officer")),
+            case_number=text(doc, "case_number"),
+            incident=Incident.from_json(doc.get("incident")),
+            window_start=time(window.get("start"), "window start"),
+            window_end=time(window.get("end"), "window end"),
+            window_minutes=int(number(doc, "window_minutes")),
+            respond_by=time(doc.get("respond_by"), "respond_by"),
+            legal_basis=enum(LegalBasis, doc, "legal_basis"),
+            disclosures=Disclosures.from_json(doc.get("disclosures")),
             cameras=tuple(RequestCamera.from_json(item) for item in cameras),
-            preview_status=_enum(PreviewStatus, preview, "status"),
-            decided_by=_opt_str(obj, "decided_by"),
-            error=_opt_str(obj, "error"),
+            preview_status=enum(PreviewStatus, preview, "status"),
+            decided_by=opt_text(doc, "decided_by"),
+            error=opt_text(doc, "error"),
         )
 
 
@@ -320,16 +261,16 @@ class Camera:
     @classmethod
     def from_json(cls, data: object) -> Camera:
         """Parse a Camera document."""
-        obj = _obj(data, "camera")
-        footage = _obj(obj.get("footage"), "footage")
+        doc = mapping(data, "camera")
+        footage = mapping(doc.get("footage"), "footage")
         return cls(
-            registration_id=_str(obj, "registration_id"),
-            name=_str(obj, "name"),
-            source=_str(obj, "source"),
-            device_id=_str(obj, "device_id"),
-            status=_enum(CameraStatus, obj, "status"),
-            footage_start=_opt_time(footage.get("start"), "footage start"),
-            footage_end=_opt_time(footage.get("end"), "footage end"),
+            registration_id=text(doc, "registration_id"),
+            name=text(doc, "name"),
+            source=text(doc, "source"),
+            device_id=text(doc, "device_id"),
+            status=enum(CameraStatus, doc, "status"),
+            footage_start=opt_time(footage.get("start"), "footage start"),
+            footage_end=opt_time(footage.get("end"), "footage end"),
         )
 
 

@@ -13,6 +13,8 @@ from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry, snapshot_platform
 from syrupy.assertion import SnapshotAssertion
 
+from custom_components.safesmart.client import Request
+
 from .fake_gateway import FakeGateway, wait_for
 
 REQUEST_ID = "4f1c2b7a-9d3e-4a61-8b2f-0c5d6e7f8a90"
@@ -141,3 +143,17 @@ async def test_stale_camera_device_removed(
     await hass.async_block_till_done()
     assert registry.async_get_device(identifiers={ident}) is None
     assert registry.async_get_device(identifiers={("safesmart", "gw-6b2f0c1d")}) is not None
+
+
+async def test_older_update_does_not_win(
+    hass: HomeAssistant, gateway: FakeGateway, init_integration: MockConfigEntry
+) -> None:
+    """A late action answer cannot move a request back to an older state."""
+    newer = dict(gateway.requests[REQUEST_ID], state="uploading", updated_at="2026-11-21T10:05:00Z")
+    gateway.push_request(newer)
+    await wait_for(lambda: hass.states.get("sensor.home_gateway_uploads_in_progress").state == "1")
+    older = dict(newer, state="approved", updated_at="2026-11-21T10:01:00Z")
+    init_integration.runtime_data.async_set_request(Request.from_json(older))
+    await hass.async_block_till_done()
+    coordinator = init_integration.runtime_data
+    assert coordinator.data.requests[REQUEST_ID].state.value == "uploading"
