@@ -49,11 +49,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: SafeSmartConfigEntry) ->
         if coordinator.data is not None:
             repairs.async_check_health(hass, entry, coordinator.data.health)
             async_remove_stale_camera_devices(hass, entry, coordinator.data.cameras)
+            async_link_camera_devices(hass, entry)
 
-    _async_check_gateway()
     entry.async_on_unload(coordinator.async_add_listener(_async_check_gateway))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
-    async_link_camera_devices(hass, entry)
+    _async_check_gateway()
     # Options take effect without a reload; only camera links need refreshing.
     entry.async_on_unload(entry.add_update_listener(_async_options_updated))
     entry.async_create_background_task(

@@ -14,7 +14,7 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.const import EntityCategory
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .client import Camera, CameraStatus, RequestState
@@ -82,14 +82,23 @@ async def async_setup_entry(
 ) -> None:
     """Set up gateway sensors and one registration sensor per camera."""
     coordinator = entry.runtime_data
-    entities: list[SensorEntity] = [
-        SafeSmartSensor(coordinator, description) for description in SENSORS
-    ]
-    entities += [
-        CameraRegistrationSensor(coordinator, camera)
-        for camera in coordinator.data.cameras.values()
-    ]
-    async_add_entities(entities)
+    async_add_entities(SafeSmartSensor(coordinator, description) for description in SENSORS)
+    known: set[str] = set()
+
+    @callback
+    def _async_add_new_cameras() -> None:
+        """Cameras registered after set-up get their device and sensor right away."""
+        current = set(coordinator.data.cameras)
+        known.intersection_update(current)  # a removed camera may come back later
+        if new := current - known:
+            known.update(new)
+            async_add_entities(
+                CameraRegistrationSensor(coordinator, coordinator.data.cameras[rid])
+                for rid in sorted(new)
+            )
+
+    _async_add_new_cameras()
+    entry.async_on_unload(coordinator.async_add_listener(_async_add_new_cameras))
 
 
 class SafeSmartSensor(SafeSmartEntity, SensorEntity):

@@ -157,3 +157,25 @@ async def test_older_update_does_not_win(
     await hass.async_block_till_done()
     coordinator = init_integration.runtime_data
     assert coordinator.data.requests[REQUEST_ID].state.value == "uploading"
+
+
+async def test_cameras_come_and_go(
+    hass: HomeAssistant, gateway: FakeGateway, init_integration: MockConfigEntry
+) -> None:
+    """A camera registered later appears at the next refresh; one removed and re-added returns."""
+    coordinator = init_integration.runtime_data
+    garage = dict(gateway.cameras[1], registration_id="reg-garage", name="Garage")
+    gateway.cameras.append(garage)
+    await coordinator.async_refresh()
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.garage_registration").state == "pending"
+
+    gateway.cameras.pop()
+    await coordinator.async_refresh()
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.garage_registration") is None
+
+    gateway.cameras.append(garage)
+    await coordinator.async_refresh()
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.garage_registration").state == "pending"
