@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.const import CONF_TOKEN, CONF_URL
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Context, HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from pytest_homeassistant_custom_component.common import async_capture_events
+from pytest_homeassistant_custom_component.common import MockUser, async_capture_events
 
-from custom_components.safesmart.const import DOMAIN, EVENT_FOOTAGE_REQUEST
+from custom_components.safesmart.client import RequestState
+from custom_components.safesmart.const import CONF_ALLOWED_USERS, DOMAIN, EVENT_FOOTAGE_REQUEST
 from demo.processes import Server, free_port, run, start_server
 
 from .fake_gateway import wait_for
@@ -123,9 +124,13 @@ def _issue_request(servers: dict[str, str]) -> str:
 
 
 async def test_real_city_and_gateway(
-    hass: HomeAssistant, socket_enabled: None, real_servers: dict[str, str]
+    hass: HomeAssistant,
+    socket_enabled: None,
+    real_servers: dict[str, str],
+    hass_admin_user: MockUser,
 ) -> None:
-    """Set up through the config flow, receive a signed request as an event, decline it."""
+    """Config flow, a signed request as an event, decline by action, approve from a phone."""
+    admin = hass_admin_user
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_URL: real_servers["url"], CONF_TOKEN: real_servers["token"]}
@@ -158,6 +163,22 @@ async def test_real_city_and_gateway(
         )
     )
     assert hass.states.get("sensor.test_home_pending_requests").state == "0"
+
+    # A second request, approved from a phone with the nonce the real gateway made.
+    hass.config_entries.async_update_entry(entry, options={CONF_ALLOWED_USERS: [admin.id]})
+    request_id = await hass.async_add_executor_job(_issue_request, real_servers)
+    await wait_for(lambda: len(events) == 2, limit_s=60)
+    request = entry.runtime_data.data.requests[request_id]
+    assert len(request.approval_nonce) == 43
+    hass.bus.async_fire(
+        "mobile_app_notification_action",
+        {"action": f"SAFESMART_APPROVE_{request_id}_{request.approval_nonce}"},
+        context=Context(user_id=admin.id),
+    )
+    await wait_for(
+        lambda: entry.runtime_data.data.requests[request_id].state is not RequestState.PENDING
+    )
+    assert entry.runtime_data.data.requests[request_id].decided_by == "resident"
 
     await hass.services.async_call(
         "switch", "turn_on", {"entity_id": "switch.test_home_privacy_mode"}, blocking=True
