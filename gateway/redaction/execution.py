@@ -45,6 +45,7 @@ class Outcome:
     height: int
     encoder: str
     tiles: tuple[Tile, ...]
+    versions: dict[str, str]  # detector and model identities, for the report
 
 
 def execute(
@@ -77,6 +78,7 @@ def execute(
                 height=run.size[1],
                 encoder=writer.encoder_version,
                 tiles=tuple(run.sheet.tiles),
+                versions=_versions(detectors),
             )
 
 
@@ -173,3 +175,10 @@ class _Run:
 
 def _clock(offset: Fraction) -> str:
     return timecode(float(offset))
+
+
+def _versions(detectors: Sequence[Detector]) -> dict[str, str]:
+    versions: dict[str, str] = {}
+    for detector in detectors:
+        versions.update(detector.versions())
+    return versions

@@ -13,7 +13,7 @@ from gateway.redaction.contact_sheet import save_contact_sheet
 from gateway.redaction.detectors.base import Detector
 from gateway.redaction.errors import RedactionError
 from gateway.redaction.execution import Outcome, Window, execute
-from gateway.redaction.profiles import DetectionSettings, Profile, build_detectors, tool_versions
+from gateway.redaction.profiles import DetectionSettings, Profile, build_detectors
 from gateway.redaction.regions import Polygon, validate_polygon
 from gateway.redaction.segments import plan_segments, run_segments
 
@@ -68,7 +68,7 @@ def redact(job: RedactionJob, progress: Progress | None = None) -> RedactionRepo
     else:
         detectors = build_detectors(profile, job.face_model, settings)
         outcome = execute(_window(job), detectors, settings, progress)
-    return _finish(job, outcome, tool_versions(profile, job.face_model), started)
+    return _finish(job, outcome, started)
 
 
 def redact_with(
@@ -81,19 +81,14 @@ def redact_with(
     _check_job(job)
     started = time.perf_counter()
     outcome = execute(_window(job), detectors, settings, progress)
-    versions: dict[str, str] = {}
-    for detector in detectors:
-        versions.update(detector.versions())
-    return _finish(job, outcome, versions, started)
+    return _finish(job, outcome, started)
 
 
 def _window(job: RedactionJob) -> Window:
     return Window(job.input, job.output, job.start_s, job.end_s, job.masks)
 
 
-def _finish(
-    job: RedactionJob, outcome: Outcome, versions: dict[str, str], started: float
-) -> RedactionReport:
+def _finish(job: RedactionJob, outcome: Outcome, started: float) -> RedactionReport:
     if job.preview is not None:
         try:
             save_contact_sheet(outcome.tiles, job.preview)
@@ -115,7 +110,7 @@ def _finish(
         output_sha256=_sha256(job.output),
         width=outcome.width,
         height=outcome.height,
-        tools=tools | versions,
+        tools=tools | outcome.versions,
     )
 
 

@@ -45,11 +45,3 @@ def build_detectors(
     chosen = settings or DetectionSettings()
     faces = CenterFaceDetector(face_model, chosen.face_threshold, chosen.threads)
     return [faces, HeldDetector(HaarPlateDetector(), hold=2)]
-
-
-def tool_versions(profile: Profile, face_model: Path | None) -> dict[str, str]:
-    """The report's tool entries for a profile, without running anything."""
-    versions: dict[str, str] = {}
-    for detector in build_detectors(profile, face_model):
-        versions.update(detector.versions())
-    return versions

@@ -151,3 +151,19 @@ def test_held_detector_failures_still_stop_the_job(make_clip: MakeClip, tmp_path
     with pytest.raises(DetectionError):
         redact_with(job, [HeldDetector(ScriptedDetector(fail_from=2), 2)], DetectionSettings())
     assert not out.exists()
+
+
+def test_free_dims_let_onnxruntime_take_any_frame_size() -> None:
+    import onnxruntime as ort
+
+    from gateway.redaction.detectors.onnx_graph import with_free_dims
+
+    model = bundled_model().read_bytes()
+    fixed = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+    assert fixed.get_inputs()[0].shape == [10, 3, 32, 32]  # as shipped: one size only
+    freed = with_free_dims(model, {"input.1": [1, 3, "H", "W"], "537": [1, 1, "h", "w"]})
+    session = ort.InferenceSession(freed, providers=["CPUExecutionProvider"])
+    assert session.get_inputs()[0].shape == [1, 3, "H", "W"]
+    for height, width in ((64, 96), (416, 736)):
+        heatmap = session.run(["537"], {"input.1": np.zeros((1, 3, height, width), np.float32)})[0]
+        assert heatmap.shape == (1, 1, height // 4, width // 4)
