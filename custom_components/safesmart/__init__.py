@@ -9,6 +9,7 @@ from pathlib import Path
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.typing import ConfigType
 
 from . import notification_actions, repairs
@@ -16,7 +17,12 @@ from .announcements import Announcer
 from .const import DOMAIN, PREVIEW_DIR
 from .coordinator import SafeSmartConfigEntry, SafeSmartCoordinator
 from .deadlines import UnansweredRequests
-from .devices import async_link_camera_devices, async_remove_stale_camera_devices
+from .devices import (
+    async_link_camera_devices,
+    async_remove_stale_camera_devices,
+    camera_identifier,
+    gateway_identifier,
+)
 from .services import async_setup_services
 
 PLATFORMS = [Platform.BINARY_SENSOR, Platform.EVENT, Platform.SENSOR, Platform.SWITCH]
@@ -64,6 +70,15 @@ async def async_setup_entry(hass: HomeAssistant, entry: SafeSmartConfigEntry) ->
 
 async def _async_options_updated(hass: HomeAssistant, entry: SafeSmartConfigEntry) -> None:
     async_link_camera_devices(hass, entry)
+
+
+async def async_remove_config_entry_device(
+    hass: HomeAssistant, entry: SafeSmartConfigEntry, device: dr.DeviceEntry
+) -> bool:
+    """Let the resident delete a camera device the gateway no longer lists, nothing else."""
+    current = {camera_identifier(entry, rid) for rid in entry.runtime_data.data.cameras}
+    current.add(gateway_identifier(entry))
+    return not device.identifiers & current
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: SafeSmartConfigEntry) -> None:

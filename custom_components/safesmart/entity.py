@@ -27,7 +27,6 @@ class SafeSmartEntity(CoordinatorEntity[SafeSmartCoordinator]):
             model="Privacy gateway",
             name=health.name,
             sw_version=health.version,
-            configuration_url=entry.data.get("url"),
         )
 
 

@@ -179,3 +179,22 @@ async def test_cameras_come_and_go(
     await coordinator.async_refresh()
     await hass.async_block_till_done()
     assert hass.states.get("sensor.garage_registration").state == "pending"
+
+
+async def test_only_stale_devices_can_be_deleted(
+    hass: HomeAssistant, gateway: FakeGateway, init_integration: MockConfigEntry
+) -> None:
+    """The resident may delete a device the gateway dropped, not the gateway or a live camera."""
+    from homeassistant.helpers import device_registry as dr
+
+    from custom_components.safesmart import async_remove_config_entry_device
+
+    registry = dr.async_get(hass)
+    gateway_device = registry.async_get_device(identifiers={("safesmart", "gw-6b2f0c1d")})
+    front = registry.async_get_device(identifiers={("safesmart", "gw-6b2f0c1d:reg-front")})
+    assert gateway_device is not None and front is not None
+    assert not await async_remove_config_entry_device(hass, init_integration, gateway_device)
+    assert not await async_remove_config_entry_device(hass, init_integration, front)
+    gateway.cameras = gateway.cameras[1:]
+    await init_integration.runtime_data.async_refresh()
+    assert await async_remove_config_entry_device(hass, init_integration, front)
