@@ -18,6 +18,7 @@ from homeassistant.helpers.selector import (
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 
 from .client import (
+    API_PATH,
     Health,
     SafeSmartAuthenticationError,
     SafeSmartClient,
@@ -28,7 +29,6 @@ from .client import (
 from .const import DEFAULT_URL, DOMAIN, LOGGER
 from .options_flow import SafeSmartOptionsFlow
 
-API_PATH = "/api/v1"
 TOKEN_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 URL_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
 

@@ -7,7 +7,6 @@ from typing import Final
 DOMAIN: Final = "safesmart"
 LOGGER = logging.getLogger(__package__)
 
-CONF_GATEWAY_ID: Final = "gateway_id"
 CONF_CITY_FINGERPRINT: Final = "city_fingerprint"
 CONF_NOTIFY_SERVICES: Final = "notify_services"
 CONF_ALLOWED_USERS: Final = "allowed_users"

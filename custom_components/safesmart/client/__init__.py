@@ -1,6 +1,6 @@
 """Typed async client of the SafeSmart gateway's local API (no Home Assistant imports)."""
 
-from .client import SafeSmartClient
+from .client import API_PATH, SafeSmartClient
 from .exceptions import (
     SafeSmartAuthenticationError,
     SafeSmartConflictError,
@@ -27,6 +27,7 @@ from .models import (
 )
 
 __all__ = [
+    "API_PATH",
     "Camera",
     "CameraStatus",
     "City",
