@@ -55,6 +55,10 @@ def open_upload(
         raise VerificationError("The stored package differs from its signed manifest.")
     return {
         "upload_id": upload_id,
+        "request_id": manifest.request_id,
+        "registration_id": manifest.registration_id,
+        "part": manifest.part,
+        "parts": manifest.parts,
         "out_sha256": result.plaintext_sha256,
         "out_size": result.plaintext_size,
         "verified_at": record.verified_at,

@@ -29,17 +29,19 @@ def figures(store: CityStore) -> dict[str, Any]:
     declined = store.query("SELECT COUNT(*) FROM decline_replies")[0][0]
     answered, verified, median_s = 0, 0, None
     if store.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'uploads'"):
-        answered = store.query(
-            "SELECT COUNT(DISTINCT u.request_id) FROM uploads u "
-            "JOIN footage_requests r ON r.request_id = u.request_id WHERE u.state = 'verified'"
-        )[0][0]
+        # A camera's answer counts once, when every part of it is verified, at the time its
+        # last part was.
+        answers = store.query(
+            "SELECT u.request_id, r.issued_at, MAX(u.verified_at) FROM uploads u "
+            "JOIN footage_requests r ON r.request_id = u.request_id "
+            "WHERE u.state = 'verified' AND u.verified_at IS NOT NULL "
+            "GROUP BY u.request_id, u.registration_id "
+            "HAVING COUNT(DISTINCT u.part) = MAX(u.parts)"
+        )
+        answered = len({request_id for request_id, _, _ in answers})
         delays = [
             (parse_time(verified_at) - parse_time(issued_at)).total_seconds()
-            for issued_at, verified_at in store.query(
-                "SELECT r.issued_at, u.verified_at FROM uploads u "
-                "JOIN footage_requests r ON r.request_id = u.request_id "
-                "WHERE u.state = 'verified' AND u.verified_at IS NOT NULL"
-            )
+            for _, issued_at, verified_at in answers
         ]
         verified = len(delays)
         median_s = round(statistics.median(delays), 1) if delays else None

@@ -1,27 +1,38 @@
-"""Resumable receipt of sealed uploads in the style of tus 1.0, streamed to disk."""
+"""Resumable receipt of sealed uploads in the style of tus 1.0, streamed to disk.
+
+The tus wire details are city/tus.py; admitting a new upload is city/admission.py; checking a
+finished one and its receipt are city/verification.py.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import functools
 import hashlib
 import json
 import os
-import uuid
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from city.admission import RequestTarget, check_manifest, expired, reuse_or_insert
 from city.keys import CityKeys
-from city.problems import problem
+from city.tus import (
+    HTTP_CHECKSUM_MISMATCH,
+    TUS_VERSION,
+    UploadProblem,
+    answering_problems,
+    checksum_header,
+    int_header,
+    require_tus,
+    small_body,
+    write_hashed,
+)
 from city.verification import (
     UploadRecord,
     UploadState,
@@ -33,47 +44,13 @@ from city.verification import (
     partial_path,
     verify_upload,
 )
-from protocol.errors import ProtocolError, SignatureError
+from protocol.errors import SignatureError
 from protocol.httpauth import EMPTY_BODY_SHA256, verify_http_request
-from protocol.messages import Manifest
-from protocol.signing import Domain, SignedEnvelope, verify
-from protocol.timeutil import format_time, parse_time, utcnow
+from protocol.timeutil import parse_time, utcnow
 
-TUS_VERSION = "1.0.0"
-MAX_MANIFEST_BYTES = 64 * 1024
+__all__ = ["TUS_VERSION", "UploadProblem", "UploadReceiver"]
+
 READ_SIZE = 1 << 20  # bounded memory per PATCH, whatever its length
-HTTP_CHECKSUM_MISMATCH = 460  # tus checksum extension
-
-type RequestTarget = Callable[[str], tuple[str, tuple[str, ...]] | None]
-
-
-class UploadProblem(Exception):
-    """A refusal answered as an RFC 9457 problem document."""
-
-    def __init__(self, status: int, title: str, detail: str, **headers: str) -> None:
-        super().__init__(detail)
-        self.status, self.title, self.detail, self.headers = status, title, detail, headers
-
-    def response(self) -> web.Response:
-        answer = problem(self.status, self.title, self.detail)
-        answer.headers.update({"Tus-Resumable": TUS_VERSION, "Cache-Control": "no-store",
-                               **self.headers})
-        return answer
-
-
-def _answering_problems(
-    handler: Callable[[UploadReceiver, web.Request], Awaitable[web.StreamResponse]],
-) -> Callable[[UploadReceiver, web.Request], Awaitable[web.StreamResponse]]:
-    """Answer an UploadProblem raised anywhere in `handler` with its problem document."""
-
-    @functools.wraps(handler)
-    async def answer(self: UploadReceiver, request: web.Request) -> web.StreamResponse:
-        try:
-            return await handler(self, request)
-        except UploadProblem as problem:
-            return problem.response()
-
-    return answer
 
 
 class UploadReceiver:
@@ -118,28 +95,28 @@ class UploadReceiver:
 
     # -- handlers ---------------------------------------------------------------------------
 
-    @_answering_problems
+    @answering_problems
     async def _create(self, request: web.Request) -> web.StreamResponse:
-        _require_tus(request)
-        body = await _small_body(request)
+        require_tus(request)
+        body = await small_body(request)
         gateway_id = self._authenticate(request, hashlib.sha256(body).hexdigest())
         return self._create_upload(request, gateway_id, body)
 
-    @_answering_problems
+    @answering_problems
     async def _head(self, request: web.Request) -> web.StreamResponse:
-        _require_tus(request)
+        require_tus(request)
         record = self._own_record(request, self._authenticate(request, EMPTY_BODY_SHA256))
         self._require_open(record)
         return web.Response(status=200, headers=self._offset_headers(record))
 
-    @_answering_problems
+    @answering_problems
     async def _patch(self, request: web.Request) -> web.StreamResponse:
-        _require_tus(request)
+        require_tus(request)
         if request.content_type != "application/offset+octet-stream":
             raise UploadProblem(415, "Wrong content type",
                                 "PATCH bodies must be application/offset+octet-stream.")
-        checksum = _checksum_header(request)
-        offset = _int_header(request, "Upload-Offset")
+        checksum = checksum_header(request)
+        offset = int_header(request, "Upload-Offset")
         # Cheap pre-check before touching the disk; the signature is checked once the
         # streamed body's hash is known.
         claimed = request.headers.get("X-SafeSmart-Gateway", "")
@@ -157,9 +134,9 @@ class UploadReceiver:
             return web.Response(status=204, headers={
                 "Tus-Resumable": TUS_VERSION, "Upload-Offset": str(new_offset)})
 
-    @_answering_problems
+    @answering_problems
     async def _terminate(self, request: web.Request) -> web.StreamResponse:
-        _require_tus(request)
+        require_tus(request)
         record = self._own_record(request, self._authenticate(request, EMPTY_BODY_SHA256))
         if record.state is UploadState.VERIFIED:
             raise UploadProblem(409, "Already verified",
@@ -171,7 +148,7 @@ class UploadReceiver:
             package_path(self.folder, record.upload_id).unlink(missing_ok=True)
         return web.Response(status=204, headers={"Tus-Resumable": TUS_VERSION})
 
-    @_answering_problems
+    @answering_problems
     async def _receipt(self, request: web.Request) -> web.StreamResponse:
         record = self._own_record(request, self._authenticate(request, EMPTY_BODY_SHA256))
         if record.state is UploadState.COMPLETE or (
@@ -210,8 +187,9 @@ class UploadReceiver:
 
     def _create_upload(self, request: web.Request, gateway_id: str, body: bytes) -> web.Response:
         key = request.headers.get("Idempotency-Key", "")
-        length = _int_header(request, "Upload-Length")
-        envelope, manifest = self._check_manifest(gateway_id, body)
+        length = int_header(request, "Upload-Length")
+        envelope, manifest = check_manifest(gateway_id, body, self.gateway_key,
+                                            self.request_target)
         if key != envelope.digest():
             raise UploadProblem(400, "Wrong idempotency key",
                                 "Idempotency-Key must be the SHA-256 of the manifest envelope.")
@@ -223,7 +201,8 @@ class UploadReceiver:
                                 f"This city accepts packages up to {self.max_upload_bytes} bytes.")
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            record, created = self._reuse_or_insert(gateway_id, key, envelope, manifest)
+            record, created = reuse_or_insert(self._db, gateway_id, envelope, manifest,
+                                              utcnow(), self.expiry)
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
@@ -233,61 +212,6 @@ class UploadReceiver:
         headers = self._offset_headers(record)
         headers["Location"] = f"/v1/uploads/{record.upload_id}"
         return web.Response(status=201 if created else 200, headers=headers)
-
-    def _check_manifest(self, gateway_id: str, body: bytes) -> tuple[SignedEnvelope, Manifest]:
-        public_key = self.gateway_key(gateway_id)
-        if public_key is None:  # authenticated a moment ago; the gateway was just removed
-            raise UploadProblem(401, "Not authenticated", "This gateway is not enrolled.")
-        try:
-            envelope = SignedEnvelope.from_json(json.loads(body))
-            manifest = Manifest.from_json(verify(envelope, public_key, Domain.UPLOAD_MANIFEST))
-        except (ProtocolError, ValueError) as err:
-            raise UploadProblem(422, "Bad manifest",
-                                f"The manifest is not one signed by this gateway: {err}.") from err
-        if manifest.gateway_id != gateway_id:
-            raise UploadProblem(403, "Wrong gateway", "The manifest names another gateway.")
-        target = self.request_target(manifest.request_id)
-        if target is None:
-            raise UploadProblem(404, "Unknown request",
-                                "This city issued no footage request with that id.")
-        if target[0] != gateway_id or manifest.registration_id not in target[1]:
-            raise UploadProblem(403, "Not requested",
-                                "That request did not ask this gateway for this camera.")
-        return envelope, manifest
-
-    def _reuse_or_insert(self, gateway_id: str, key: str,
-                         envelope: SignedEnvelope, manifest: Manifest
-                         ) -> tuple[UploadRecord, bool]:
-        """The live upload for this idempotency key, or a new one (and whether it is new)."""
-        conn = self._db
-        for (upload_id,) in conn.execute(
-            "SELECT upload_id FROM uploads WHERE idempotency_key = ? AND gateway_id = ? "
-            "AND state != 'terminated' ORDER BY created_at DESC", (key, gateway_id)
-        ).fetchall():
-            record = load_record(conn, upload_id)
-            if record is not None and not self._expired(record):
-                return record, False
-        verified = conn.execute(
-            "SELECT 1 FROM uploads WHERE request_id = ? AND registration_id = ? "
-            "AND state = 'verified' AND idempotency_key != ?",
-            (manifest.request_id, manifest.registration_id, key),
-        ).fetchone()
-        if verified is not None:
-            raise UploadProblem(409, "Already delivered",
-                                "A different package for this request and camera was verified.")
-        upload_id, now = str(uuid.uuid4()), utcnow()
-        conn.execute(
-            'INSERT INTO uploads (upload_id, request_id, registration_id, gateway_id, '
-            'idempotency_key, state, length, "offset", manifest_json, manifest_sha256, '
-            "created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)",
-            (upload_id, manifest.request_id, manifest.registration_id, gateway_id, key,
-             UploadState.RECEIVING.value, manifest.ciphertext_size,
-             json.dumps(envelope.to_json()), envelope.digest(), format_time(now),
-             format_time(now + self.expiry)),
-        )
-        record = load_record(conn, upload_id)
-        assert record is not None
-        return record, True
 
     def _own_record(self, request: web.Request, gateway_id: str) -> UploadRecord:
         record = load_record(self._db, request.match_info["upload_id"])
@@ -304,8 +228,7 @@ class UploadReceiver:
                                 "This upload expired before it was finished; start a new one.")
 
     def _expired(self, record: UploadRecord) -> bool:
-        return (record.state is UploadState.RECEIVING
-                and parse_time(record.expires_at, "expires_at") <= utcnow())
+        return expired(record, utcnow())
 
     def _offset_headers(self, record: UploadRecord) -> dict[str, str]:
         expires = parse_time(record.expires_at, "expires_at")
@@ -335,9 +258,9 @@ class UploadReceiver:
                                             f"Only {room} more bytes belong to this upload.")
                     pending += block
                     if len(pending) >= READ_SIZE:
-                        await asyncio.to_thread(_write_hashed, part, digest, bytes(pending))
+                        await asyncio.to_thread(write_hashed, part, digest, bytes(pending))
                         pending.clear()
-                await asyncio.to_thread(_write_hashed, part, digest, bytes(pending))
+                await asyncio.to_thread(write_hashed, part, digest, bytes(pending))
                 if digest.digest() != checksum:
                     raise UploadProblem(HTTP_CHECKSUM_MISMATCH, "Checksum mismatch",
                                         "The body's SHA-256 differs from Upload-Checksum.")
@@ -374,50 +297,3 @@ class UploadReceiver:
             (request_id,),
         ).fetchone()
         return None if row is None else (row[0], tuple(json.loads(row[1])))
-
-
-def _write_hashed(part: BinaryIO, digest: hashlib._Hash, data: bytes) -> None:
-    """Hash and write one block (off the event loop; both release the GIL)."""
-    digest.update(data)
-    part.write(data)
-
-
-def _require_tus(request: web.Request) -> None:
-    if request.headers.get("Tus-Resumable") != TUS_VERSION:
-        raise UploadProblem(412, "Unsupported protocol version",
-                            "Send Tus-Resumable: 1.0.0.", **{"Tus-Version": TUS_VERSION})
-
-
-async def _small_body(request: web.Request) -> bytes:
-    too_long = UploadProblem(413, "Manifest too large", "A manifest is at most 64 KiB.")
-    if (request.content_length or 0) > MAX_MANIFEST_BYTES:
-        raise too_long
-    body = await request.content.read(MAX_MANIFEST_BYTES + 1)
-    while len(body) <= MAX_MANIFEST_BYTES and not request.content.at_eof():
-        more = await request.content.read(MAX_MANIFEST_BYTES + 1 - len(body))
-        if not more:
-            break
-        body += more
-    if len(body) > MAX_MANIFEST_BYTES:
-        raise too_long
-    return body
-
-
-def _int_header(request: web.Request, name: str) -> int:
-    text = request.headers.get(name, "")
-    if not text.isascii() or not text.isdigit():
-        raise UploadProblem(400, f"Missing {name}", f"{name} must be a non-negative integer.")
-    return int(text)
-
-
-def _checksum_header(request: web.Request) -> bytes:
-    algorithm, _, value = request.headers.get("Upload-Checksum", "").partition(" ")
-    if algorithm != "sha256":
-        raise UploadProblem(400, "Unsupported checksum", "Send Upload-Checksum: sha256 <base64>.")
-    try:
-        checksum = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError) as err:
-        raise UploadProblem(400, "Bad checksum", "Upload-Checksum is not valid base64.") from err
-    if len(checksum) != 32:
-        raise UploadProblem(400, "Bad checksum", "A SHA-256 checksum has 32 bytes.")
-    return checksum

@@ -26,6 +26,8 @@ CREATE TABLE IF NOT EXISTS uploads (
     upload_id TEXT PRIMARY KEY,
     request_id TEXT NOT NULL,
     registration_id TEXT NOT NULL,
+    part INTEGER NOT NULL DEFAULT 1,
+    parts INTEGER NOT NULL DEFAULT 1,
     gateway_id TEXT NOT NULL,
     idempotency_key TEXT NOT NULL,
     state TEXT NOT NULL,
@@ -62,6 +64,8 @@ class UploadRecord:
     upload_id: str
     request_id: str
     registration_id: str
+    part: int  # of `parts` clips in the camera's answer
+    parts: int
     gateway_id: str
     idempotency_key: str
     state: UploadState
@@ -82,7 +86,8 @@ class UploadRecord:
         """The row as the city's admin views and CLI show it (the manifest parsed)."""
         return {
             "upload_id": self.upload_id, "request_id": self.request_id,
-            "registration_id": self.registration_id, "gateway_id": self.gateway_id,
+            "registration_id": self.registration_id, "part": self.part, "parts": self.parts,
+            "gateway_id": self.gateway_id,
             "state": self.state.value, "length": self.length, "offset": self.offset,
             "manifest_sha256": self.manifest_sha256, "created_at": self.created_at,
             "expires_at": self.expires_at, "verified_at": self.verified_at, "error": self.error,
@@ -99,7 +104,18 @@ def open_database(db_path: Path) -> sqlite3.Connection:
     # themselves are fsynced before the offset moves.
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.executescript(SCHEMA)
+    _add_part_columns(conn)
     return conn
+
+
+def _add_part_columns(conn: sqlite3.Connection) -> None:
+    """Databases from before multi-part answers hold single clips: part 1 of 1."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(uploads)")}
+    for column in ("part", "parts"):
+        if column not in columns:
+            with contextlib.suppress(sqlite3.OperationalError):  # another process added it
+                conn.execute(
+                    f"ALTER TABLE uploads ADD COLUMN {column} INTEGER NOT NULL DEFAULT 1")
 
 
 @contextlib.contextmanager
@@ -132,10 +148,11 @@ def partial_path(folder: Path, upload_id: str) -> Path:
 
 
 def package_context(manifest: Manifest) -> bytes:
-    """The sealing context binding a package to its request and camera."""
-    return canonical_json(
-        {"request_id": manifest.request_id, "registration_id": manifest.registration_id}
-    )
+    """The sealing context binding a package to its request, camera and part."""
+    return canonical_json({
+        "part": manifest.part, "registration_id": manifest.registration_id,
+        "request_id": manifest.request_id,
+    })
 
 
 def verify_upload(
@@ -174,7 +191,8 @@ def verify_upload(
     return {
         "upload_id": upload_id, "state": UploadState.VERIFIED.value,
         "request_id": manifest.request_id, "registration_id": manifest.registration_id,
-        "gateway_id": manifest.gateway_id, "ciphertext_sha256": manifest.ciphertext_sha256,
+        "part": manifest.part, "parts": manifest.parts, "gateway_id": manifest.gateway_id,
+        "ciphertext_sha256": manifest.ciphertext_sha256,
         "redacted_sha256": manifest.redacted_sha256, "verified_at": verified_at,
     }
 

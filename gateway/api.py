@@ -53,6 +53,7 @@ class GatewayControl(Protocol):
     async def decline(
         self, request_id: str, cameras: list[str] | None, reply: str | None
     ) -> InboxRequest: ...
+    async def retry(self, request_id: str, cameras: list[str] | None) -> InboxRequest: ...
 
 
 class ApiProblem(Exception):
@@ -133,6 +134,14 @@ def create_api(control: GatewayControl) -> web.Application:
         item = await control.decline(request.match_info["id"], _cameras(body), reply)
         return web.json_response(item.to_api_json())
 
+    async def retry(request: web.Request) -> web.Response:
+        body = await _json_body(request, {"cameras"})
+        try:
+            item = await control.retry(request.match_info["id"], _cameras(body))
+        except InvalidTransitionError as err:
+            raise ApiProblem(409, "Nothing to retry", str(err)) from err
+        return web.json_response(item.to_api_json())
+
     async def preview(request: web.Request) -> web.StreamResponse:
         request_id = request.match_info["id"]
         control.inbox.get(request_id)  # 404 for an unknown request
@@ -185,6 +194,7 @@ def create_api(control: GatewayControl) -> web.Application:
         web.get(f"{p}/requests/{{id}}", get_request),
         web.post(f"{p}/requests/{{id}}/approve", approve),
         web.post(f"{p}/requests/{{id}}/decline", decline),
+        web.post(f"{p}/requests/{{id}}/retry", retry),
         web.get(f"{p}/requests/{{id}}/preview", preview),
         web.get(f"{p}/cameras", cameras),
         web.put(f"{p}/privacy-mode", privacy_mode),

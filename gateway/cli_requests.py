@@ -122,8 +122,16 @@ def cmd_decline(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_retry(args: argparse.Namespace) -> int:
+    body: dict[str, Any] = {"cameras": args.camera} if args.camera else {}
+    doc = asyncio.run(call_local_api(args, "POST", f"/requests/{args.id}/retry", body))
+    print(f"Retrying the failed cameras; already sealed parts are not sealed again "
+          f"({doc['state']})")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add `requests list|show|approve|decline`."""
+    """Add `requests list|show|approve|decline|retry`."""
     parser = subparsers.add_parser("requests", help="footage requests from the city")
     parser.add_argument("--api", help="the gateway's local API (default: where `serve` listens)")
     sub = parser.add_subparsers(dest="requests_command", required=True)
@@ -145,3 +153,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--camera", action="append", help="only this registration id (repeatable)")
     p.add_argument("--reply", help="a message for the city (tells them who declined)")
     p.set_defaults(handler=cmd_decline)
+    p = sub.add_parser("retry", help="run failed cameras again (e.g. after the city was down)")
+    p.add_argument("id")
+    p.add_argument("--camera", action="append", help="only this failed camera (repeatable)")
+    p.set_defaults(handler=cmd_retry)

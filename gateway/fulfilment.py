@@ -1,60 +1,55 @@
-"""From approval to queued upload: fetch, redact (worker process), seal, enqueue; previews."""
+"""From approval to queued uploads: one redacted, sealed part per recording; previews; retry.
+
+Listing, fetching and redacting recordings is gateway/preparation.py.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import errno
-import hashlib
 import logging
-import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from protocol.signing import decode_x25519_public_key
-from protocol.timeutil import TimeWindow, format_time, utcnow
+from protocol.timeutil import format_time, utcnow
 
 from .audit import AuditKind, AuditLog
-from .inbox import CameraState, Inbox, InboxError, InboxRequest, PreviewStatus, RequestState
+from .inbox import (
+    CameraState,
+    Inbox,
+    InboxRequest,
+    InvalidTransitionError,
+    PreviewStatus,
+    RequestState,
+)
 from .packaging import PackagingError, seal_clip
-from .redaction.pipeline import RedactionError, RedactionJob, RedactionReport, redact
-from .sources.base import FootageSource, Recording, SourceError
-from .store import CameraRecord, GatewayStore
-from .uploads import UploadQueue, UploadState, UploadStatus
+from .preparation import (
+    ClipPreparation,
+    FulfilmentFailed,
+    PreparedClip,
+    SourceLookup,
+    folder_name,
+)
+from .store import GatewayStore
+from .uploadmirror import WORKING as _WORKING
+from .uploadmirror import UploadMirror, which_part
+from .uploads import UploadQueue, UploadStatus
+
+__all__ = ["Fulfilment", "FulfilmentFailed", "JobKind", "folder_name", "preview_file"]
 
 _LOGGER = logging.getLogger(__name__)
-_WORKING = (CameraState.APPROVED, CameraState.UPLOADING)
-
-
-class SourceLookup(Protocol):
-    def get(self, name: str) -> FootageSource: ...
 
 
 class JobKind(StrEnum):
     PREVIEW = "preview"
     FULFIL = "fulfil"
-
-
-@dataclass(frozen=True)
-class PreparedClip:
-    """A redacted clip in work/, with what the manifest needs to say about where it came from."""
-
-    redacted: Path
-    recording: Recording
-    clip: TimeWindow
-    original_sha256: str
-    report: RedactionReport
-    note: str | None
-
-
-class FulfilmentFailed(Exception):
-    """A camera's clip cannot be produced; the message is shown to the resident."""
 
 
 class Fulfilment:
@@ -72,15 +67,13 @@ class Fulfilment:
         self._inbox = inbox
         self._audit = audit
         self._uploads = uploads
-        self._sources = sources
         self._device_key = device_key
-        self._executor = executor
-        self._profile = profile
         self._on_change = on_change
+        self._prep = ClipPreparation(work_dir=work_dir, audit=audit, sources=sources,
+                                     executor=executor, profile=profile)
         self._jobs: asyncio.Queue[tuple[JobKind, str]] = asyncio.Queue()
-        self._progress: dict[str, int] = {}
-        # Redactions done in this run (a preview's clip is reused when the window is approved).
-        self._reports: dict[Path, RedactionReport] = {}
+        self._mirror = UploadMirror(inbox=inbox, audit=audit, uploads=uploads,
+                                    on_change=on_change)
 
     # scheduling ------------------------------------------------------------------------
     def schedule(self, kind: JobKind, request_id: str) -> None:
@@ -88,7 +81,6 @@ class Fulfilment:
 
     def resume(self) -> int:
         """Re-schedule everything a restart interrupted; returns how many jobs were queued."""
-        queued = {(s.request_id, s.registration_id) for s in self._uploads.status()}
         count = 0
         for item in self._inbox.list():
             rid = item.request.request_id
@@ -97,7 +89,7 @@ class Fulfilment:
             ):
                 self.schedule(JobKind.PREVIEW, rid)
                 count += 1
-            elif any(c.state in _WORKING and (rid, c.registration_id) not in queued
+            elif any(c.state in _WORKING and not self._all_queued(rid, c.registration_id)
                      for c in item.cameras):
                 self.schedule(JobKind.FULFIL, rid)
                 count += 1
@@ -106,6 +98,36 @@ class Fulfilment:
     def discard(self, request_id: str) -> None:
         """Delete the work files of a request that will not (or no longer needs to) upload."""
         shutil.rmtree(self._work / folder_name(request_id), ignore_errors=True)
+
+    async def retry(self, request_id: str, cameras: Sequence[str] | None) -> InboxRequest:
+        """Run failed cameras again from the first step that did not complete.
+
+        Parts already sealed are not sealed again; failed uploads resume under their key.
+        """
+        item = self._inbox.get(request_id)
+        chosen = list(cameras) if cameras else [
+            c.registration_id for c in item.cameras if c.state is CameraState.FAILED]
+        if not chosen:
+            raise InvalidTransitionError(
+                f"Request {request_id} is {item.state.value}; it has no failed camera to retry.")
+        for registration_id in chosen:
+            camera = item.camera(registration_id)
+            if camera.state is not CameraState.FAILED:
+                raise InvalidTransitionError(
+                    f"Camera {camera.name!r} is {camera.state.value}; only a failed camera "
+                    "can be retried.")
+        requeued = 0
+        for registration_id in chosen:
+            item = self._inbox.set_camera_state(request_id, registration_id,
+                                                CameraState.APPROVED, "retrying", utcnow())
+            requeued += await self._uploads.requeue_failed(request_id, registration_id)
+        self._audit.append(AuditKind.REQUEST_DECIDED, request_id, {
+            "action": "retry", "decided_by": "resident", "cameras": chosen,
+            "uploads_resumed": requeued,
+        })
+        self._change(item)
+        self.schedule(JobKind.FULFIL, request_id)
+        return item
 
     async def run(self, stop: asyncio.Event) -> None:
         """Process jobs until `stop` is set."""
@@ -131,6 +153,7 @@ class Fulfilment:
 
     # previews --------------------------------------------------------------------------
     async def _preview(self, request_id: str) -> None:
+        """The contact sheet of the first camera that has footage: its first part's frames."""
         item = self._inbox.get(request_id)
         if item.state is not RequestState.PENDING or item.preview is PreviewStatus.READY:
             return
@@ -140,11 +163,12 @@ class Fulfilment:
             if camera is None:
                 continue
             try:
-                prepared = await self._prepare(item, camera, item.request.window)
+                plan = await self._prep.plan(camera, item.request.window)
+                prepared = await self._prep.prepare(request_id, camera, plan[0])
             except FulfilmentFailed as err:
                 _LOGGER.info("no preview from camera %s: %s", camera.name, err)
                 continue
-            sheet = prepared.redacted.parent / "preview.png"
+            sheet = prepared.folder / "preview.png"
             if sheet.exists():
                 shutil.copyfile(sheet, self.preview_path(request_id))
                 self._change(self._inbox.set_preview(request_id, PreviewStatus.READY, utcnow()))
@@ -159,95 +183,42 @@ class Fulfilment:
         item = self._inbox.get(request_id)
         if item.decided_by is None:
             return  # nothing leaves without an approval, by the resident or a rule
-        window = item.approved_window or item.request.window
-        queued = {s.registration_id for s in self._uploads.status(request_id)}
         for cam in item.cameras:
-            if cam.state not in _WORKING or cam.registration_id in queued:
-                continue
-            camera = self._store.camera_by_registration(cam.registration_id)
-            try:
-                if camera is None:
-                    raise FulfilmentFailed("this camera is no longer registered on the gateway")
-                self._set_camera(request_id, cam.registration_id, "fetching and redacting footage")
-                prepared = await self._prepare(item, camera, window)
-                self._set_camera(request_id, cam.registration_id, "sealing the clip")
-                await self._seal_and_queue(item, cam.registration_id, prepared)
-            except FulfilmentFailed as err:
-                self._fail(request_id, cam.registration_id, str(err))
-            except OSError as err:
-                full = err.errno == errno.ENOSPC
-                self._fail(request_id, cam.registration_id,
-                           "the gateway's disk is full" if full else
-                           "the clip could not be written on the gateway")
+            if cam.state in _WORKING and not self._all_queued(request_id, cam.registration_id):
+                await self._fulfil_camera(item, cam.registration_id)
 
-    async def _prepare(
-        self, item: InboxRequest, camera: CameraRecord, window: TimeWindow
-    ) -> PreparedClip:
+    async def _fulfil_camera(self, item: InboxRequest, registration_id: str) -> None:
+        """Redact, seal and queue each part not yet queued, in time order (idempotent)."""
         request_id = item.request.request_id
+        window = item.approved_window or item.request.window
+        queued = self._queued(request_id, registration_id)
+        camera = self._store.camera_by_registration(registration_id)
         try:
-            source = self._sources.get(camera.source)
-            recordings = await source.recordings(camera.device_id, window)
-        except SourceError as err:
-            raise FulfilmentFailed(str(err)) from err
-        if not recordings:
-            raise FulfilmentFailed("the camera recorded nothing during the requested window")
-        # One clip per camera and request (the city accepts one manifest each): the recording
-        # covering most of the window; the note tells the resident if others were left out.
-        recording = max(recordings, key=lambda r: _overlap_s(r, window))
-        clip = window.intersection(recording.start, recording.end)
-        if clip is None:
-            raise FulfilmentFailed("the camera recorded nothing during the requested window")
-        note = None if len(recordings) == 1 else f"1 of {len(recordings)} recordings sent"
-        folder = self._work / folder_name(request_id) / folder_name(
-            camera.registration_id or camera.camera_id)
-        start_s = (clip.start - recording.start).total_seconds()
-        end_s = (clip.end - recording.start).total_seconds()
-        output = folder / f"redacted-{start_s:.3f}-{end_s:.3f}-{self._profile}.mp4"
-        original, fetched = await self._fetch(source, recording, folder / "original")
-        original_sha256 = await asyncio.to_thread(_sha256, original)
-        if fetched:
-            self._audit.append(AuditKind.FOOTAGE_FETCHED, request_id, {
-                "registration_id": camera.registration_id, "source": recording.source,
-                "recording_id": recording.recording_id, "original_sha256": original_sha256,
-            })
-        report = self._reports.get(output) if output.exists() else None
-        if report is None:
-            job = RedactionJob(
-                input=original, output=output, start_s=start_s, end_s=end_s,
-                masks=camera.masks, profile=self._profile, preview=folder / "preview.png",
-            )
-            loop = asyncio.get_running_loop()
-            try:
-                report = await loop.run_in_executor(self._executor, redact, job)
-            except RedactionError as err:
-                raise FulfilmentFailed(str(err)) from err
-            except Exception as err:
-                _LOGGER.error("redaction worker failed (%s)", type(err).__name__)
-                raise FulfilmentFailed("the clip could not be redacted (the clip is corrupt "
-                                       "or the redaction worker stopped)") from err
-            self._reports[output] = report
-            self._audit.append(AuditKind.REDACTED, request_id, {
-                "registration_id": camera.registration_id, "frames": report.frames,
-                "faces": report.faces, "plates": report.plates, "profile": report.profile,
-                "redacted_sha256": report.output_sha256,
-            })
-        return PreparedClip(output, recording, clip, original_sha256, report, note)
-
-    async def _fetch(
-        self, source: FootageSource, recording: Recording, dest: Path
-    ) -> tuple[Path, bool]:
-        """The original in work/ (fetched once per request); True when fetched just now."""
-        marker = dest / f"{hashlib.sha256(recording.recording_id.encode()).hexdigest()[:16]}.done"
-        cached = await asyncio.to_thread(_cached_fetch, marker)
-        if cached is not None:
-            return cached, False
-        await asyncio.to_thread(dest.mkdir, parents=True, exist_ok=True)
-        try:
-            path = await source.fetch(recording, dest)
-        except SourceError as err:
-            raise FulfilmentFailed(str(err)) from err
-        await asyncio.to_thread(marker.write_text, str(path))
-        return path, True
+            if camera is None:
+                raise FulfilmentFailed("this camera is no longer registered on the gateway")
+            self._set_camera(request_id, registration_id, "listing the camera's recordings")
+            plan = await self._prep.plan(camera, window)
+            if any(s.parts != len(plan) for s in queued):
+                raise FulfilmentFailed(
+                    f"the camera's recordings in the window changed since parts were sealed "
+                    f"(now {len(plan)}); ask the city to send a new request")
+            done = {s.part for s in queued}
+            for planned in (p for p in plan if p.part not in done):
+                self._set_camera(request_id, registration_id,
+                                 f"fetching and redacting {which_part(planned)}")
+                prepared = await self._prep.prepare(request_id, camera, planned)
+                self._set_camera(request_id, registration_id, f"sealing {which_part(planned)}")
+                await self._seal_and_queue(item, registration_id, prepared)
+            self._set_camera(request_id, registration_id, "waiting to upload" if len(plan) == 1
+                             else f"waiting to upload {len(plan)} parts")
+            shutil.rmtree(self._prep.camera_folder(request_id, camera), ignore_errors=True)
+        except FulfilmentFailed as err:
+            self._fail(request_id, registration_id, str(err))
+        except OSError as err:
+            full = err.errno == errno.ENOSPC
+            self._fail(request_id, registration_id,
+                       "the gateway's disk is full" if full else
+                       "the clip could not be written on the gateway")
 
     async def _seal_and_queue(
         self, item: InboxRequest, registration_id: str, prepared: PreparedClip
@@ -257,7 +228,8 @@ class Fulfilment:
         if city is None:
             raise FulfilmentFailed("the gateway is no longer enrolled with a city")
         checkpoint = self._audit.checkpoint().to_json()
-        recording = prepared.recording
+        planned = prepared.planned
+        recording = planned.recording
         source_meta: dict[str, Any] = {
             **dict(recording.metadata), "source": recording.source,
             "device_id": recording.device_id, "recording_id": recording.recording_id,
@@ -269,59 +241,43 @@ class Fulfilment:
                 device_key=self._device_key,
                 city_encryption_key=decode_x25519_public_key(city.encryption_key),
                 gateway_id=city.gateway_id, request_id=request_id,
-                registration_id=registration_id, clip=prepared.clip,
-                original_sha256=prepared.original_sha256, redaction=prepared.report.to_json(),
-                source=source_meta, audit_checkpoint=checkpoint,
+                registration_id=registration_id, part=planned.part, parts=planned.parts,
+                clip=planned.clip, original_sha256=prepared.original_sha256,
+                redaction=prepared.report.to_json(), source=source_meta,
+                audit_checkpoint=checkpoint,
             )
         except PackagingError as err:
             raise FulfilmentFailed(str(err)) from err
+        part = {"part": planned.part, "parts": planned.parts}
         self._audit.append(AuditKind.SEALED, request_id, {
             "registration_id": registration_id, "upload_key": sealed.upload_key,
             "ciphertext_size": sealed.ciphertext_size, "manifest_sha256": sealed.manifest.digest(),
+            **part,
         })
         self._uploads.enqueue(sealed)
         self._audit.append(AuditKind.UPLOAD_STARTED, request_id, {
-            "registration_id": registration_id, "upload_key": sealed.upload_key,
+            "registration_id": registration_id, "upload_key": sealed.upload_key, **part,
         })
-        detail = "waiting to upload" + (f" ({prepared.note})" if prepared.note else "")
-        self._set_camera(request_id, registration_id, detail)
-        shutil.rmtree(prepared.redacted.parent, ignore_errors=True)
+        shutil.rmtree(prepared.folder, ignore_errors=True)
+
+    def _queued(self, request_id: str, registration_id: str) -> list[UploadStatus]:
+        return self._mirror.queued(request_id, registration_id)
+
+    def _all_queued(self, request_id: str, registration_id: str) -> bool:
+        """True when every part of the camera's answer is in the upload queue."""
+        queued = self._queued(request_id, registration_id)
+        return bool(queued) and len({s.part for s in queued}) == queued[0].parts
 
     # upload progress -------------------------------------------------------------------
     async def on_upload_change(self, status: UploadStatus) -> None:
         """UploadQueue's on_change: mirror progress and outcome into the inbox and the log."""
-        rid, reg = status.request_id, status.registration_id
-        try:
-            if status.state is UploadState.DELIVERED:
-                self._audit.append(AuditKind.UPLOAD_DONE, rid, {"registration_id": reg})
-                self._audit.append(AuditKind.UPLOAD_ACKNOWLEDGED, rid, {
-                    "registration_id": reg,
-                    "manifest_sha256": (status.acknowledgement or {}).get("body", {}).get(
-                        "manifest_sha256"),
-                })
-                self._change(self._inbox.set_camera_state(
-                    rid, reg, CameraState.DELIVERED, None, utcnow()))
-            elif status.state is UploadState.FAILED:
-                error = status.error or "the upload failed"
-                self._audit.append(AuditKind.UPLOAD_FAILED, rid,
-                                   {"registration_id": reg, "error": error[:300]})
-                self._fail(rid, reg, error)
-            elif status.state is UploadState.UPLOADING and status.total_bytes:
-                percent = int(100 * status.bytes_sent / status.total_bytes)
-                if self._progress.get(status.upload_key, -10) + 10 <= percent:
-                    self._progress[status.upload_key] = percent
-                    self._set_camera(rid, reg, f"uploading ({percent} %)")
-        except InboxError as err:
-            _LOGGER.error("upload status not recorded: %s", err)
+        await self._mirror.on_upload_change(status)
 
     def _set_camera(self, request_id: str, registration_id: str, detail: str) -> None:
-        self._change(self._inbox.set_camera_state(
-            request_id, registration_id, CameraState.UPLOADING, detail, utcnow()))
+        self._mirror.set_camera(request_id, registration_id, detail)
 
     def _fail(self, request_id: str, registration_id: str, detail: str) -> None:
-        _LOGGER.warning("a camera's clip failed: %s", detail)
-        self._change(self._inbox.set_camera_state(
-            request_id, registration_id, CameraState.FAILED, detail, utcnow()))
+        self._mirror.fail(request_id, registration_id, detail)
 
     def _change(self, item: InboxRequest) -> None:
         self._on_change(item)
@@ -330,33 +286,5 @@ class Fulfilment:
 def preview_file(work_dir: Path, request_id: str) -> Path:
     """Where a request's contact sheet is kept (deleted with the request's work files)."""
     return work_dir / folder_name(request_id) / "preview.png"
-
-
-def folder_name(identifier: str) -> str:
-    """A file-system-safe folder name for an id the city chose (no "..", no slashes)."""
-    if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", identifier):
-        return identifier
-    return hashlib.sha256(identifier.encode("utf-8")).hexdigest()
-
-
-def _overlap_s(recording: Recording, window: TimeWindow) -> float:
-    part = window.intersection(recording.start, recording.end)
-    return part.duration.total_seconds() if part else 0.0
-
-
-def _cached_fetch(marker: Path) -> Path | None:
-    if marker.exists():
-        cached = Path(marker.read_text())
-        if cached.exists():
-            return cached
-    return None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 

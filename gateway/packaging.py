@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from protocol.canonical import canonical_json
 from protocol.errors import ProtocolError
-from protocol.messages import Manifest
+from protocol.messages import MAX_PARTS, Manifest
 from protocol.sealing import seal_file
 from protocol.signing import Domain, SignedEnvelope, sign, verify
 from protocol.timeutil import TimeWindow, utcnow
@@ -32,14 +32,21 @@ class SealedClip:
     upload_key: str  # idempotency key = manifest envelope digest
     request_id: str
     registration_id: str
+    part: int  # 1-based, of `parts` clips in the camera's answer
+    parts: int
     package_path: Path  # the spooled ciphertext; written once, never re-encrypted
     manifest: SignedEnvelope  # Domain.UPLOAD_MANIFEST, signed by the device key
     ciphertext_size: int
 
 
-def package_context(request_id: str, registration_id: str) -> bytes:
-    """The bytes that bind a package to its request and camera (the sealing `context`)."""
-    return canonical_json({"request_id": request_id, "registration_id": registration_id})
+def package_context(request_id: str, registration_id: str, part: int) -> bytes:
+    """The bytes binding a package to its request, camera and part (the sealing `context`).
+
+    With the part inside, a package cannot be replayed as another part of the same answer.
+    """
+    return canonical_json(
+        {"part": part, "registration_id": registration_id, "request_id": request_id}
+    )
 
 
 def seal_clip(
@@ -51,6 +58,8 @@ def seal_clip(
     gateway_id: str,
     request_id: str,
     registration_id: str,
+    part: int,
+    parts: int,
     clip: TimeWindow,
     original_sha256: str,
     redaction: Mapping[str, Any],
@@ -59,15 +68,25 @@ def seal_clip(
 ) -> SealedClip:
     """Encrypt `redacted` to the city into the spool and sign its manifest.
 
-    Sealing is done once per (request, camera): when the spool already holds a package for
-    them, that package is returned as it is, so a retry never encrypts again under a new key.
+    Sealing is done once per (request, camera, part): when the spool already holds a package
+    for them, that package is returned as it is, so a retry never encrypts again under a new
+    key.
     """
-    context = package_context(request_id, registration_id)
-    stem = hashlib.sha256(context).hexdigest()[:32]
+    if not 1 <= part <= parts <= MAX_PARTS:
+        raise PackagingError(
+            f"A camera's answer has 1 to {MAX_PARTS} clips; part {part} of {parts} is not one."
+        )
+    context = package_context(request_id, registration_id, part)
+    stem = f"{hashlib.sha256(context).hexdigest()[:32]}-part{part}"
     package_path = spool_dir / f"{stem}.sealed"
     manifest_path = spool_dir / f"{stem}.manifest.json"
-    existing = _load_existing(package_path, manifest_path, device_key, request_id, registration_id)
+    existing = _load_existing(package_path, manifest_path, device_key, context)
     if existing is not None:
+        if existing.parts != parts:
+            raise PackagingError(
+                f"Part {part} was sealed as one of {existing.parts} clips, but the camera now "
+                f"has {parts} recordings in the window; remove the spooled part and retry."
+            )
         return existing
     if not redacted.is_file():
         raise PackagingError("The redacted clip is missing; redact the footage again.")
@@ -83,6 +102,8 @@ def seal_clip(
         request_id=request_id,
         gateway_id=gateway_id,
         registration_id=registration_id,
+        part=part,
+        parts=parts,
         clip=clip,
         original_sha256=original_sha256,
         redacted_sha256=result.plaintext_sha256,
@@ -95,24 +116,16 @@ def seal_clip(
     )
     envelope = sign(device_key, Domain.UPLOAD_MANIFEST, manifest.to_json())
     _write_atomically(manifest_path, json.dumps(envelope.to_json()).encode())
-    return SealedClip(
-        upload_key=envelope.digest(),
-        request_id=request_id,
-        registration_id=registration_id,
-        package_path=package_path,
-        manifest=envelope,
-        ciphertext_size=result.ciphertext_size,
-    )
+    return _sealed(envelope, manifest, package_path)
 
 
 def _load_existing(
     package_path: Path,
     manifest_path: Path,
     device_key: Ed25519PrivateKey,
-    request_id: str,
-    registration_id: str,
+    context: bytes,
 ) -> SealedClip | None:
-    """The spooled package for this request and camera, if a complete one is there."""
+    """The spooled package for this request, camera and part, if a complete one is there."""
     if not manifest_path.is_file() or not package_path.is_file():
         return None
     try:
@@ -125,17 +138,22 @@ def _load_existing(
             "The upload spool holds a damaged manifest for this clip; remove it and approve again."
         ) from err
     if (
-        manifest.request_id != request_id
-        or manifest.registration_id != registration_id
+        package_context(manifest.request_id, manifest.registration_id, manifest.part) != context
         or package_path.stat().st_size != manifest.ciphertext_size
     ):
         raise PackagingError(
             "The upload spool holds a different package for this clip; remove it and approve again."
         )
+    return _sealed(envelope, manifest, package_path)
+
+
+def _sealed(envelope: SignedEnvelope, manifest: Manifest, package_path: Path) -> SealedClip:
     return SealedClip(
         upload_key=envelope.digest(),
-        request_id=request_id,
-        registration_id=registration_id,
+        request_id=manifest.request_id,
+        registration_id=manifest.registration_id,
+        part=manifest.part,
+        parts=manifest.parts,
         package_path=package_path,
         manifest=envelope,
         ciphertext_size=manifest.ciphertext_size,

@@ -31,6 +31,7 @@ from .feed import Backoff, FeedLoop, RequestIntake
 from .fulfilment import Fulfilment, JobKind, preview_file
 from .inbox import CameraState, Inbox, InboxRequest, PreviewStatus, RequestState
 from .keys import create_api_token, load_device_key, read_api_token
+from .requeststate import InvalidTransitionError
 from .sources.base import SourceError
 from .sources.registry import SourceInfo, SourceRegistry
 from .store import GatewayStore, PinnedCity
@@ -164,6 +165,14 @@ class GatewayService:
         if reply:
             item = await self._send_reply(item, declined, reply)
         return item
+
+    async def retry(self, request_id: str, cameras: list[str] | None) -> InboxRequest:
+        """Run failed cameras again from the first step that did not complete."""
+        self.inbox.get(request_id)  # an unknown request is answered as such (404)
+        if self._fulfilment is None:
+            raise InvalidTransitionError(
+                "The gateway is not connected to its city yet; retry once it is.")
+        return await self._fulfilment.retry(request_id, cameras)
 
     async def _send_reply(
         self, item: InboxRequest, declined: list[str], reply: str

@@ -1,11 +1,9 @@
-"""The persistent upload queue: resumable, signed tus-style uploads of sealed packages."""
+"""The persistent upload queue: sealed packages delivered exactly once (client: tusclient.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import hashlib
 import json
 import sqlite3
 import threading
@@ -21,13 +19,13 @@ from yarl import URL
 
 from gateway.feed import Backoff
 from gateway.packaging import SealedClip
-from protocol.errors import ProtocolError
-from protocol.httpauth import EMPTY_BODY_SHA256, sign_http_request
-from protocol.messages import Acknowledgement, Manifest
-from protocol.signing import Domain, SignedEnvelope, verify
+from gateway.tusclient import LocationLostError, RetryableError, TusClient, UploadError
 from protocol.timeutil import format_time, utcnow
 
-TUS_VERSION = "1.0.0"
+__all__ = [
+    "LocationLostError", "RetryableError", "UploadError", "UploadQueue", "UploadState",
+    "UploadStatus",
+]  # fmt: skip
 DEFAULT_BACKOFF = Backoff(initial_s=1.0, max_s=60.0)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS upload_queue (
@@ -63,24 +61,14 @@ class UploadStatus:
     upload_key: str
     request_id: str
     registration_id: str
+    part: int  # of `parts` clips in the camera's answer
+    parts: int
     state: UploadState
     bytes_sent: int
     total_bytes: int
     attempts: int
     error: str | None
     acknowledgement: dict[str, Any] | None
-
-
-class UploadError(Exception):
-    """The city refused the upload for good; the message says why."""
-
-
-class RetryableError(Exception):
-    """The city could not be reached or had a temporary problem; try again later."""
-
-
-class LocationLostError(RetryableError):
-    """The city no longer knows the upload (expired or terminated); create it again."""
 
 
 class UploadQueue:
@@ -99,10 +87,9 @@ class UploadQueue:
         session: aiohttp.ClientSession | None = None,
         backoff: Backoff = DEFAULT_BACKOFF,
     ) -> None:
-        self.db_path, self.city_url, self.gateway_id = db_path, URL(city_url), gateway_id
-        self.device_key, self.city_signing_key = device_key, city_signing_key
-        self.patch_size, self.on_change, self._session = patch_size, on_change, session
+        self.db_path, self.on_change, self._session = db_path, on_change, session
         self.backoff = backoff
+        self._tus = TusClient(URL(city_url), gateway_id, device_key, city_signing_key, patch_size)
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._db = sqlite3.connect(db_path, timeout=30, isolation_level=None,
@@ -133,6 +120,20 @@ class UploadQueue:
         if self._loop is not None and self._wake is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
         return self._statuses("WHERE upload_key = ?", (sealed.upload_key,))[0]
+
+    async def requeue_failed(self, request_id: str, registration_id: str) -> int:
+        """Put a camera's failed uploads back in the queue (the resident asked to retry).
+
+        The spooled package, its Location and offset are kept: the upload resumes where it
+        stopped, under the same idempotency key, and is never sealed again.
+        """
+        failed = [s.upload_key for s in self.status(request_id)
+                  if s.registration_id == registration_id and s.state is UploadState.FAILED]
+        for key in failed:
+            await self._record(key, state=UploadState.QUEUED, error=None)
+        if failed and self._loop is not None and self._wake is not None:
+            self._wake.set()
+        return len(failed)
 
     def status(self, request_id: str | None = None) -> list[UploadStatus]:
         """Every queued upload (of one request, if given), oldest first."""
@@ -188,120 +189,32 @@ class UploadQueue:
     async def _deliver(self, session: aiohttp.ClientSession, key: str,
                        stop: asyncio.Event) -> None:
         """Create or resume one upload, PATCH what the city lacks, then fetch its receipt."""
-        row = self._row(key)
+        row, tus = self._row(key), self._tus
         await self._record(key, state=UploadState.UPLOADING, attempts=row["attempts"] + 1)
         location, total = row["location"], row["total_bytes"]
         try:
-            offset = await self._head(session, location) if location else None
+            offset = await tus.head(session, location) if location else None
         except LocationLostError:
             offset = None
         if offset is None:
-            location, offset = await self._create(session, row)
+            location, offset = await tus.create(session, key, row["manifest_json"], total)
             await self._record(key, location=location, bytes_sent=offset)
         while True:
             while offset < total:
                 if stop.is_set():  # stopping between chunks; the next run resumes here
                     return
-                offset = await self._patch(session, location, Path(row["package_path"]), offset)
+                offset = await tus.patch(session, location, Path(row["package_path"]), offset)
                 await self._record(key, bytes_sent=offset)
-            ack = await self._receipt(session, location, row)
+            ack = await tus.receipt(session, location, key, row["manifest_json"])
             if ack is not None:
                 break
-            offset = await self._head(session, location)
+            offset = await tus.head(session, location)
             if offset >= total:
                 raise RetryableError("The city holds every byte but has not verified them yet.")
         await self._record(key, state=UploadState.DELIVERED, error=None,
                            acknowledgement_json=json.dumps(ack))
         # Only now may the ciphertext go: the city has signed for exactly these bytes.
         await asyncio.to_thread(Path(row["package_path"]).unlink, missing_ok=True)
-
-    async def _send(self, session: aiohttp.ClientSession, method: str, url: URL,
-                    body: bytes = b"", headers: dict[str, str] | None = None,
-                    body_digest: bytes | None = None,
-                    ) -> tuple[int, dict[str, str], bytes]:
-        """One signed request; connection trouble and 5xx become RetryableError."""
-        digest = body_digest or hashlib.sha256(body).digest()
-        body_sha256 = digest.hex() if body else EMPTY_BODY_SHA256
-        signed = sign_http_request(self.device_key, self.gateway_id, method, url.path_qs,
-                                   body_sha256)
-        all_headers = {"Tus-Resumable": TUS_VERSION, **signed, **(headers or {})}
-        try:
-            async with session.request(method, url, data=body or None,
-                                       headers=all_headers) as response:
-                payload = await response.read()
-                status, answer = response.status, dict(response.headers)
-        except (aiohttp.ClientError, TimeoutError, OSError) as err:
-            raise RetryableError(f"The city could not be reached ({type(err).__name__}).") from err
-        if status >= 500:
-            raise RetryableError(f"The city had a temporary problem (HTTP {status}).")
-        return status, answer, payload
-
-    async def _create(self, session: aiohttp.ClientSession, row: sqlite3.Row) -> tuple[str, int]:
-        status, headers, payload = await self._send(
-            session, "POST", self.city_url / "v1/uploads", row["manifest_json"].encode(),
-            {"Content-Type": "application/json", "Upload-Length": str(row["total_bytes"]),
-             "Idempotency-Key": row["upload_key"]},
-        )
-        if status not in (200, 201) or "Location" not in headers:
-            raise UploadError(f"The city refused the upload: {_detail(status, payload)}")
-        return headers["Location"], int(headers.get("Upload-Offset", "0"))
-
-    async def _head(self, session: aiohttp.ClientSession, location: str) -> int:
-        url = self.city_url.join(URL(location))
-        status, headers, payload = await self._send(session, "HEAD", url)
-        if status in (404, 410):
-            raise LocationLostError("The city no longer holds this upload; starting it again.")
-        if status != 200:
-            raise UploadError(f"The city refused the upload: {_detail(status, payload)}")
-        return int(headers["Upload-Offset"])
-
-    async def _patch(self, session: aiohttp.ClientSession, location: str, package: Path,
-                     offset: int) -> int:
-        try:
-            chunk, digest = await asyncio.to_thread(
-                _read_range, package, offset, self.patch_size)
-        except OSError as err:
-            raise UploadError("The sealed clip is missing from the spool; approve again.") from err
-        checksum = base64.b64encode(digest).decode()
-        status, headers, payload = await self._send(
-            session, "PATCH", self.city_url.join(URL(location)), chunk,
-            {"Content-Type": "application/offset+octet-stream", "Upload-Offset": str(offset),
-             "Upload-Checksum": f"sha256 {checksum}"},
-            body_digest=digest,
-        )
-        if status == 204:
-            return int(headers["Upload-Offset"])
-        if status == 409:  # the city is elsewhere (an earlier PATCH landed): ask where
-            return await self._head(session, location)
-        if status in (404, 410):
-            raise LocationLostError("The city no longer holds this upload; starting it again.")
-        if status == 460:
-            raise RetryableError("The city received a corrupted chunk; sending it again.")
-        raise UploadError(f"The city refused a chunk: {_detail(status, payload)}")
-
-    async def _receipt(self, session: aiohttp.ClientSession, location: str,
-                       row: sqlite3.Row) -> dict[str, Any] | None:
-        """The verified acknowledgement, or None when the city still misses bytes."""
-        status, _, payload = await self._send(
-            session, "GET", self.city_url.join(URL(location + "/receipt")))
-        if status == 409:
-            return None
-        if status != 200:
-            raise UploadError(f"The city did not accept the clip: {_detail(status, payload)}")
-        manifest = Manifest.from_json(json.loads(row["manifest_json"])["body"])
-        try:
-            data = json.loads(payload)
-            envelope = SignedEnvelope.from_json(data)
-            ack = Acknowledgement.from_json(
-                verify(envelope, self.city_signing_key, Domain.UPLOAD_ACKNOWLEDGEMENT))
-        except (ProtocolError, ValueError) as err:
-            raise UploadError(f"The city's receipt does not verify: {err}") from err
-        if (ack.manifest_sha256 != row["upload_key"]
-                or ack.ciphertext_sha256 != manifest.ciphertext_sha256
-                or ack.request_id != manifest.request_id
-                or ack.registration_id != manifest.registration_id):
-            raise UploadError("The city's receipt is for a different package.")
-        return dict(data)
 
     def _row(self, key: str) -> sqlite3.Row:
         with self._connect() as conn:
@@ -322,32 +235,16 @@ class UploadQueue:
 
 def _status(row: sqlite3.Row) -> UploadStatus:
     ack = row["acknowledgement_json"]
+    # The part is read from the signed manifest the row holds (queues from before multi-part
+    # answers hold single clips: part 1 of 1).
+    manifest = json.loads(row["manifest_json"]).get("body", {})
     return UploadStatus(
         upload_key=row["upload_key"], request_id=row["request_id"],
-        registration_id=row["registration_id"], state=UploadState(row["state"]),
+        registration_id=row["registration_id"], part=int(manifest.get("part", 1)),
+        parts=int(manifest.get("parts", 1)), state=UploadState(row["state"]),
         bytes_sent=row["bytes_sent"], total_bytes=row["total_bytes"], attempts=row["attempts"],
         error=row["error"], acknowledgement=json.loads(ack) if ack else None,
     )
-
-
-def _read_range(package: Path, offset: int, size: int) -> tuple[bytes, bytes]:
-    """At most `size` bytes of the spool file from `offset`, and their SHA-256.
-
-    Memory stays bounded by patch_size; run in a thread, as reading and hashing block.
-    """
-    with package.open("rb") as handle:
-        handle.seek(offset)
-        chunk = handle.read(size)
-    return chunk, hashlib.sha256(chunk).digest()
-
-
-def _detail(status: int, payload: bytes) -> str:
-    """The city's problem detail, for the resident."""
-    try:
-        detail = json.loads(payload).get("detail")
-    except (ValueError, AttributeError):
-        detail = None
-    return f"{detail} (HTTP {status})" if isinstance(detail, str) else f"HTTP {status}"
 
 
 async def _first(*events: asyncio.Event) -> None:

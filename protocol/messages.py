@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Self
 
+from .errors import MalformedMessageError
 from .geo import GeoPoint
 from .schema import ObjectReader
 from .timeutil import TimeWindow, format_time
@@ -19,6 +20,8 @@ PROTOCOL_VERSION = 1
 # Protocol-wide caps; a gateway may tighten them (gateway.verification.Caps), never loosen them.
 MAX_WINDOW = timedelta(hours=12)
 MAX_RADIUS_M = 800.0
+# At most this many clips (recordings) per camera and request.
+MAX_PARTS = 100
 
 
 class LegalBasis(StrEnum):
@@ -341,11 +344,17 @@ class EnrollmentGrant:
 
 @dataclass(frozen=True)
 class Manifest:
-    """Chain of custody for one sealed clip; signed by the gateway's device key."""
+    """Chain of custody for one sealed clip; signed by the gateway's device key.
+
+    A camera's answer is one clip per original recording that overlaps the window (motion
+    clips leave gaps; joining them would hide that): `part` of `parts`, numbered from 1.
+    """
 
     request_id: str
     gateway_id: str
     registration_id: str
+    part: int
+    parts: int
     clip: TimeWindow
     original_sha256: str
     redacted_sha256: str
@@ -358,7 +367,8 @@ class Manifest:
 
     FIELDS = frozenset(
         {
-            "version", "request_id", "gateway_id", "registration_id", "clip", "original_sha256",
+            "version", "request_id", "gateway_id", "registration_id", "part", "parts", "clip",
+            "original_sha256",
             "redacted_sha256", "ciphertext_sha256", "ciphertext_size", "redaction", "source",
             "audit_checkpoint", "created_at",
         }
@@ -370,6 +380,8 @@ class Manifest:
             "request_id": self.request_id,
             "gateway_id": self.gateway_id,
             "registration_id": self.registration_id,
+            "part": self.part,
+            "parts": self.parts,
             "clip": self.clip.to_json(),
             "original_sha256": self.original_sha256,
             "redacted_sha256": self.redacted_sha256,
@@ -389,6 +401,8 @@ class Manifest:
             request_id=r.text("request_id", max_len=64),
             gateway_id=r.text("gateway_id", max_len=64),
             registration_id=r.text("registration_id", max_len=64),
+            part=r.integer("part", minimum=1, maximum=MAX_PARTS),
+            parts=r.integer("parts", minimum=1, maximum=MAX_PARTS),
             clip=TimeWindow.from_json(r.raw("clip"), r.path("clip")),
             original_sha256=r.sha256("original_sha256"),
             redacted_sha256=r.sha256("redacted_sha256"),
@@ -399,6 +413,10 @@ class Manifest:
             audit_checkpoint=r.obj("audit_checkpoint"),
             created_at=r.time("created_at"),
         )
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.part <= self.parts:
+            raise MalformedMessageError(f"manifest: part {self.part} of {self.parts}")
 
 
 @dataclass(frozen=True)

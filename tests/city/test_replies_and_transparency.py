@@ -65,7 +65,8 @@ async def test_transparency_figures(
     first = await _issue(client, admin)
     await _issue(client, admin, legal_basis="warrant", case_number="2026-9")
     await _issue(client, admin, incident={**issue_body()["incident"], "type": "theft"})
-    # Two uploads for the first request verified 60 s and 120 s after issue, one still arriving.
+    # For the first request: a1 answers in two parts verified 60 s and 120 s after issue (one
+    # answer, complete at 120 s); a2's first of two parts is verified, its second still arrives.
     assert client.app is not None
     issued_at = parse_time(
         client.app[STORE_KEY].query(
@@ -73,7 +74,8 @@ async def test_transparency_figures(
             (first[0]["request_id"],),
         )[0][0]
     )
-    _add_uploads(config, first[0]["request_id"], a1, issued_at, [60, 120, None])
+    _add_uploads(config, first[0]["request_id"], a1, issued_at, [60, 120])
+    _add_uploads(config, first[0]["request_id"], "a2", issued_at, [30, None])
 
     response = await client.get("/v1/transparency")
     assert response.status == 200
@@ -89,8 +91,8 @@ async def test_transparency_figures(
         },
         "requests_answered": 1,
         "declined_if_told": 0,
-        "uploads_verified": 2,
-        "median_issue_to_verified_upload_s": 90.0,
+        "uploads_verified": 1,
+        "median_issue_to_verified_upload_s": 120.0,
     }
 
 
@@ -103,18 +105,19 @@ def _add_uploads(
     with connect(config.db_path) as conn:
         for index, delay in enumerate(delays):
             verified = None if delay is None else format_time(issued_at + timedelta(seconds=delay))
-            _insert_upload(conn, f"u{index}", request_id, registration_id, verified)
+            _insert_upload(conn, f"{registration_id}-u{index}", request_id, registration_id,
+                           (index + 1, len(delays)), verified)
 
 
 def _insert_upload(
     conn: sqlite3.Connection, upload_id: str, request_id: str, registration_id: str,
-    verified_at: str | None,
+    part: tuple[int, int], verified_at: str | None,
 ) -> None:  # fmt: skip
     now = format_time(utcnow())
     conn.execute(
-        'INSERT INTO uploads (upload_id, request_id, registration_id, gateway_id, '
+        'INSERT INTO uploads (upload_id, request_id, registration_id, part, parts, gateway_id, '
         'idempotency_key, state, length, "offset", manifest_json, manifest_sha256, created_at, '
-        "expires_at, verified_at) VALUES (?, ?, ?, 'g', ?, ?, 1, 1, '{}', '', ?, ?, ?)",
-        (upload_id, request_id, registration_id, upload_id,
+        "expires_at, verified_at) VALUES (?, ?, ?, ?, ?, 'g', ?, ?, 1, 1, '{}', '', ?, ?, ?)",
+        (upload_id, request_id, registration_id, *part, upload_id,
          "receiving" if verified_at is None else "verified", now, now, verified_at),
     )  # fmt: skip

