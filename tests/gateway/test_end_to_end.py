@@ -17,7 +17,10 @@ from aiohttp.test_utils import TestServer
 from city.app import create_app
 from city.config import CityConfig, initialise
 from city.enrollment import create_code
+from city.keys import CityKeys
+from city.opening import open_upload
 from city.store import CityStore
+from city.uploads import UploadReceiver
 from gateway.audit import AuditKind
 from gateway.cameras import NewCamera, add_camera
 from gateway.cityclient import CityClient
@@ -26,7 +29,7 @@ from gateway.enrollment import enroll
 from gateway.service import GatewayService
 from gateway.sources.registry import SourceRegistry
 from gateway.store import GatewayStore
-from protocol.timeutil import format_time, utcnow
+from protocol.timeutil import TimeWindow, format_time, utcnow
 
 from .service_harness import init_gateway
 from .sources.conftest import write_clip
@@ -145,3 +148,76 @@ async def test_issue_approve_deliver(flow: Flow, tmp_path: Path) -> None:
     # the redacted and original copies are gone; only the resident's preview is kept
     work = flow.service.layout.work / rid
     assert [p.name for p in work.iterdir()] == ["preview.png"]
+
+
+def request_body(window: TimeWindow) -> dict[str, Any]:
+    now = utcnow()
+    return {
+        "case_number": "E2E-2", "agency": {"name": "PD", "id": "pd"},
+        "officer": {"name": "Det. E", "badge": "7", "email": "e@city.example", "phone": ""},
+        "incident": {"type": "burglary", "description": "door",
+                     "point": {"lat": 41.4994, "lon": -81.6944}, "radius_m": 300},
+        "window": window.to_json(), "respond_by": format_time(now + timedelta(days=1)),
+        "legal_basis": "voluntary",
+        "disclosures": {"retention_days": 30, "may_become_public_record": False,
+                        "may_be_asked_to_testify": False,
+                        "name_may_appear_in_court_documents": False, "notes": ""},
+    }
+
+
+async def test_two_recordings_arrive_as_two_parts_after_a_retry(
+    flow: Flow, tmp_path: Path
+) -> None:
+    base = (utcnow() - timedelta(hours=2)).replace(microsecond=0)
+    window = TimeWindow(base + timedelta(seconds=1), base + timedelta(seconds=5))
+    auth = {"Authorization": f"Bearer {flow.token}"}
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{flow.city_url}/v1/admin/requests",
+                                json=request_body(window),
+                                headers={"Authorization": f"Bearer {flow.admin}"}) as answer:
+            assert answer.status in (200, 201), await answer.text()
+            [issued] = (await answer.json())["requests"]
+        rid = issued["request_id"]
+
+        async def wait_for(states: tuple[str, ...]) -> dict[str, Any]:
+            for _ in range(600):
+                async with session.get(f"{flow.api_url}/api/v1/requests/{rid}",
+                                       headers=auth) as response:
+                    current = dict(await response.json()) if response.status == 200 else {}
+                if current.get("state") in states:
+                    return current
+                await asyncio.sleep(0.1)
+            raise AssertionError(f"request never reached {states}: {current}")
+
+        await wait_for(("pending",))
+        async with session.post(f"{flow.api_url}/api/v1/requests/{rid}/approve", json={},
+                                headers=auth) as response:
+            assert response.status == 200
+        failed = await wait_for(("failed", "delivered"))      # the camera's folder is empty
+        assert failed["state"] == "failed" and failed["cameras"][0]["detail"]
+        for start in (base, base + timedelta(seconds=3)):      # the NVR's files arrive
+            write_clip(tmp_path / "footage" / "front" / f"front_{start:%Y%m%d_%H%M%S}.mp4",
+                       seconds=3.0)
+        async with session.post(f"{flow.api_url}/api/v1/requests/{rid}/retry", json={},
+                                headers=auth) as response:
+            assert response.status == 200, await response.text()
+        delivered = await wait_for(("delivered", "failed"))
+        assert delivered["state"] == "delivered", delivered
+        async with session.post(f"{flow.api_url}/api/v1/requests/{rid}/retry", json={},
+                                headers=auth) as response:
+            assert response.status == 409                     # nothing failed any more
+
+    config = CityConfig.load(flow.city_data)
+    receiver = UploadReceiver(config.db_path, config.uploads_dir, CityKeys.load_or_create(
+        config.keys_dir, config.name), lambda _: None)
+    uploads = [u for u in receiver.list_uploads() if u["request_id"] == rid]
+    assert sorted((u["part"], u["parts"], u["state"]) for u in uploads) == [
+        (1, 2, "verified"), (2, 2, "verified")]               # each part exactly once
+    clips = []
+    for upload in sorted(uploads, key=lambda u: int(u["part"])):
+        opened = open_upload(config.db_path, config.uploads_dir, receiver.keys,
+                             str(upload["upload_id"]), tmp_path / f"part{upload['part']}.mp4")
+        clips.append(TimeWindow.from_json(opened["manifest"]["clip"]))
+    assert clips[0].start == window.start and clips[1].end == window.end
+    assert abs((clips[1].start - clips[0].end).total_seconds()) < 0.2   # contiguous
+    assert all(window.contains(clip) for clip in clips)
