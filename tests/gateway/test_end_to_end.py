@@ -33,6 +33,7 @@ from protocol.timeutil import TimeWindow, format_time, utcnow
 
 from .service_harness import init_gateway
 from .sources.conftest import write_clip
+from .test_cli import arun
 
 
 @dataclass
@@ -203,9 +204,10 @@ async def test_two_recordings_arrive_as_two_parts_after_a_retry(
             assert response.status == 200, await response.text()
         delivered = await wait_for(("delivered", "failed"))
         assert delivered["state"] == "delivered", delivered
-        async with session.post(f"{flow.api_url}/api/v1/requests/{rid}/retry", json={},
-                                headers=auth) as response:
-            assert response.status == 409                     # nothing failed any more
+    # through the CLI: nothing failed any more, so the gateway refuses (409)
+    code, _, err = await arun(flow.service.layout.root, "requests", "--api", flow.api_url,
+                              "retry", rid)
+    assert code == 2 and "(409)" in err and "no failed camera" in err
 
     config = CityConfig.load(flow.city_data)
     receiver = UploadReceiver(config.db_path, config.uploads_dir, CityKeys.load_or_create(
