@@ -25,6 +25,7 @@ from .inbox import (
     CameraState,
     Inbox,
     InboxRequest,
+    InvalidDecisionError,
     InvalidTransitionError,
     PreviewStatus,
     RequestState,
@@ -110,6 +111,8 @@ class Fulfilment:
         if not chosen:
             raise InvalidTransitionError(
                 f"Request {request_id} is {item.state.value}; it has no failed camera to retry.")
+        if len(set(chosen)) != len(chosen):
+            raise InvalidDecisionError("Name each camera to retry once.")
         for registration_id in chosen:
             camera = item.camera(registration_id)
             if camera.state is not CameraState.FAILED:

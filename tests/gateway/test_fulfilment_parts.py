@@ -15,7 +15,7 @@ import pytest
 
 from gateway.audit import AuditKind
 from gateway.fulfilment import Fulfilment, JobKind
-from gateway.inbox import CameraState, InvalidTransitionError
+from gateway.inbox import CameraState, InvalidDecisionError, InvalidTransitionError
 from gateway.uploads import UploadState, UploadStatus
 from protocol.messages import Manifest
 from protocol.timeutil import TimeWindow
@@ -112,6 +112,8 @@ async def test_a_failed_source_is_retried_by_the_resident(rig: Rig, city: CitySe
     for cameras in ([drive], [front, drive]):                  # drive was declined
         with pytest.raises(InvalidTransitionError, match="only a failed camera"):
             await fulfilment.retry(rid, cameras)
+    with pytest.raises(InvalidDecisionError, match="once"):
+        await fulfilment.retry(rid, [front, front])
     assert inbox.get(rid) == failed
 
     start = request.window.start - timedelta(seconds=1)        # the camera is back online
