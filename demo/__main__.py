@@ -110,8 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     artifacts = out / "artifacts"
     artifacts.mkdir(parents=True)
     servers: list[Server] = []
-    # SIGTERM stops the demo like Ctrl-C does, so that the processes below are always stopped.
-    signal.signal(signal.SIGTERM, signal.getsignal(signal.SIGINT))
+    ha: HomeAssistant | None = None
+    # SIGTERM stops the demo like Ctrl-C does, so that the processes below are always stopped
+    # (not getsignal(SIGINT): a shell's background job has SIGINT ignored).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         ha = start_home_assistant(out, HOME)
         servers.append(ha.server)
@@ -120,15 +122,16 @@ def main(argv: list[str] | None = None) -> int:
             hold(ha, servers)
         return status
     except DemoError as err:
-        print(
-            f"demo: FAILED: {err}\n  Home Assistant's log: {out / 'logs' / 'homeassistant.log'}",
-            file=sys.stderr,
-        )
+        print(f"demo: FAILED: {err}", file=sys.stderr)
+        if (ha_log := out / "logs" / "homeassistant.log").exists() and str(ha_log) not in str(err):
+            print(f"  Home Assistant's log: {ha_log}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("demo: interrupted; stopping everything", file=sys.stderr)
         return 130
     finally:
+        if ha is not None:  # first, so that its log does not report the gateway going away
+            ha.server.stop()
         for server in reversed(servers):
             server.stop()
 
