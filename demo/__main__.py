@@ -98,11 +98,8 @@ def ask_resident(request: dict[str, Any]) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/demo", description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("demo-output"), help="artifact folder")
-    parser.add_argument(
-        "--keep-running",
-        action="store_true",
-        help="afterwards leave Home Assistant, the gateway and the city up until Ctrl-C",
-    )
+    parser.add_argument("--keep-running", action="store_true",
+                        help="then keep Home Assistant, gateway, city up until Ctrl-C")  # fmt: skip
     args = parser.parse_args(argv)
     out: Path = args.out.resolve()
     if out.exists():

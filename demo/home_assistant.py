@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from .home_assistant_config import write_config
 from .processes import DemoError, Server, free_port, start_server
 
 REPO = Path(__file__).resolve().parent.parent
@@ -25,39 +26,13 @@ HASS = REPO / ".venv-ha" / "bin" / "hass"
 USERNAME = "demo"
 START_TIMEOUT_S = 120.0
 
-# Only what the web UI and the integration need. Not default_config: it brings cloud,
-# analytics reporting, backups, discovery (zeroconf, ssdp, dhcp) and update checks.
-CONFIGURATION = """\
-homeassistant:
-  name: SafeSmart demo
-  latitude: {lat}
-  longitude: {lon}
-  elevation: 200
-  unit_system: metric
-  time_zone: America/New_York
-  country: US
-  currency: USD
-http:
-  server_host: 127.0.0.1
-  server_port: {port}
-frontend:
-api:
-config:
-logger:
-  default: warning
-  logs:
-    custom_components.safesmart: info
-"""
 
-# Onboarding's core_config step starts config flows for met, radio_browser and
-# google_translate, which reach the internet; the location is set in the YAML above instead,
-# so that step is marked done before the first start (format of HA's onboarding store, v4).
-ONBOARDING_STORE = {
-    "version": 4,
-    "minor_version": 1,
-    "key": "onboarding",
-    "data": {"done": ["core_config"]},
-}
+class HomeAssistantError(DemoError):
+    """Home Assistant refused a call or could not be reached."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -105,7 +80,7 @@ class HomeAssistant:
         return self.url + "/"
 
     def call(self, method: str, path: str, body: Any = None, form: bool = False) -> Any:
-        """One HTTP call; an error answer becomes a DemoError with Home Assistant's message."""
+        """One HTTP call; an error answer becomes a HomeAssistantError with HA's message."""
         headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
         data = None
         if form:
@@ -122,12 +97,13 @@ class HomeAssistant:
                 raw = response.read()
         except urllib.error.HTTPError as err:
             detail = err.read().decode(errors="replace").strip()
-            raise DemoError(
+            raise HomeAssistantError(
                 f"Home Assistant answered {err.code} to {method} {path}: {detail}; "
-                f"see {self.server.log}"
+                f"see {self.server.log}",
+                err.code,
             ) from err
         except OSError as err:
-            raise DemoError(
+            raise HomeAssistantError(
                 f"Home Assistant cannot be reached ({err}); see {self.server.log}"
             ) from err
         return json.loads(raw) if raw else None
@@ -201,17 +177,13 @@ class HomeAssistant:
             # The rendered template is JSON text, which call() decodes.
             template = "{{ integration_entities('safesmart') | list | tojson }}"
             ids: list[str] = self.call("POST", "/api/template", {"template": template})
-            found = {
-                suffix: next((i for i in ids if i.endswith(suffix)), None)
+            found = [
+                next((i for i in ids if i.endswith(suffix)), None)
                 for suffix in ("_footage_request", "_pending_requests", "_last_delivery")
-            }
-            if any(i is None or self.state(i) is None for i in found.values()):
+            ]
+            if any(i is None or self.state(i) is None for i in found):
                 return None
-            return Entities(
-                footage_request=str(found["_footage_request"]),
-                pending_requests=str(found["_pending_requests"]),
-                last_delivery=str(found["_last_delivery"]),
-            )
+            return Entities(*map(str, found))
 
         result: Entities = wait_until(
             "the SafeSmart entities", lookup, timeout=30, log=self.server.log
@@ -222,8 +194,8 @@ class HomeAssistant:
         """An entity's state object, or None while it does not exist."""
         try:
             state: dict[str, Any] = self.call("GET", f"/api/states/{entity_id}")
-        except DemoError as err:
-            if "answered 404" in str(err):
+        except HomeAssistantError as err:
+            if err.status == 404:
                 return None
             raise
         return state
@@ -243,9 +215,10 @@ class HomeAssistant:
             if state is None:
                 return None
             attributes = state["attributes"]
-            if attributes.get("request_id") != request_id:
-                return None
-            if attributes.get("event_type") != event_type:
+            if (attributes.get("request_id"), attributes.get("event_type")) != (
+                request_id,
+                event_type,
+            ):
                 return None
             return Sighting(request_id, event_type, datetime.fromisoformat(state["state"]))
 
@@ -271,15 +244,7 @@ def start_home_assistant(out: Path, home: tuple[float, float]) -> HomeAssistant:
         raise DemoError(f"{HASS} is missing; run scripts/setup to build .venv-ha")
     config = out / "homeassistant"
     port = free_port()
-    (config / ".storage").mkdir(parents=True)
-    (config / "configuration.yaml").write_text(
-        CONFIGURATION.format(lat=home[0], lon=home[1], port=port)
-    )
-    (config / ".storage" / "onboarding").write_text(json.dumps(ONBOARDING_STORE))
-    (config / "custom_components").mkdir()
-    (config / "custom_components" / "safesmart").symlink_to(
-        REPO / "custom_components" / "safesmart", target_is_directory=True
-    )
+    write_config(config, port, home, REPO / "custom_components" / "safesmart")
     started = time.monotonic()
     server = start_server(
         "Home Assistant",
