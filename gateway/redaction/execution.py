@@ -83,13 +83,13 @@ def execute(
 
 
 class _Run:
-    """The state of one job: masks, detection schedule, contact sheet and counters."""
+    """The state of one pass: masks, detection schedule, contact sheet and counters."""
 
     writer: ClipWriter
 
     def __init__(
         self,
-        job: Window,
+        window: Window,
         info: ClipInfo,
         detectors: Sequence[Detector],
         settings: DetectionSettings,
@@ -100,10 +100,10 @@ class _Run:
         self.detectors = detectors
         self.settings = settings
         self.progress = progress
-        mask = rasterise_masks(job.masks, *self.size)
+        mask = rasterise_masks(window.masks, *self.size)
         self.mask = None if mask is None else PlaneMask.from_mask(mask)
-        start = seconds(job.start_s) or Fraction(0)
-        end = seconds(job.end_s)
+        start = seconds(window.start_s) or Fraction(0)
+        end = seconds(window.end_s)
         if end is None and info.declared_duration_s is not None:
             end = Fraction(info.declared_duration_s)
         self.expected_frames = max(1, int((end - start) * info.rate)) if end is not None else 0
