@@ -53,12 +53,15 @@ def write_clip(
     gop: int = 12,
     codec: str = "libx264",
     pix_fmt: str = "yuv420p",
+    bframes: int = 0,
     painter: Callable[[int, int, int], Frame] = index_frame,
 ) -> Path:
     """Write an MP4 clip; `pts` (in 1/rate units) gives variable frame timing when set."""
     with av.open(str(path), "w", format="mp4") as out:
         out.metadata.update(metadata or {})
-        video = out.add_stream(codec, rate=rate, options={"g": str(gop), "preset": "ultrafast"})
+        video = out.add_stream(
+            codec, rate=rate, options={"g": str(gop), "preset": "ultrafast", "bf": str(bframes)}
+        )
         assert isinstance(video, av.VideoStream)
         video.width, video.height = width, height
         video.pix_fmt = pix_fmt

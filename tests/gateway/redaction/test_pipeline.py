@@ -172,3 +172,18 @@ def test_segments_keep_variable_frame_timing(make_clip: MakeClip, tmp_path: Path
     frames, times = decode_all(out)
     assert [read_index(f) for f in frames] == list(range(len(pts)))
     assert times == pytest.approx([p / 30 for p in pts], abs=1e-3)
+
+
+@pytest.mark.parametrize(("start", "end"), [(None, None), (2.5, 7.0), (0.5, 1.0)])
+def test_b_frame_input_trims_and_joins_exactly(
+    make_clip: MakeClip, tmp_path: Path, start: float | None, end: float | None
+) -> None:
+    src = make_clip(frames=240, gop=40, bframes=3)  # decode order differs from display order
+    with av.open(str(src)) as clip:
+        assert clip.streams.video[0].codec_context.has_b_frames
+    out = tmp_path / "out.mp4"
+    redact(job(src, out, start_s=start, end_s=end))
+    first, last = round((start or 0) * 30), round((end or 8) * 30) - 1
+    frames, times = decode_all(out)
+    assert [read_index(f) for f in frames] == list(range(first, last + 1))
+    assert times[0] == 0.0
