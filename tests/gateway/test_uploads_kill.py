@@ -113,9 +113,10 @@ async def test_a_killed_queue_delivers_exactly_one_identical_package(
                         device_key=resident.key,
                         city_signing_key=city.keys.signing.public_key())
     queue.enqueue(sealed)
+    # `--name=value`: a base64url key may start with "-", which argparse reads as an option
     args = ["--db", str(db), "--city-url", city.url, "--gateway-id", resident.gateway_id,
             "--device-key", str(key_file),
-            "--city-key", encode_public_key(city.keys.signing.public_key())]
+            f"--city-key={encode_public_key(city.keys.signing.public_key())}"]
 
     if die_at == "external":
         process = await asyncio.create_subprocess_exec(
