@@ -15,6 +15,7 @@ from gateway.redaction.errors import DetectionError, RedactionError, timecode
 from gateway.redaction.obscure import PlaneMask, YuvArray, fill_boxes, fill_mask
 from gateway.redaction.profiles import DetectionSettings
 from gateway.redaction.regions import Box, Polygon, rasterise_masks
+from gateway.redaction.still import unchanged
 from gateway.redaction.video_input import ClipInfo, ClipReader, DecodedFrame, seconds
 from gateway.redaction.video_output import ClipWriter
 
@@ -111,6 +112,9 @@ class _Run:
         every = settings.every if detectors else 1
         self.planner = CoverPlanner[DecodedFrame](self._detect, every, settings.dilation)
         self.counts = dict.fromkeys(DetectionKind, 0)
+        # The last frame the detectors ran on, with what they found (see still.py).
+        self.still: tuple[RgbImage, tuple[Box, ...], dict[DetectionKind, int]] | None = None
+        self.still_skips = 0
         self.frames = 0
         self.first_pts: int | None = None
         self.first_offset = Fraction(0)
@@ -134,7 +138,14 @@ class _Run:
         width, height = self.settings.detection_size(*self.size)
         rgb = decoded.frame.reformat(width=width, height=height, format="rgb24")
         image: RgbImage = np.asarray(rgb.to_ndarray(), dtype=np.uint8)
+        limit = self.settings.still_limit
+        if self.still is not None and limit is not None and unchanged(self.still[0], image, limit):
+            for kind, count in self.still[2].items():
+                self.counts[kind] += count
+            self.still_skips += 1
+            return self.still[1]
         found: list[Box] = []
+        counts = dict.fromkeys(DetectionKind, 0)
         for detector in self.detectors:
             began = time.perf_counter()
             try:
@@ -150,8 +161,10 @@ class _Run:
                     f"on the frame at {_clock(decoded.offset_s)}; nothing was written."
                 )
             self.counts[detector.kind] += len(boxes)
+            counts[detector.kind] += len(boxes)
             found.extend(boxes)
-        return tuple(found)
+        self.still = (image, tuple(found), counts)
+        return self.still[1]
 
     def _emit(self, decoded: DecodedFrame, boxes: tuple[Box, ...]) -> None:
         width, height = self.size

@@ -24,6 +24,9 @@ class DetectionSettings:
     every: int = 5  # detect on every Nth frame; the others use neighbours' boxes and hulls
     dilation: float = 0.3  # grow each box by this share so motion between detections stays covered
     width: int = 736  # detection frame width (height follows the aspect ratio, rounded to 32)
+    # A detection frame whose 16 px blocks all changed less than this (mean grey levels) since
+    # the last frame detected reuses its boxes; None always runs the detectors.
+    still_limit: float | None = 1.0
     timeout_s: float = 10.0  # a detector slower than this on one frame stops the job
     face_threshold: float = 0.1  # CenterFace heatmap score; lower finds smaller faces
     threads: int = 1  # onnxruntime threads per process; parallelism comes from segments

@@ -122,7 +122,8 @@ def test_boxes_cover_every_frame_between_detections(make_clip: MakeClip, tmp_pat
     out = tmp_path / "o.mp4"
     detector = ScriptedDetector([Box(0.25, 0.25, 0.5, 0.5)])
     job = RedactionJob(make_clip(frames=31, painter=white), out)
-    report = redact_with(job, [detector], DetectionSettings(every=3, dilation=0.2))
+    settings = DetectionSettings(every=3, dilation=0.2, still_limit=None)
+    report = redact_with(job, [detector], settings)
     assert detector.calls == 11  # frames 0, 3, ..., 30
     assert report.faces == 11
     for frame in decode_all(out)[0]:
@@ -167,3 +168,37 @@ def test_free_dims_let_onnxruntime_take_any_frame_size() -> None:
     for height, width in ((64, 96), (416, 736)):
         heatmap = session.run(["537"], {"input.1": np.zeros((1, 3, height, width), np.float32)})[0]
         assert heatmap.shape == (1, 1, height // 4, width // 4)
+
+
+def test_still_detection_frames_reuse_boxes_until_the_picture_changes(
+    make_clip: MakeClip, tmp_path: Path
+) -> None:
+    def porch(index: int, width: int, height: int) -> Frame:
+        frame = np.full((height, width, 3), 200, dtype=np.uint8)
+        if index >= 20:  # someone steps into a still scene
+            frame[150:170, 250:266] = 60
+        return frame
+
+    out = tmp_path / "o.mp4"
+    detector = ScriptedDetector([Box(0.25, 0.25, 0.5, 0.5)])
+    job = RedactionJob(make_clip(frames=31, painter=porch), out)
+    report = redact_with(job, [detector], DetectionSettings(every=3, dilation=0.2))
+    # frames 0-18: one run, then reuse; 21: the picture changed, run; 24-30: reuse again
+    assert detector.calls == 2
+    assert report.faces == 11  # reused boxes still count on every detection frame
+    for frame in decode_all(out)[0]:
+        assert frame[56:124, 74:166].max() < 40  # the boxes cover every frame all the same
+
+
+def test_unchanged_compares_blocks_not_the_whole_frame() -> None:
+    from gateway.redaction.still import unchanged
+
+    rng = np.random.default_rng(5)
+    base = rng.integers(50, 200, (416, 736, 3), dtype=np.uint8)
+    jitter = (base.astype(np.int16) + rng.integers(-1, 2, base.shape)).astype(np.uint8)
+    assert unchanged(base, base, 1.0)
+    assert unchanged(base, jitter, 1.0)  # coding noise of one grey level
+    small_face = base.copy()
+    small_face[200:214, 300:312] = 20  # 12x14 px: a 24 px face at 720p, downscaled
+    assert not unchanged(base, small_face, 1.0)
+    assert not unchanged(base, base[:, :704], 1.0)
