@@ -7,12 +7,11 @@ the device public key can check with `verify_export`. See docs/audit-log.md.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sqlite3
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -35,6 +34,7 @@ from .auditchain import (
     check_data,
     entry_hash,
 )
+from .database import create_tables, transaction
 
 __all__ = [
     "AuditDataError", "AuditEntry", "AuditError", "AuditKind", "AuditLog", "AuditVerification",
@@ -92,28 +92,7 @@ class AuditLog:
     def __init__(self, db_path: Path, device_key: Ed25519PrivateKey) -> None:
         self._db_path = db_path
         self._device_key = device_key
-        db = sqlite3.connect(self._db_path, timeout=30)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
-        finally:
-            db.close()
-
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        # One connection per operation and BEGIN IMMEDIATE: appends from several threads or
-        # processes serialise on the database lock, so two entries never share a seq.
-        db = sqlite3.connect(self._db_path, timeout=30, isolation_level=None)
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-        finally:
-            db.close()
+        create_tables(db_path, _SCHEMA)
 
     def append(
         self,
@@ -129,7 +108,7 @@ class AuditLog:
         # Round-trip through JSON so the stored entry equals what was hashed (tuples -> lists).
         body = json.loads(canonical_json(body))
         at = format_time(now or utcnow())
-        with self._transaction() as db:
+        with transaction(self._db_path) as db:
             row = db.execute(_HEAD).fetchone()
             seq, prev = (row[0] + 1, row[1]) if row else (1, GENESIS_HASH)
             fields = {
@@ -147,7 +126,7 @@ class AuditLog:
     def checkpoint(self, now: datetime | None = None) -> SignedEnvelope:
         """Sign and store the chain's current size and head."""
         public = self._device_key.public_key()
-        with self._transaction() as db:
+        with transaction(self._db_path) as db:
             row = db.execute(_HEAD).fetchone()
             size, head = (row[0], row[1]) if row else (0, GENESIS_HASH)
             body = {
@@ -165,7 +144,7 @@ class AuditLog:
 
     def entries(self, request_id: str | None = None) -> list[AuditEntry]:
         """All entries in chain order, or those about one request."""
-        with self._transaction() as db:
+        with transaction(self._db_path) as db:
             if request_id is None:
                 rows = db.execute("SELECT * FROM audit_entries ORDER BY seq").fetchall()
             else:
@@ -176,7 +155,7 @@ class AuditLog:
 
     def export(self, path: Path) -> int:
         """Write entries then checkpoints as JSON Lines, atomically; return the entry count."""
-        with self._transaction() as db:
+        with transaction(self._db_path) as db:
             rows = db.execute("SELECT * FROM audit_entries ORDER BY seq").fetchall()
             checkpoints = db.execute(_CHECKPOINTS).fetchall()
         fd, tmp = tempfile.mkstemp(prefix=".audit-export-", dir=path.parent)

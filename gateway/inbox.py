@@ -9,11 +9,10 @@ cannot both win.
 from __future__ import annotations
 
 import builtins
-import contextlib
 import json
 import secrets
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from protocol.messages import FootageRequest
 from protocol.signing import SignedEnvelope
 from protocol.timeutil import TimeWindow, format_time, parse_time
 
+from .database import create_tables, transaction
 from .requeststate import (
     CAMERA_TRANSITIONS,
     CameraState,
@@ -86,26 +86,7 @@ class Inbox:
 
     def __init__(self, db_path: Path) -> None:
         self._db_path = db_path
-        db = sqlite3.connect(db_path, timeout=30)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
-        finally:
-            db.close()
-
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self._db_path, timeout=30, isolation_level=None)
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-        finally:
-            db.close()
+        create_tables(db_path, _SCHEMA)
 
     def add(
         self,
@@ -124,7 +105,7 @@ class Inbox:
         if not set(ids) <= set(request.registration_ids):
             raise InboxError("Only cameras the request names can be added to it.")
         stamp = format_time(now)
-        with self._transaction() as db:
+        with transaction(self._db_path) as db:
             if db.execute(
                 "SELECT 1 FROM inbox_requests WHERE request_id = ?", (request.request_id,)
             ).fetchone():
@@ -152,7 +133,7 @@ class Inbox:
 
     def get(self, request_id: str) -> InboxRequest:
         """The request with this id; RequestNotFoundError if none."""
-        with self._transaction() as db:
+        with transaction(self._db_path) as db:
             return self._load(db, request_id)
 
     def list(self, state: RequestState | None = None) -> builtins.list[InboxRequest]:
@@ -161,13 +142,13 @@ class Inbox:
         args: tuple[str, ...] = ()
         if state is not None:
             query, args = query + " WHERE state = ?", (RequestState(state).value,)
-        with self._transaction() as db:
+        with transaction(self._db_path) as db:
             ids = db.execute(query + " ORDER BY received_us DESC, rowid DESC", args).fetchall()
             return [self._load(db, rid) for (rid,) in ids]
 
     def pending_count(self) -> int:
         """How many requests wait for the resident."""
-        with self._transaction() as db:
+        with transaction(self._db_path) as db:
             row = db.execute(
                 "SELECT COUNT(*) FROM inbox_requests WHERE state = ?", (RequestState.PENDING.value,)
             ).fetchone()
@@ -184,7 +165,7 @@ class Inbox:
     ) -> InboxRequest:
         """Approve some or all pending cameras (the rest are declined), optionally narrower."""
         _check_decider(decided_by, now)
-        with self._transaction() as db:
+        with transaction(self._db_path) as db:
             item = self._pending(db, request_id, "approved")
             if now >= item.request.respond_by:
                 raise InvalidTransitionError(
@@ -214,7 +195,7 @@ class Inbox:
     ) -> InboxRequest:
         """Decline some or all pending cameras; the request stays pending while any is left."""
         _check_decider(decided_by, now)
-        with self._transaction() as db:
+        with transaction(self._db_path) as db:
             item = self._pending(db, request_id, "declined")
             chosen = _choose(item, cameras)
             changes = {rid: (CameraState.DECLINED, None) for rid in chosen}
@@ -223,7 +204,7 @@ class Inbox:
     def expire_due(self, now: datetime) -> builtins.list[InboxRequest]:
         """Move pending requests past their respond-by time to EXPIRED; returns them."""
         _aware(now)
-        with self._transaction() as db:
+        with transaction(self._db_path) as db:
             due = db.execute(
                 "SELECT request_id FROM inbox_requests WHERE state = ? AND respond_by_us <= ?"
                 " ORDER BY received_us",
@@ -258,7 +239,7 @@ class Inbox:
         """Record upload progress for an approved camera (uploading, delivered, failed, retry)."""
         _aware(now)
         state = CameraState(state)
-        with self._transaction() as db:
+        with transaction(self._db_path) as db:
             item = self._load(db, request_id)
             current = item.camera(registration_id).state
             if state not in CAMERA_TRANSITIONS.get(current, frozenset()):
@@ -270,14 +251,14 @@ class Inbox:
     def set_preview(self, request_id: str, status: PreviewStatus, now: datetime) -> InboxRequest:
         """Record how far the redacted preview has got."""
         _aware(now)
-        with self._transaction() as db:
+        with transaction(self._db_path) as db:
             item = self._load(db, request_id)
             return self._change(db, item, now, {}, preview=PreviewStatus(status))
 
     def set_error(self, request_id: str, error: str, now: datetime) -> InboxRequest:
         """Show a problem on the request (an empty string clears it)."""
         _aware(now)
-        with self._transaction() as db:
+        with transaction(self._db_path) as db:
             item = self._load(db, request_id)
             return self._change(db, item, now, {}, error=error)
 

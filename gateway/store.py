@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -14,6 +13,7 @@ from pathlib import Path
 from protocol.timeutil import format_time, parse_time, utcnow
 
 from .config import GatewayError
+from .database import connect, create_tables
 
 Polygon = tuple[tuple[float, float], ...]
 
@@ -53,9 +53,9 @@ class PinnedCity:
     city_id: str
     name: str
     url: str
-    signing_key: str          # base64url raw Ed25519 public key
-    encryption_key: str       # base64url raw X25519 public key
-    fingerprint: str          # display fingerprint of the signing key
+    signing_key: str  # base64url raw Ed25519 public key
+    encryption_key: str  # base64url raw X25519 public key
+    fingerprint: str  # display fingerprint of the signing key
     enrolled_at: datetime
 
 
@@ -70,7 +70,7 @@ class CameraRecord:
     device_id: str
     lat: float
     lon: float
-    precision: str            # what the city was sent: "block" | "exact"
+    precision: str  # what the city was sent: "block" | "exact"
     masks: tuple[Polygon, ...]
     status: CameraStatus
     created_at: datetime
@@ -82,18 +82,10 @@ class GatewayStore:
 
     def __init__(self, db_path: Path) -> None:
         self.db_path = db_path
-        with self._connect() as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(_SCHEMA)
+        create_tables(db_path, _SCHEMA)
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.db_path, timeout=10, isolation_level=None)
-        try:
-            conn.execute("PRAGMA busy_timeout=10000")
-            yield conn
-        finally:
-            conn.close()
+    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
+        return connect(self.db_path)
 
     # settings -----------------------------------------------------------------
     def get_setting(self, key: str, default: str | None = None) -> str | None:
@@ -138,7 +130,13 @@ class GatewayStore:
             return None
         gateway_id, city_id, name, url, signing_key, encryption_key, fingerprint = map(str, row[:7])
         return PinnedCity(
-            gateway_id, city_id, name, url, signing_key, encryption_key, fingerprint,
+            gateway_id,
+            city_id,
+            name,
+            url,
+            signing_key,
+            encryption_key,
+            fingerprint,
             enrolled_at=parse_time(row[7]),
         )
 
@@ -149,8 +147,16 @@ class GatewayStore:
             conn.execute("DELETE FROM enrollment")
             conn.execute(
                 "INSERT INTO enrollment VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (city.gateway_id, city.city_id, city.name, city.url, city.signing_key,
-                 city.encryption_key, city.fingerprint, format_time(city.enrolled_at)),
+                (
+                    city.gateway_id,
+                    city.city_id,
+                    city.name,
+                    city.url,
+                    city.signing_key,
+                    city.encryption_key,
+                    city.fingerprint,
+                    format_time(city.enrolled_at),
+                ),
             )
             conn.execute("DELETE FROM settings WHERE key = 'feed_cursor'")
             conn.execute("COMMIT")
@@ -161,10 +167,20 @@ class GatewayStore:
             try:
                 conn.execute(
                     "INSERT INTO cameras VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (camera.camera_id, camera.registration_id, camera.name, camera.source,
-                     camera.device_id, camera.lat, camera.lon, camera.precision,
-                     json.dumps([list(map(list, m)) for m in camera.masks]), camera.status.value,
-                     format_time(camera.created_at), format_time(camera.updated_at)),
+                    (
+                        camera.camera_id,
+                        camera.registration_id,
+                        camera.name,
+                        camera.source,
+                        camera.device_id,
+                        camera.lat,
+                        camera.lon,
+                        camera.precision,
+                        json.dumps([list(map(list, m)) for m in camera.masks]),
+                        camera.status.value,
+                        format_time(camera.created_at),
+                        format_time(camera.updated_at),
+                    ),
                 )
             except sqlite3.IntegrityError as err:
                 raise StoreError(f"camera {camera.name!r} is already registered") from err
@@ -189,7 +205,8 @@ class GatewayStore:
     def registered_ids(self) -> set[str]:
         """Registration ids the city may address requests to."""
         return {
-            c.registration_id for c in self.cameras(include_withdrawn=False)
+            c.registration_id
+            for c in self.cameras(include_withdrawn=False)
             if c.registration_id and c.status is CameraStatus.REGISTERED
         }
 

@@ -21,6 +21,8 @@ from protocol.messages import MAX_RADIUS_M, MAX_WINDOW, FootageRequest
 from protocol.signing import Domain, SignedEnvelope, key_id, verify
 from protocol.timeutil import format_time
 
+from .database import connect, create_tables
+
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 # Replay records outlive respond_by (after which EXPIRED rejects anyway) by this margin, so a
 # gateway clock that is set back cannot revive an old request.
@@ -74,43 +76,32 @@ class ReplayGuard:
 
     def __init__(self, db_path: Path) -> None:
         self._db_path = db_path
-        db = sqlite3.connect(db_path, timeout=30)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS replay_claims ("
-                " request_id TEXT NOT NULL UNIQUE, nonce TEXT NOT NULL UNIQUE,"
-                " keep_until REAL NOT NULL)"
-            )
-        finally:
-            db.close()
+        create_tables(
+            db_path,
+            "CREATE TABLE IF NOT EXISTS replay_claims ("
+            " request_id TEXT NOT NULL UNIQUE, nonce TEXT NOT NULL UNIQUE,"
+            " keep_until REAL NOT NULL);",
+        )
 
     def claim(self, request_id: str, nonce: str, keep_until: datetime) -> bool:
         """Record the pair atomically; False (and nothing recorded) if either was seen before."""
-        db = sqlite3.connect(self._db_path, timeout=30)
         try:
-            with db:
+            with connect(self._db_path) as db:
                 db.execute(
                     "INSERT INTO replay_claims (request_id, nonce, keep_until) VALUES (?, ?, ?)",
                     (request_id, nonce, keep_until.timestamp()),
                 )
         except sqlite3.IntegrityError:
             return False
-        finally:
-            db.close()
         return True
 
     def prune(self, now: datetime) -> int:
         """Forget claims whose keep-until time has passed; returns how many."""
-        db = sqlite3.connect(self._db_path, timeout=30)
-        try:
-            with db:
-                cursor = db.execute(
-                    "DELETE FROM replay_claims WHERE keep_until < ?", (now.timestamp(),)
-                )
-            return cursor.rowcount
-        finally:
-            db.close()
+        with connect(self._db_path) as db:
+            cursor = db.execute(
+                "DELETE FROM replay_claims WHERE keep_until < ?", (now.timestamp(),)
+            )
+        return cursor.rowcount
 
 
 def _parse_envelope(data: object) -> SignedEnvelope:
