@@ -113,6 +113,7 @@ class InboxRequest:
         return {
             "id": r.request_id,
             "state": self.state.value,
+            "issued_at": format_time(r.issued_at),
             "received_at": format_time(self.received_at),
             "updated_at": format_time(self.updated_at),
             "approval_nonce": self.approval_nonce,

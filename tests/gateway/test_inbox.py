@@ -26,7 +26,7 @@ from gateway.inbox import (
 )
 from gateway.requeststate import derive_state
 from protocol.messages import FootageRequest
-from protocol.timeutil import TimeWindow
+from protocol.timeutil import TimeWindow, format_time
 from tests.gateway.trust_factories import NOW, OUR_CAMERAS, make_request, signed
 
 KEY = Ed25519PrivateKey.generate()
@@ -261,7 +261,8 @@ def test_api_json_matches_the_contract(inbox: Inbox) -> None:
     item = add(inbox, make_request(registration_ids=("reg-front",)))
     data = item.to_api_json()
     assert list(data) == [
-        "id", "state", "received_at", "updated_at", "approval_nonce", "agency", "officer",
+        "id", "state", "issued_at", "received_at", "updated_at", "approval_nonce", "agency",
+        "officer",
         "case_number", "incident", "window", "window_minutes", "respond_by", "legal_basis",
         "disclosures", "cameras", "preview", "decided_by", "error",
     ]  # fmt: skip
@@ -269,6 +270,7 @@ def test_api_json_matches_the_contract(inbox: Inbox) -> None:
     assert data["id"] == request.request_id
     assert data["state"] == "pending"
     assert data["received_at"] == "2026-11-21T10:00:00Z"
+    assert data["issued_at"] == format_time(request.issued_at)
     assert data["agency"] == {"name": "Cleveland Division of Police", "id": "cle-pd"}
     assert set(data["officer"]) == {"name", "badge", "email", "phone"}
     assert data["incident"] == {
