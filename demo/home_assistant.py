@@ -63,11 +63,11 @@ class Sighting:
 class HomeAssistant:
     """A running Home Assistant with an admin session for the demo user."""
 
-    def __init__(self, server: Server, config: Path, started: float) -> None:
+    def __init__(self, server: Server, config: Path, listening_s: float) -> None:
         self.server = server
         self.config = config
         self.password = secrets.token_urlsafe(12)
-        self._started = started  # time.monotonic() when the process was started
+        self.listening_s = listening_s  # from starting the process until its port was open
         self._token = ""
 
     @property
@@ -109,9 +109,8 @@ class HomeAssistant:
         return json.loads(raw) if raw else None
 
     def onboard(self) -> float:
-        """Create the owner through onboarding, log in, finish the remaining steps.
-
-        Returns the seconds from starting the process until Home Assistant was onboarded."""
+        """Create the owner through onboarding, log in, finish the remaining steps; seconds."""
+        started = time.monotonic()
         wait_until(
             "Home Assistant's onboarding API",
             lambda: self.call("GET", "/api/onboarding"),
@@ -140,7 +139,7 @@ class HomeAssistant:
         steps = self.call("GET", "/api/onboarding")
         if not all(step["done"] for step in steps):
             raise DemoError(f"Home Assistant's onboarding is not complete: {steps}")
-        return time.monotonic() - self._started
+        return time.monotonic() - started
 
     def add_integration(self, gateway_url: str, gateway_token: str) -> Entities:
         """Set up SafeSmart through the config flow, as the UI does; return its entities."""
@@ -253,7 +252,7 @@ def start_home_assistant(out: Path, home: tuple[float, float]) -> HomeAssistant:
         out / "logs" / "homeassistant.log",
         timeout=START_TIMEOUT_S,
     )
-    return HomeAssistant(server, config, started)
+    return HomeAssistant(server, config, time.monotonic() - started)
 
 
 def wait_until(

@@ -14,7 +14,9 @@ from typing import Any
 
 import pytest
 
-HA_LINE = re.compile(r"^demo: Home Assistant on (http://127\.0\.0\.1:(\d+)), ready in ", re.M)
+HA_LINE = re.compile(
+    r"^demo: Home Assistant on (http://127\.0\.0\.1:(\d+)): listening after ", re.M
+)
 
 
 def _post(url: str, body: dict[str, Any]) -> dict[str, Any]:
