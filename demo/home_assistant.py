@@ -79,6 +79,11 @@ class HomeAssistant:
         # Home Assistant's own web app identifies itself by the instance URL.
         return self.url + "/"
 
+    @property
+    def access_token(self) -> str:
+        """The demo user's access token (after onboard()), e.g. for HA's WebSocket API."""
+        return self._token
+
     def call(self, method: str, path: str, body: Any = None, form: bool = False) -> Any:
         """One HTTP call; an error answer becomes a HomeAssistantError with HA's message."""
         headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
