@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         setup = start_everything(out, servers)
         warm_up, samples = asyncio.run(measure(setup, args.requests))
-    except (DemoError, CityError) as err:
+    except (DemoError, CityError, aiohttp.ClientError) as err:
         print(f"ha_latency: FAILED: {err}", file=sys.stderr)
         print(f"  logs kept in {out / 'logs'}", file=sys.stderr)
         return 1
