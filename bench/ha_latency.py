@@ -27,14 +27,14 @@ import aiohttp
 
 from bench.ha_latency_report import Sample, machine_note, print_report
 from bench.ha_websocket import EventWatch, subscribe
-from bench.push_latency import request_body
 from city.errors import CityError
 from city.requestform import post_request
-from demo.__main__ import CITY, GATEWAY, HOME, field
+from demo.__main__ import HOME
 from demo.footage import write_clip
 from demo.home_assistant import start_home_assistant
-from demo.processes import DemoError, Server, free_port, run, start_server
-from protocol.timeutil import format_time, parse_time
+from demo.processes import DemoError, Server
+from demo.stack import CameraSpec, request_body, start_stack
+from protocol.timeutil import parse_time
 
 PER_REQUEST_TIMEOUT_S = 10.0
 # Starting HA, onboarding and the config flow take 20-60 s here; the bound leaves room for a
@@ -58,7 +58,7 @@ class Setup:
     ha_url: str
     ha_token: str
     ha_version: str
-    window: dict[str, str]  # each request's window: inside the generated clip, as in the demo
+    window: tuple[datetime, datetime]  # each request's: inside the generated clip, as in the demo
 
 
 def start_everything(out: Path, servers: list[Server]) -> Setup:
@@ -70,53 +70,30 @@ def start_everything(out: Path, servers: list[Server]) -> Setup:
     servers.append(ha.server)
     ha.onboard()
 
-    city_data, gateway_data = out / "city", out / "gateway"
-    run([CITY, "init", "--data", str(city_data), "--name", "Bench City"], "city init")
-    city_port = free_port()
-    city = start_server(
-        "city endpoint",
-        [CITY, "serve", "--data", str(city_data), "--listen", f"127.0.0.1:{city_port}"],
-        city_port,
-        out / "logs" / "city.log",
+    stack = start_stack(
+        out, out / "footage", [CameraSpec(DEVICE, "Front door", *HOME)], "Bench City"
     )
-    servers.append(city)
-    issued = run([CITY, "enroll-code", "--data", str(city_data)], "enrollment code")
-    gw = [GATEWAY, "--data", str(gateway_data)]
-    run([*gw, "init", "--name", "Bench home"], "gateway init")
-    run([*gw, "enroll", "--city", city.url, "--code", field(issued, "code"),
-         "--expect-fingerprint", field(issued, "fingerprint")], "enrollment")  # fmt: skip
-    run([*gw, "source", "add", "folder", "bench-footage", "--path", str(out / "footage")],
-        "source add")  # fmt: skip
-    run([*gw, "camera", "add", "--name", "Front door", "--lat", str(HOME[0]),
-         "--lon", str(HOME[1]), "--source", "bench-footage", "--device", DEVICE],
-        "camera add")  # fmt: skip
-    gw_port = free_port()
-    gateway = start_server(
-        "gateway",
-        [*gw, "serve", "--listen", f"127.0.0.1:{gw_port}"],
-        gw_port,
-        out / "logs" / "gateway.log",
-    )
+    servers.extend(stack.servers)
+    gateway = stack.start_gateway()
     servers.append(gateway)
-    gateway_token = (gateway_data / "api-token").read_text().strip()
+    gateway_token = stack.api_token
     ha.add_integration(gateway.url, gateway_token)
     return Setup(
-        city_url=city.url,
-        admin_token=(city_data / "admin-token").read_text().strip(),
+        city_url=stack.city.url,
+        admin_token=stack.admin_token,
         gateway_url=gateway.url,
         gateway_token=gateway_token,
         ha_url=ha.url,
         ha_token=ha.access_token,
         ha_version=str(ha.call("GET", "/api/config")["version"]),
-        window={"start": format_time(clip_start + timedelta(seconds=5)),
-                "end": format_time(clip_start + timedelta(seconds=13))},
+        window=(clip_start + timedelta(seconds=5), clip_start + timedelta(seconds=13)),
     )  # fmt: skip
 
 
 async def issue(setup: Setup, case: str) -> str:
     """POST one request to the city's admin API; its id."""
     status, answer = await post_request(
-        setup.city_url, setup.admin_token, {**request_body(case), "window": setup.window}
+        setup.city_url, setup.admin_token, request_body(case, HOME, *setup.window)
     )
     if status != 201:
         raise LatencyBenchError(f"the city refused request {case} ({status}): {answer}")
@@ -184,8 +161,7 @@ async def measure(setup: Setup, count: int) -> tuple[Sample, list[Sample]]:
                     f"{PER_REQUEST_TIMEOUT_S:.0f} s; see the logs"
                 )
             samples = [
-                await one_request(setup, watch, f"HA-LATENCY-{index:04d}")
-                for index in range(count)
+                await one_request(setup, watch, f"HA-LATENCY-{index:04d}") for index in range(count)
             ]
         finally:
             listener.cancel()

@@ -15,52 +15,27 @@ import json
 import shutil
 import signal
 import sys
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from protocol.timeutil import format_time
-
 from .footage import write_clip
 from .home_assistant import HomeAssistant, hold, start_home_assistant, wait_until
 from .inspection import inspect_clip
-from .processes import DemoError, Server, free_port, run, start_server
+from .processes import DemoError, Server, run
+from .stack import CITY, CameraSpec, request_body, start_stack
 
-BIN = Path(sys.executable).parent
-CITY, GATEWAY = str(BIN / "safesmart-city"), str(BIN / "safesmart-gateway")
 HOME = (41.49932, -81.69436)
 CAMERAS = [
-    # (device id, name, offset from HOME in degrees, privacy masks)
-    ("front-door", "Front door", (0.0, 0.0), ["0.06,0.11 0.32,0.11 0.32,0.56 0.06,0.56"]),
-    ("driveway", "Driveway", (0.0002, 0.0003), []),
-]
+    # The front door masks the neighbour's house on the left of the picture.
+    CameraSpec("front-door", "Front door", HOME[0], HOME[1],
+               ("0.06,0.11 0.32,0.11 0.32,0.56 0.06,0.56",)),
+    CameraSpec("driveway", "Driveway", HOME[0] + 0.0002, HOME[1] + 0.0003),
+]  # fmt: skip
 
 
 def step(message: str) -> None:
     print(f"demo: {message}", flush=True)
-
-
-def api(server: Server, token: str, method: str, path: str, body: Any = None) -> Any:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(  # noqa: S310 - loopback URL we built
-        server.url + path,
-        data=data,
-        method=method,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-        raw = response.read()
-        if response.headers.get_content_type() == "application/json":
-            return json.loads(raw)
-        return raw
-
-
-def field(output: str, name: str) -> str:
-    for line in output.splitlines():
-        if line.startswith(f"{name}:"):
-            return line.split(":", 1)[1].split("(")[0].strip()
-    raise DemoError(f"no {name!r} in:\n{output}")
 
 
 def describe(artifact: Path) -> str:
@@ -134,101 +109,51 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_demo(out: Path, artifacts: Path, servers: list[Server], ha: HomeAssistant) -> int:
-    city_data, gateway_data, footage = out / "city", out / "gateway", out / "footage"
-    gw = [GATEWAY, "--data", str(gateway_data)]
+    city_data, footage = out / "city", out / "footage"
 
     clip_start = (datetime.now(UTC) - timedelta(minutes=30)).replace(microsecond=0)
     stamp = clip_start.strftime("%Y%m%d_%H%M%S")
     originals = []
-    for device, *_ in CAMERAS:
-        originals.append(write_clip(footage / device / f"{device}_{stamp}.mp4", clip_start))
+    for camera in CAMERAS:
+        path = footage / camera.device / f"{camera.device}_{stamp}.mp4"
+        originals.append(write_clip(path, clip_start))
     step(f"generated {len(originals)} clips of 20 s with audio and metadata in {footage}")
     onboarded_s = ha.onboard()
     step(f"Home Assistant on {ha.url}: listening after {ha.listening_s:.1f} s, "
          f"user 'demo' made through onboarding in {onboarded_s:.1f} s")  # fmt: skip
 
-    run([CITY, "init", "--data", str(city_data), "--name", "City of Cleveland (demo)"], "city init")
-    city_port = free_port()
-    city = start_server(
-        "city endpoint",
-        [CITY, "serve", "--data", str(city_data), "--listen", f"127.0.0.1:{city_port}"],
-        city_port,
-        out / "logs" / "city.log",
-    )
-    servers.append(city)
-    step(f"city endpoint listening on {city.url}")
-    issued = run([CITY, "enroll-code", "--data", str(city_data)], "enrollment code")
-    code, fingerprint = field(issued, "code"), field(issued, "fingerprint")
-
-    run([*gw, "init", "--name", "Demo home"], "gateway init")
-    enrolled = run(
-        [*gw, "enroll", "--city", city.url, "--code", code, "--expect-fingerprint", fingerprint],
-        "enrollment",
-    )
-    step(f"gateway enrolled; city key fingerprint {fingerprint} pinned")
-    run([*gw, "source", "add", "folder", "demo-footage", "--path", str(footage)], "source add")
-    for device, name, (dlat, dlon), masks in CAMERAS:
-        mask_args = [arg for mask in masks for arg in ("--mask", mask)]
-        run(
-            [*gw, "camera", "add", "--name", name, "--lat", str(HOME[0] + dlat),
-             "--lon", str(HOME[1] + dlon), "--source", "demo-footage", "--device", device,
-             *mask_args],
-            f"camera add {name}",
-        )  # fmt: skip
+    stack = start_stack(out, footage, CAMERAS, city_name="City of Cleveland (demo)")
+    servers.extend(stack.servers)
+    step(f"city endpoint listening on {stack.city.url}")
+    step(f"gateway enrolled; city key fingerprint {stack.fingerprint} pinned")
     step(f"registered {len(CAMERAS)} cameras (the city knows each to about a block)")
-    del enrolled
-
-    gw_port = free_port()
-    gateway = start_server(
-        "gateway",
-        [*gw, "serve", "--listen", f"127.0.0.1:{gw_port}"],
-        gw_port,
-        out / "logs" / "gateway.log",
-    )
+    gateway = stack.start_gateway()
     servers.append(gateway)
-    token = (gateway_data / "api-token").read_text().strip()
     step(f"gateway local API on {gateway.url} (loopback only, bearer token)")
-    entities = ha.add_integration(gateway.url, token)
+    entities = ha.add_integration(gateway.url, stack.api_token)
     step(f"Home Assistant set up SafeSmart through its config flow: {entities}")
 
-    window_start, window_end = clip_start + timedelta(seconds=5), clip_start + timedelta(seconds=13)
-    body = {
-        "case_number": "2026-DEMO-0001",
-        "agency": {"name": "Cleveland Division of Police (demo)", "id": "cle-pd"},
-        "officer": {"name": "Det. Demo", "badge": "0001", "email": "detective@city.example",
-                    "phone": "+1 216 555 0100"},
-        "incident": {"type": "burglary", "description": "Package taken from a porch",
-                     "point": {"lat": HOME[0] + 0.001, "lon": HOME[1]}, "radius_m": 300},
-        "window": {"start": format_time(window_start), "end": format_time(window_end)},
-        "respond_by": format_time(datetime.now(UTC) + timedelta(days=3)),
-        "legal_basis": "voluntary",
-        "disclosures": {"retention_days": 90, "may_become_public_record": True,
-                        "may_be_asked_to_testify": False,
-                        "name_may_appear_in_court_documents": False,
-                        "notes": "Footage is kept 90 days unless it becomes evidence."},
-    }  # fmt: skip
-    # What `safesmart-city request --json` posts; timed from here, not from a CLI's start-up.
-    issued_at = datetime.now(UTC)
-    answer = api(city, (city_data / "admin-token").read_text().strip(), "POST",
-                 "/v1/admin/requests", body)  # fmt: skip
-    request_id = answer["requests"][0]["request_id"]
+    window = (clip_start + timedelta(seconds=5), clip_start + timedelta(seconds=13))
+    incident = (HOME[0] + 0.001, HOME[1])
+    issued_at = datetime.now(UTC)  # timed from the admin API call, not from a CLI's start-up
+    request_id = stack.issue(request_body("2026-DEMO-0001", incident, *window))
     step(f"city issued signed request {request_id} for an 8 s window")
 
     seen = ha.wait_for_event(entities.footage_request, request_id, "received", timeout=30)
     step("gateway verified the signature, freshness, replay and caps; Home Assistant fired "
          f"'received' {seen.ms_after(issued_at):.0f} ms after the city was asked; "
          f"{ha.show(entities.pending_requests)}")  # fmt: skip
-    request = api(gateway, token, "GET", f"/api/v1/requests/{request_id}")
+    request = stack.gateway_api("GET", f"/api/v1/requests/{request_id}")
     wait_until(
         "the redacted preview",
         lambda: (
-            api(gateway, token, "GET", f"/api/v1/requests/{request_id}")["preview"]["status"]
+            stack.gateway_api("GET", f"/api/v1/requests/{request_id}")["preview"]["status"]
             in ("ready", "failed")
         ),
         timeout=240,
     )
     sheet = artifacts / "contact-sheet.png"
-    sheet.write_bytes(api(gateway, token, "GET", f"/api/v1/requests/{request_id}/preview"))
+    sheet.write_bytes(stack.gateway_api("GET", f"/api/v1/requests/{request_id}/preview"))
     step(f"contact sheet of redacted frames: {sheet}")
 
     if not ask_resident(request):
@@ -243,7 +168,7 @@ def run_demo(out: Path, artifacts: Path, servers: list[Server], ha: HomeAssistan
         "delivery",
         lambda: (
             r
-            if (r := api(gateway, token, "GET", f"/api/v1/requests/{request_id}"))["state"]
+            if (r := stack.gateway_api("GET", f"/api/v1/requests/{request_id}"))["state"]
             in ("delivered", "failed")
             else None
         ),
@@ -288,8 +213,8 @@ def run_demo(out: Path, artifacts: Path, servers: list[Server], ha: HomeAssistan
         raise DemoError("the city holds no uploads")
 
     export = artifacts / "audit-log.jsonl"
-    run([*gw, "audit", "export", str(export)], "audit export")
-    verified = run([*gw, "audit", "verify"], "audit verify")
+    run([*stack.gateway_cli, "audit", "export", str(export)], "audit export")
+    verified = run([*stack.gateway_cli, "audit", "verify"], "audit verify")
     step(f"audit log exported to {export}; {verified.strip().splitlines()[0]}")
 
     print("\nartifacts:")
