@@ -19,7 +19,16 @@ from protocol.timeutil import format_time, utcnow
 
 from .processes import DemoError, Server, free_port, run, start_server
 
-BIN = Path(sys.executable).parent
+
+def _console_scripts() -> Path:
+    """Beside this interpreter, or in the repo's .venv (when run from Home Assistant's)."""
+    here = Path(sys.executable).parent
+    if (here / "safesmart-gateway").exists():
+        return here
+    return Path(__file__).resolve().parents[1] / ".venv" / "bin"
+
+
+BIN = _console_scripts()
 CITY, GATEWAY = str(BIN / "safesmart-city"), str(BIN / "safesmart-gateway")
 
 
@@ -119,7 +128,11 @@ class Stack:
 
 
 def start_stack(
-    out: Path, footage: Path, cameras: Sequence[CameraSpec], city_name: str = "Demo City"
+    out: Path,
+    footage: Path,
+    cameras: Sequence[CameraSpec],
+    city_name: str = "Demo City",
+    home_name: str = "Demo home",
 ) -> Stack:
     """Start the city, enroll a new gateway in `out` and register `cameras` on `footage`."""
     city_data = out / "city"
@@ -135,7 +148,7 @@ def start_stack(
     stack = Stack(out, city, field_of(issued, "fingerprint"), servers=[city])
     try:
         gw = stack.gateway_cli
-        run([*gw, "init", "--name", "Demo home"], "gateway init")
+        run([*gw, "init", "--name", home_name], "gateway init")
         run([*gw, "enroll", "--city", city.url, "--code", field_of(issued, "code"),
              "--expect-fingerprint", stack.fingerprint], "enrollment")  # fmt: skip
         run([*gw, "source", "add", "folder", "footage", "--path", str(footage)], "source add")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Generator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,12 +15,10 @@ from pytest_homeassistant_custom_component.common import MockUser, async_capture
 
 from custom_components.safesmart.client import RequestState
 from custom_components.safesmart.const import CONF_ALLOWED_USERS, DOMAIN, EVENT_FOOTAGE_REQUEST
-from demo.processes import Server, free_port, run, start_server
+from demo.stack import CITY, GATEWAY, CameraSpec, call_json, request_body, start_stack
 
 from .fake_gateway import wait_for
 
-BIN = Path(__file__).resolve().parents[3] / ".venv" / "bin"
-CITY, GATEWAY = str(BIN / "safesmart-city"), str(BIN / "safesmart-gateway")
 HOME = (41.49932, -81.69436)
 
 pytestmark = [
@@ -33,94 +30,35 @@ pytestmark = [
 ]
 
 
-def _field(output: str, name: str) -> str:
-    for line in output.splitlines():
-        if line.startswith(f"{name}:"):
-            return line.split(":", 1)[1].split("(")[0].strip()
-    raise AssertionError(f"no {name!r} in {output!r}")
-
-
-def _time(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 @pytest.fixture
 def real_servers(tmp_path: Path) -> Generator[dict[str, str]]:
     """An enrolled gateway with one camera, and its city, both serving on 127.0.0.1."""
-    city_data, gw_data = tmp_path / "city", tmp_path / "gateway"
-    gw = [GATEWAY, "--data", str(gw_data)]
-    servers: list[Server] = []
+    (tmp_path / "footage" / "front").mkdir(parents=True)
+    camera = CameraSpec("front", "Front door", *HOME)
+    stack = start_stack(tmp_path, tmp_path / "footage", [camera], "City of Test", "Test home")
     try:
-        run([CITY, "init", "--data", str(city_data), "--name", "City of Test"], "city init")
-        city_port = free_port()
-        servers.append(
-            start_server(
-                "city",
-                [CITY, "serve", "--data", str(city_data), "--listen", f"127.0.0.1:{city_port}"],
-                city_port,
-                tmp_path / "city.log",
-            )
-        )
-        issued = run([CITY, "enroll-code", "--data", str(city_data)], "enrollment code")
-        run([*gw, "init", "--name", "Test home"], "gateway init")
-        run(
-            [*gw, "enroll", "--city", servers[0].url, "--code", _field(issued, "code"),
-             "--expect-fingerprint", _field(issued, "fingerprint")],
-            "enroll",
-        )  # fmt: skip
-        (tmp_path / "footage" / "front").mkdir(parents=True)
-        run([*gw, "source", "add", "folder", "f", "--path", str(tmp_path / "footage")], "source")
-        run(
-            [*gw, "camera", "add", "--name", "Front door", "--lat", str(HOME[0]),
-             "--lon", str(HOME[1]), "--source", "f", "--device", "front"],
-            "camera add",
-        )  # fmt: skip
-        gw_port = free_port()
-        servers.append(
-            start_server(
-                "gateway",
-                [*gw, "serve", "--listen", f"127.0.0.1:{gw_port}", "--no-advertise"],
-                gw_port,
-                tmp_path / "gateway.log",
-            )
-        )
+        gateway = stack.start_gateway("--no-advertise")
         yield {
-            "url": servers[1].url,
-            "token": (gw_data / "api-token").read_text().strip(),
-            "city_url": servers[0].url,
-            "city_data": str(city_data),
-            "request_file": str(tmp_path / "request.json"),
+            "url": gateway.url,
+            "token": stack.api_token,
+            "city_url": stack.city.url,
+            "admin": stack.admin_token,
         }
     finally:
-        for server in reversed(servers):
-            server.stop()
+        stack.stop()
 
 
 def _issue_request(servers: dict[str, str]) -> str:
     """Have the city sign and issue a request for the camera; return its id."""
     now = datetime.now(UTC).replace(microsecond=0)
-    body = {
-        "case_number": "2026-E2E-0001",
-        "agency": {"name": "Test Police", "id": "test-pd"},
-        "officer": {"name": "Det. Test", "badge": "1", "email": "det@city.example",
-                    "phone": "+1 216 555 0100"},
-        "incident": {"type": "burglary", "description": "Porch package taken",
-                     "point": {"lat": HOME[0] + 0.001, "lon": HOME[1]}, "radius_m": 300},
-        "window": {"start": _time(now - timedelta(minutes=40)),
-                   "end": _time(now - timedelta(minutes=25))},
-        "respond_by": _time(now + timedelta(days=3)),
-        "legal_basis": "subpoena",
-        "disclosures": {"retention_days": 30, "may_become_public_record": False,
-                        "may_be_asked_to_testify": True,
-                        "name_may_appear_in_court_documents": False, "notes": ""},
-    }  # fmt: skip
-    Path(servers["request_file"]).write_text(json.dumps(body))
-    answer = run(
-        [CITY, "request", "--data", servers["city_data"], "--url", servers["city_url"],
-         "--json", servers["request_file"]],
-        "issuing the request",
+    body = request_body(
+        "2026-E2E-0001", (HOME[0] + 0.001, HOME[1]), now - timedelta(minutes=40),
+        now - timedelta(minutes=25),
     )  # fmt: skip
-    return str(json.loads(answer)["requests"][0]["request_id"])
+    body["legal_basis"] = "subpoena"
+    body["disclosures"]["may_be_asked_to_testify"] = True
+    return str(call_json(servers["city_url"], servers["admin"], "POST",
+                         "/v1/admin/requests", body)["requests"][0]["request_id"])  # fmt: skip
 
 
 async def test_real_city_and_gateway(
