@@ -189,7 +189,10 @@ class FeedLoop:
         """Poll until `stop` is set."""
         failures = 0
         while not stop.is_set():
-            poll = asyncio.ensure_future(self._client.feed(self._store.feed_cursor, self._wait_s))
+            # Until the city has answered once, ask without waiting, so that connectivity (and
+            # the health the resident sees) is known at once rather than after a long-poll.
+            wait_s = self._wait_s if self.connected else 0
+            poll = asyncio.ensure_future(self._client.feed(self._store.feed_cursor, wait_s))
             stopper = asyncio.ensure_future(stop.wait())
             done, _ = await asyncio.wait({poll, stopper}, return_when=asyncio.FIRST_COMPLETED)
             if poll not in done:

@@ -117,6 +117,24 @@ async def test_a_signed_request_reaches_the_inbox(city: CityServer, gateway: Gat
     assert [c.request.request_id for c in parts.changes] == [request.request_id]
 
 
+async def test_connectivity_is_known_before_the_first_long_poll_ends(
+    city: CityServer, gateway: Gateway
+) -> None:
+    parts = build_intake(gateway)
+    connectivity: list[bool] = []
+    async with CityClient(city.url, gateway_id=gateway.city.gateway_id,
+                          device_key=gateway.key) as client:
+        loop = FeedLoop(client=client, store=gateway.store, intake=parts.intake, wait_s=25,
+                        backoff=Backoff(0.01, 0.05), on_connectivity=connectivity.append)
+        stop = asyncio.Event()
+        task = asyncio.ensure_future(loop.run(stop))
+        # Well before the 25 s long-poll could end: the first poll did not wait.
+        await wait_for(lambda: connectivity == [True], limit_s=5)
+        assert city.double.feed_calls >= 1
+        stop.set()
+        await asyncio.wait_for(task, 5)
+
+
 async def test_bad_envelopes_never_reach_the_inbox(city: CityServer, gateway: Gateway) -> None:
     parts = build_intake(gateway)
     key = city.double.signing
