@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 
 from protocol.errors import ProtocolError
@@ -25,6 +26,7 @@ from .sources.base import SourceError
 from .sources.cli import register as register_sources
 from .sources.registry import SourceRegistry
 from .store import GatewayStore
+from .verification import Caps
 
 
 def _layout(args: argparse.Namespace) -> DataLayout:
@@ -180,6 +182,31 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_caps(args: argparse.Namespace) -> int:
+    layout = _layout(args)
+    layout.require()
+    store = GatewayStore(layout.db)
+    if args.max_window_hours is not None or args.max_radius_m is not None:
+        current = store.caps()
+        try:
+            caps = Caps(
+                max_window=current.max_window
+                if args.max_window_hours is None
+                else timedelta(hours=args.max_window_hours),
+                max_radius_m=current.max_radius_m
+                if args.max_radius_m is None
+                else args.max_radius_m,
+            )
+        except ValueError as err:
+            raise GatewayError(f"{err}; a resident can tighten the caps, not loosen them") from err
+        store.set_caps(caps)
+    caps = store.caps()
+    hours = caps.max_window.total_seconds() / 3600
+    print(f"Requests are refused when the window is over {hours:g} h "
+          f"or the radius over {caps.max_radius_m:g} m.")  # fmt: skip
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="safesmart-gateway", description=__doc__)
     from .config import default_data_dir
@@ -236,6 +263,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = aud.add_parser("export", help="export the log as JSON Lines")
     p.add_argument("file")
     p.set_defaults(handler=cmd_audit_export)
+
+    p = sub.add_parser("caps", help="show or tighten the limits a request must respect")
+    p.add_argument("--max-window-hours", type=float, help="longest window (at most 12)")
+    p.add_argument("--max-radius-m", type=float, help="largest radius in metres (at most 800)")
+    p.set_defaults(handler=cmd_caps)
 
     p = sub.add_parser("token", help="the local API token")
     p.add_argument("--rotate", action="store_true", help="replace the token")

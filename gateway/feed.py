@@ -20,7 +20,6 @@ from .decisions import RuleAction, RulesError, decide, load_rules
 from .inbox import Inbox, InboxError, InboxRequest
 from .store import GatewayStore
 from .verification import (
-    Caps,
     ReplayGuard,
     RequestRejectedError,
     verify_footage_request,
@@ -52,7 +51,6 @@ class RequestIntake:
         audit: AuditLog,
         replay: ReplayGuard,
         rules_path: Path,
-        caps: Caps,
         on_change: Callable[[InboxRequest], None],
     ) -> None:
         self._store = store
@@ -60,7 +58,6 @@ class RequestIntake:
         self._audit = audit
         self._replay = replay
         self._rules_path = rules_path
-        self._caps = caps
         self._on_change = on_change
 
     def accept(self, data: object, now: datetime | None = None) -> InboxRequest | None:
@@ -76,8 +73,13 @@ class RequestIntake:
         }
         try:
             request, envelope = verify_footage_request(
-                data, city_key=decode_ed25519_public_key(city.signing_key), city_id=city.city_id,
-                registration_ids=set(cameras), caps=self._caps, replay=self._replay, now=now,
+                data,
+                city_key=decode_ed25519_public_key(city.signing_key),
+                city_id=city.city_id,
+                registration_ids=set(cameras),
+                caps=self._store.caps(),
+                replay=self._replay,
+                now=now,
             )
         except RequestRejectedError as err:
             _LOGGER.warning("rejected a footage request: %s", err)

@@ -36,7 +36,7 @@ from .sources.base import SourceError
 from .sources.registry import SourceInfo, SourceRegistry
 from .store import GatewayStore, PinnedCity
 from .uploads import UploadQueue
-from .verification import Caps, ReplayGuard
+from .verification import ReplayGuard
 from .workers import worker_pool
 
 _LOGGER = logging.getLogger(__name__)
@@ -253,7 +253,7 @@ class GatewayService:
             fulfilment_ref.append(self._fulfilment)
             intake = RequestIntake(
                 store=self.store, inbox=self.inbox, audit=self.audit, replay=self.replay,
-                rules_path=self.layout.rules, caps=Caps(), on_change=self.on_request_change,
+                rules_path=self.layout.rules, on_change=self.on_request_change,
             )
             self._feed = FeedLoop(
                 client=self._client, store=self.store, intake=intake, wait_s=timing.feed_wait_s,

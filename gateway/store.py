@@ -6,14 +6,16 @@ import json
 import sqlite3
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 
+from protocol.messages import MAX_RADIUS_M, MAX_WINDOW
 from protocol.timeutil import format_time, parse_time, utcnow
 
 from .config import GatewayError
 from .database import connect, create_tables
+from .verification import Caps
 
 Polygon = tuple[tuple[float, float], ...]
 
@@ -107,6 +109,19 @@ class GatewayStore:
 
     def set_privacy_mode(self, enabled: bool) -> None:
         self.set_setting("privacy_mode", "1" if enabled else "0")
+
+    def caps(self) -> Caps:
+        """The limits the resident set (never looser than the protocol's); defaults otherwise."""
+        window = self.get_setting("caps.max_window_s")
+        radius = self.get_setting("caps.max_radius_m")
+        return Caps(
+            max_window=timedelta(seconds=float(window)) if window else MAX_WINDOW,
+            max_radius_m=float(radius) if radius else MAX_RADIUS_M,
+        )
+
+    def set_caps(self, caps: Caps) -> None:
+        self.set_setting("caps.max_window_s", str(caps.max_window.total_seconds()))
+        self.set_setting("caps.max_radius_m", str(caps.max_radius_m))
 
     @property
     def feed_cursor(self) -> int:

@@ -20,7 +20,6 @@ from gateway.events import EventBus, EventKind
 from gateway.feed import RequestIntake
 from gateway.inbox import RequestState
 from gateway.service import GatewayService
-from gateway.verification import Caps
 from protocol.timeutil import TimeWindow
 
 from .service_harness import CityServer, Gateway, city, gateway
@@ -46,7 +45,7 @@ class Api:
         """A signed request arriving through the real intake (verification included)."""
         intake = RequestIntake(
             store=self.service.store, inbox=self.service.inbox, audit=self.service.audit,
-            replay=self.service.replay, rules_path=self.gateway.layout.rules, caps=Caps(),
+            replay=self.service.replay, rules_path=self.gateway.layout.rules,
             on_change=self.service.on_request_change,
         )
         request = fresh_request(self.gateway, **changes)

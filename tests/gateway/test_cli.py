@@ -21,15 +21,24 @@ __all__ = ["city"]
 def run(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603 - our own CLI
         [sys.executable, "-m", "gateway", "--data", str(data), *args],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
 async def arun(data: Path, *args: str) -> tuple[int, str, str]:
     """Run the CLI without blocking the loop (the test city answers from this loop)."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway", "--data", str(data), *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "gateway",
+        "--data",
+        str(data),
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode is not None
@@ -88,34 +97,84 @@ async def test_enroll_and_cameras(tmp_path: Path, city: CityServer) -> None:
     data = tmp_path / "gw"
     assert (await arun(data, "init"))[0] == 0
     wrong = "0000 1111 2222 3333"
-    code, _, err = await arun(data, "enroll", "--city", city.url, "--code", ENROLL_CODE,
-                              "--expect-fingerprint", wrong)
+    code, _, err = await arun(
+        data, "enroll", "--city", city.url, "--code", ENROLL_CODE, "--expect-fingerprint", wrong
+    )
     assert code == 2 and "not the one you expected" in err
     assert GatewayStore(DataLayout(data).db).pinned_city() is None
     fingerprint = display_fingerprint(key_id(city.double.signing.public_key()))
-    code, out, err = await arun(data, "enroll", "--city", city.url, "--code", ENROLL_CODE,
-                                "--expect-fingerprint", fingerprint)
+    code, out, err = await arun(
+        data,
+        "enroll",
+        "--city",
+        city.url,
+        "--code",
+        ENROLL_CODE,
+        "--expect-fingerprint",
+        fingerprint,
+    )
     assert code == 0, err
     assert f"City key fingerprint: {fingerprint}" in out
 
-    add = ("camera", "add", "--name", "Front door", "--lat", "41.499312", "--lon", "-81.694412",
-           "--source", "yard", "--device", "front")
+    add = (
+        "camera",
+        "add",
+        "--name",
+        "Front door",
+        "--lat",
+        "41.499312",
+        "--lon",
+        "-81.694412",
+        "--source",
+        "yard",
+        "--device",
+        "front",
+    )
     code, _, err = await arun(data, *add)
     assert code == 2 and "no footage source named 'yard'" in err and not city.double.cameras
     (tmp_path / "footage").mkdir()
     SourceRegistry(data).add("folder", "yard", root=str(tmp_path / "footage"))
     code, out, err = await arun(
-        data, "camera", "add", "--name", "Front door", "--lat", "41.499312", "--lon",
-        "-81.694412", "--source", "yard", "--device", "front", "--mask", "0,0 0.3,0 0.3,0.2")
+        data,
+        "camera",
+        "add",
+        "--name",
+        "Front door",
+        "--lat",
+        "41.499312",
+        "--lon",
+        "-81.694412",
+        "--source",
+        "yard",
+        "--device",
+        "front",
+        "--mask",
+        "0,0 0.3,0 0.3,0.2",
+    )
     assert code == 0, err and "about a block" in out
     [(rid, registered)] = city.double.cameras.items()
     location = registered["body"]["location"]
     assert location["precision"] == "block"
     assert location["point"] != {"lat": 41.499312, "lon": -81.694412}
-    code, out, _ = await arun(data, "camera", "add", "--name", "Porch", "--lat", "41.5",
-                              "--lon", "-81.7", "--exact-location", "--source", "yard",
-                              "--device", "porch", "--mask", "0,0 1,1")
-    assert code == 2 and len(city.double.cameras) == 1          # a 2-point mask is refused
+    code, out, _ = await arun(
+        data,
+        "camera",
+        "add",
+        "--name",
+        "Porch",
+        "--lat",
+        "41.5",
+        "--lon",
+        "-81.7",
+        "--exact-location",
+        "--source",
+        "yard",
+        "--device",
+        "porch",
+        "--mask",
+        "0,0 1,1",
+    )
+    assert code == 2 and len(city.double.cameras) == 1  # a 2-point mask is refused
     code, out, _ = await arun(data, "camera", "list")
     assert code == 0 and "Front door" in out and rid in out and "1 mask(s)" in out
     code, out, err = await arun(data, "camera", "remove", "Front door")
@@ -123,3 +182,21 @@ async def test_enroll_and_cameras(tmp_path: Path, city: CityServer) -> None:
     assert city.double.cameras == {}
     kinds = [line for line in (await arun(data, "audit", "verify"))[1].splitlines()]
     assert "intact" in kinds[0]
+
+
+def test_caps_can_be_tightened_not_loosened(tmp_path: Path) -> None:
+    data = tmp_path / "gw"
+    assert run(data, "init").returncode == 0
+    shown = run(data, "caps")
+    assert "over 12 h or the radius over 800 m" in shown.stdout
+    tightened = run(data, "caps", "--max-window-hours", "2", "--max-radius-m", "250")
+    assert tightened.returncode == 0 and "over 2 h or the radius over 250 m" in tightened.stdout
+    for loosen in (
+        ["--max-window-hours", "13"],
+        ["--max-radius-m", "900"],
+        ["--max-radius-m", "0"],
+    ):
+        refused = run(data, "caps", *loosen)
+        assert refused.returncode == 2 and "tighten the caps, not loosen" in refused.stderr
+    caps = GatewayStore(DataLayout(data).db).caps()
+    assert caps.max_window.total_seconds() == 2 * 3600 and caps.max_radius_m == 250

@@ -64,7 +64,7 @@ def build_intake(gw: Gateway) -> Parts:
     changes: list[InboxRequest] = []
     intake = RequestIntake(
         store=gw.store, inbox=inbox, audit=audit, replay=ReplayGuard(gw.layout.db),
-        rules_path=gw.layout.rules, caps=Caps(), on_change=changes.append,
+        rules_path=gw.layout.rules, on_change=changes.append,
     )
     return Parts(inbox, audit, intake, changes)
 
@@ -115,6 +115,17 @@ async def test_a_signed_request_reaches_the_inbox(city: CityServer, gateway: Gat
     assert [e.kind for e in parts.audit.entries(request.request_id)] == [
         AuditKind.REQUEST_RECEIVED]
     assert [c.request.request_id for c in parts.changes] == [request.request_id]
+
+
+def test_the_residents_tighter_caps_apply_to_the_next_request(
+    city: CityServer, gateway: Gateway
+) -> None:
+    parts = build_intake(gateway)
+    wide = fresh_request(gateway)  # a window and radius within the protocol's caps
+    gateway.store.set_caps(Caps(max_window=wide.window.duration / 2, max_radius_m=800))
+    assert parts.intake.accept(envelope(city.double.signing, wide)) is None
+    assert rejections(parts.audit) == ["window_too_long"]
+    assert parts.inbox.list() == []
 
 
 async def test_connectivity_is_known_before_the_first_long_poll_ends(
