@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -12,17 +11,10 @@ import pytest
 from city.opening import open_upload
 from city.verification import VerificationError, package_path
 from tests.city.test_uploads import create, send_all
-from tests.gateway.delivery_harness import City, enroll_resident, seal_for, write_video
+from tests.gateway.delivery_harness import City, city, enroll_resident, seal_for, write_video
 
+__all__ = ["city"]  # fixtures
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture
-async def city(tmp_path: Path) -> AsyncIterator[City]:
-    city = City.create(tmp_path / "city")
-    await city.start()
-    yield city
-    await city.stop()
 
 
 @pytest.fixture

@@ -19,25 +19,14 @@ from tests.gateway.delivery_harness import (
     City,
     Resident,
     call,
-    enroll_resident,
+    city,
+    resident,
     seal_for,
     write_clip,
 )
 
+__all__ = ["city", "resident"]  # fixtures
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture
-async def city(tmp_path: Path) -> AsyncIterator[City]:
-    city = City.create(tmp_path / "city")
-    await city.start()
-    yield city
-    await city.stop()
-
-
-@pytest.fixture
-def resident(city: City) -> Resident:
-    return enroll_resident(city)
 
 
 @pytest.fixture

@@ -18,29 +18,19 @@ from tests.gateway.delivery_harness import (
     City,
     Resident,
     call,
+    city,
     create_headers,
     enroll_resident,
     manifest_body,
     patch_headers,
+    resident,
     seal_for,
     write_clip,
 )
 
+__all__ = ["city", "resident"]  # fixtures
 pytestmark = pytest.mark.timeout(60)
 SIZE = 700_000
-
-
-@pytest.fixture
-async def city(tmp_path: Path) -> AsyncIterator[City]:
-    city = City.create(tmp_path / "city")
-    await city.start()
-    yield city
-    await city.stop()
-
-
-@pytest.fixture
-def resident(city: City) -> Resident:
-    return enroll_resident(city)
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -20,17 +19,10 @@ from city.verification import (
 )
 from protocol.signing import Domain, verify
 from tests.city.test_uploads import send_all
-from tests.gateway.delivery_harness import City, enroll_resident, seal_for, write_clip
+from tests.gateway.delivery_harness import City, city, enroll_resident, seal_for, write_clip
 
+__all__ = ["city"]  # fixtures
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture
-async def city(tmp_path: Path) -> AsyncIterator[City]:
-    city = City.create(tmp_path / "city")
-    await city.start()
-    yield city
-    await city.stop()
 
 
 @pytest.fixture

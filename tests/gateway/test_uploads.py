@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -17,27 +17,17 @@ from gateway.uploads import UploadQueue, UploadState, UploadStatus
 from tests.gateway.delivery_harness import (
     City,
     Resident,
+    city,
     enroll_resident,
+    resident,
     seal_for,
     write_clip,
     write_video,
 )
 
+__all__ = ["city", "resident"]  # fixtures
 pytestmark = pytest.mark.timeout(60)
 PATCH = 256 * 1024
-
-
-@pytest.fixture
-async def city(tmp_path: Path) -> AsyncIterator[City]:
-    city = City.create(tmp_path / "city")
-    await city.start()
-    yield city
-    await city.stop()
-
-
-@pytest.fixture
-def resident(city: City) -> Resident:
-    return enroll_resident(city)
 
 
 def make_queue(tmp_path: Path, city: City, resident: Resident,
