@@ -103,7 +103,10 @@ class ClipPreparation:
         folder = self.camera_folder(request_id, camera) / _digest(recording.recording_id)
         start_s = (clip.start - recording.start).total_seconds()
         end_s = (clip.end - recording.start).total_seconds()
-        output = folder / f"redacted-{start_s:.3f}-{end_s:.3f}-{self._profile}.mp4"
+        # Event images (Nest) are redacted into a PNG; everything else is a clip.
+        picture = recording.metadata.get("content_type", "").startswith("image/")
+        suffix = "png" if picture else "mp4"
+        output = folder / f"redacted-{start_s:.3f}-{end_s:.3f}-{self._profile}.{suffix}"
         try:
             source = self._sources.get(camera.source)
         except SourceError as err:

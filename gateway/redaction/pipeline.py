@@ -13,6 +13,7 @@ from gateway.redaction.contact_sheet import save_contact_sheet
 from gateway.redaction.detectors.base import Detector
 from gateway.redaction.errors import RedactionError
 from gateway.redaction.execution import Outcome, Window, execute
+from gateway.redaction.picture import is_picture, redact_picture
 from gateway.redaction.profiles import DetectionSettings, Profile, build_detectors
 from gateway.redaction.regions import Polygon, validate_polygon
 from gateway.redaction.segments import plan_segments, run_segments
@@ -62,6 +63,10 @@ def redact(job: RedactionJob, progress: Progress | None = None) -> RedactionRepo
     profile = _check_job(job)
     settings = DetectionSettings()
     started = time.perf_counter()
+    if is_picture(job.input):  # a Nest event image or a snapshot: one frame, written as PNG
+        detectors = build_detectors(profile, job.face_model, settings)
+        outcome = redact_picture(job.input, job.output, job.masks, detectors, settings)
+        return _finish(job, outcome, started)
     windows = plan_segments(_window(job), settings.workers)
     if len(windows) > 1:
         outcome = run_segments(windows, job.output, profile, job.face_model, settings, progress)
@@ -80,7 +85,10 @@ def redact_with(
     """`redact` in one process with the detectors given (tests inject failing detectors here)."""
     _check_job(job)
     started = time.perf_counter()
-    outcome = execute(_window(job), detectors, settings, progress)
+    if is_picture(job.input):
+        outcome = redact_picture(job.input, job.output, job.masks, detectors, settings)
+    else:
+        outcome = execute(_window(job), detectors, settings, progress)
     return _finish(job, outcome, started)
 
 

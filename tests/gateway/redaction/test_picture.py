@@ -1,0 +1,106 @@
+"""Still pictures (Nest event images, snapshots): redacted into a PNG that keeps no metadata."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage.data import astronaut
+
+from gateway.redaction.detectors.base import DetectionKind
+from gateway.redaction.errors import DetectionError, InputError
+from gateway.redaction.pipeline import RedactionJob, redact, redact_with
+from gateway.redaction.profiles import DetectionSettings
+from gateway.redaction.regions import Box
+
+from .test_detection import ScriptedDetector
+
+FACE = (185, 70, 275, 185)  # x0, y0, x1, y1 of the astronaut's face (eyes to chin), 512x512
+
+
+@pytest.fixture
+def snapshot(tmp_path: Path) -> Path:
+    """A JPEG with the kind of metadata a camera writes: maker, model, GPS, a comment."""
+    exif = Image.Exif()
+    exif[0x010F] = "DoorbellCo"  # Make
+    exif[0x0110] = "Doorbell Pro DB-4471"  # Model
+    exif[0x8825] = {1: "N", 2: (41.0, 29.0, 57.0)}  # GPS
+    path = tmp_path / "event.jpg"
+    photo = astronaut()  # type: ignore[no-untyped-call]
+    Image.fromarray(photo).save(path, exif=exif, comment=b"12 Example Street")
+    return path
+
+
+def filled_share(pixels: np.ndarray, box: tuple[int, int, int, int]) -> float:
+    x0, y0, x1, y1 = box
+    return float((pixels[y0:y1, x0:x1] == 0).all(axis=2).mean())
+
+
+def test_faces_and_masks_are_filled_and_metadata_dropped(snapshot: Path, tmp_path: Path) -> None:
+    out, sheet = tmp_path / "redacted.png", tmp_path / "sheet.png"
+    mask = ((0.0, 0.8), (0.3, 0.8), (0.3, 1.0), (0.0, 1.0))
+    report = redact(RedactionJob(snapshot, out, masks=(mask,), preview=sheet))
+    assert report.frames == 1 and report.faces >= 1 and report.tools["encoder"].startswith("png")
+    with Image.open(out) as result:
+        assert result.format == "PNG" and result.size == (512, 512)
+        assert not result.info.get("exif") and "comment" not in result.info
+        assert not result.getexif()
+        pixels = np.asarray(result.convert("RGB"))
+    assert filled_share(pixels, FACE) > 0.9
+    assert filled_share(pixels, (0, 420, 150, 512)) == 1.0  # the mask
+    assert filled_share(pixels, (60, 300, 120, 400)) == 0.0  # the suit is not a face
+    data = out.read_bytes()
+    assert b"DoorbellCo" not in data and b"Example Street" not in data
+    assert sheet.read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_failing_detector_writes_nothing(snapshot: Path, tmp_path: Path) -> None:
+    out = tmp_path / "redacted.png"
+    job = RedactionJob(snapshot, out)
+    with pytest.raises(DetectionError, match="failed on the picture"):
+        redact_with(job, [ScriptedDetector(fail_from=1)], DetectionSettings())
+    assert not out.exists() and list(tmp_path.iterdir()) == [snapshot]
+
+
+def test_scripted_boxes_are_dilated_and_counted(snapshot: Path, tmp_path: Path) -> None:
+    out = tmp_path / "redacted.png"
+    box = Box(0.5, 0.5, 0.6, 0.6)
+    report = redact_with(
+        RedactionJob(snapshot, out), [ScriptedDetector([box])], DetectionSettings()
+    )
+    assert report.faces == 1 and ScriptedDetector.kind is DetectionKind.FACE
+    pixels = np.asarray(Image.open(out).convert("RGB"))
+    # 30 % dilation: the box grows 15 % of its size on each side.
+    assert filled_share(pixels, (249, 249, 315, 315)) == 1.0
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: p.write_bytes(p.read_bytes()[:2000]), "corrupt or truncated"),
+        (lambda p: Image.new("RGB", (5000, 100)).save(p), "larger than 4096 px"),
+    ],
+)
+def test_bad_pictures_are_refused(
+    snapshot: Path, tmp_path: Path, make: object, message: str
+) -> None:
+    make(snapshot)  # type: ignore[operator]
+    out = tmp_path / "redacted.png"
+    with pytest.raises(InputError, match=message):
+        redact(RedactionJob(snapshot, out))
+    assert not out.exists()
+
+
+def test_the_command_redacts_a_picture(snapshot: Path, tmp_path: Path) -> None:
+    out = tmp_path / "redacted.png"
+    result = subprocess.run(  # noqa: S603 - our own CLI
+        [sys.executable, "-m", "gateway", "--data", str(tmp_path / "gw"), "redact",
+         str(snapshot), str(out), "--json"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert '"frames": 1' in result.stdout and out.exists()
