@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from city.tus import UploadProblem
 from city.verification import UploadRecord, UploadState, load_record
+from protocol.custody import Manifest
 from protocol.errors import ProtocolError
-from protocol.messages import Manifest
 from protocol.signing import Domain, SignedEnvelope, verify
 from protocol.timeutil import format_time, parse_time
 

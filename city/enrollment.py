@@ -10,7 +10,7 @@ from typing import Final
 from aiohttp import web
 
 from protocol.errors import MalformedMessageError
-from protocol.messages import EnrollmentGrant, EnrollmentRequest
+from protocol.registration import EnrollmentGrant, EnrollmentRequest
 from protocol.signing import Domain, decode_ed25519_public_key, sign
 from protocol.timeutil import utcnow
 

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from protocol.messages import CityIdentity
+from protocol.registration import CityIdentity
 from protocol.signing import display_fingerprint, encode_public_key, key_id
 
 from .errors import CityKeyError

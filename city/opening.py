@@ -14,8 +14,8 @@ from city.verification import (
     package_context,
     package_path,
 )
+from protocol.custody import Manifest
 from protocol.errors import ProtocolError
-from protocol.messages import Manifest
 from protocol.sealing import open_file
 
 

@@ -8,7 +8,7 @@ from typing import Any, Final
 from aiohttp import web
 
 from protocol.geo import GeoPoint, bounding_boxes
-from protocol.messages import CameraRegistration
+from protocol.registration import CameraRegistration
 from protocol.signing import Domain, SignedEnvelope, verify
 from protocol.timeutil import format_time, utcnow
 

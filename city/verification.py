@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from city.keys import CityKeys
 from protocol.canonical import canonical_json
+from protocol.custody import Acknowledgement, Manifest
 from protocol.errors import ProtocolError
-from protocol.messages import Acknowledgement, Manifest
 from protocol.sealing import open_stream
 from protocol.signing import Domain, SignedEnvelope, sign, verify
 from protocol.timeutil import format_time, parse_time, utcnow

@@ -9,7 +9,7 @@ from datetime import datetime
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from protocol.geo import GeoPoint, coarsen
-from protocol.messages import CameraLocation, CameraRegistration, LocationPrecision
+from protocol.registration import CameraLocation, CameraRegistration, LocationPrecision
 from protocol.signing import Domain, sign
 from protocol.timeutil import utcnow
 

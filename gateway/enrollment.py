@@ -8,7 +8,7 @@ from datetime import datetime
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from protocol.errors import ProtocolError
-from protocol.messages import EnrollmentGrant, EnrollmentRequest
+from protocol.registration import EnrollmentGrant, EnrollmentRequest
 from protocol.signing import (
     Domain,
     SignedEnvelope,

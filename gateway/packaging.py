@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from protocol.canonical import canonical_json
+from protocol.custody import MAX_PARTS, Manifest
 from protocol.errors import ProtocolError
-from protocol.messages import MAX_PARTS, Manifest
 from protocol.sealing import seal_file
 from protocol.signing import Domain, SignedEnvelope, sign, verify
 from protocol.timeutil import TimeWindow, utcnow

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from protocol.messages import MAX_PARTS
+from protocol.custody import MAX_PARTS
 from protocol.timeutil import TimeWindow
 
 from .audit import AuditKind, AuditLog

@@ -14,9 +14,9 @@ import aiohttp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from yarl import URL
 
+from protocol.custody import Acknowledgement, Manifest
 from protocol.errors import ProtocolError
 from protocol.httpauth import EMPTY_BODY_SHA256, sign_http_request
-from protocol.messages import Acknowledgement, Manifest
 from protocol.signing import Domain, SignedEnvelope, verify
 
 TUS_VERSION = "1.0.0"

@@ -1,4 +1,4 @@
-"""The protocol's messages: frozen dataclasses with strict JSON parsing.
+"""The footage request and the optional decline reply: frozen dataclasses, strict parsing.
 
 Every `from_json` rejects unknown, missing or mistyped fields with MalformedMessageError;
 `to_json` produces the body that is signed (see protocol.signing).
@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Self
 
-from .errors import MalformedMessageError
 from .geo import GeoPoint
 from .schema import ObjectReader
 from .timeutil import TimeWindow, format_time
@@ -20,8 +19,6 @@ PROTOCOL_VERSION = 1
 # Protocol-wide caps; a gateway may tighten them (gateway.verification.Caps), never loosen them.
 MAX_WINDOW = timedelta(hours=12)
 MAX_RADIUS_M = 800.0
-# At most this many clips (recordings) per camera and request.
-MAX_PARTS = 100
 
 
 class LegalBasis(StrEnum):
@@ -43,12 +40,7 @@ class IncidentType(StrEnum):
     OTHER = "other"
 
 
-class LocationPrecision(StrEnum):
-    BLOCK = "block"
-    EXACT = "exact"
-
-
-def _version(reader: ObjectReader) -> None:
+def check_version(reader: ObjectReader) -> None:
     reader.integer("version", minimum=PROTOCOL_VERSION, maximum=PROTOCOL_VERSION)
 
 
@@ -201,7 +193,7 @@ class FootageRequest:
     @classmethod
     def from_json(cls, data: object, where: str = "footage_request") -> Self:
         r = ObjectReader(data, where, cls.FIELDS)
-        _version(r)
+        check_version(r)
         return cls(
             request_id=r.uuid("request_id"),
             nonce=r.nonce("nonce"),
@@ -216,249 +208,6 @@ class FootageRequest:
             respond_by=r.time("respond_by"),
             legal_basis=r.choice("legal_basis", LegalBasis),
             disclosures=Disclosures.from_json(r.raw("disclosures"), r.path("disclosures")),
-        )
-
-
-@dataclass(frozen=True)
-class CameraLocation:
-    point: GeoPoint
-    precision: LocationPrecision
-
-    def to_json(self) -> dict[str, Any]:
-        return {"point": self.point.to_json(), "precision": self.precision.value}
-
-    @classmethod
-    def from_json(cls, data: object, where: str = "location") -> Self:
-        r = ObjectReader(data, where, {"point", "precision"})
-        return cls(
-            GeoPoint.from_json(r.raw("point"), r.path("point")),
-            r.choice("precision", LocationPrecision),
-        )
-
-
-@dataclass(frozen=True)
-class CameraRegistration:
-    """A gateway's registration of one camera; signed by the gateway's device key."""
-
-    gateway_id: str
-    camera_id: str
-    name: str
-    location: CameraLocation
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "version": PROTOCOL_VERSION,
-            "gateway_id": self.gateway_id,
-            "camera_id": self.camera_id,
-            "name": self.name,
-            "location": self.location.to_json(),
-        }
-
-    @classmethod
-    def from_json(cls, data: object, where: str = "camera_registration") -> Self:
-        r = ObjectReader(data, where, {"version", "gateway_id", "camera_id", "name", "location"})
-        _version(r)
-        return cls(
-            r.text("gateway_id", max_len=64),
-            r.text("camera_id", max_len=64),
-            r.text("name", max_len=100),
-            CameraLocation.from_json(r.raw("location"), r.path("location")),
-        )
-
-
-@dataclass(frozen=True)
-class EnrollmentRequest:
-    """A gateway asking to enroll with a one-time code; carries its device public key."""
-
-    code: str
-    device_key: str
-    label: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"code": self.code, "device_key": self.device_key, "label": self.label}
-
-    @classmethod
-    def from_json(cls, data: object, where: str = "enrollment_request") -> Self:
-        r = ObjectReader(data, where, {"code", "device_key", "label"})
-        return cls(
-            r.text("code", max_len=64),
-            r.text("device_key", max_len=64),
-            r.text("label", max_len=100, allow_empty=True),
-        )
-
-
-@dataclass(frozen=True)
-class CityIdentity:
-    """The keys a gateway pins at enrollment (base64url raw public keys)."""
-
-    city_id: str
-    name: str
-    signing_key: str
-    encryption_key: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "city_id": self.city_id,
-            "name": self.name,
-            "signing_key": self.signing_key,
-            "encryption_key": self.encryption_key,
-        }
-
-    @classmethod
-    def from_json(cls, data: object, where: str = "city") -> Self:
-        r = ObjectReader(data, where, {"city_id", "name", "signing_key", "encryption_key"})
-        return cls(
-            r.text("city_id", max_len=100),
-            r.text("name", max_len=200),
-            r.text("signing_key", max_len=64),
-            r.text("encryption_key", max_len=64),
-        )
-
-
-@dataclass(frozen=True)
-class EnrollmentGrant:
-    """The city's answer to an enrollment; signed by the city key it carries."""
-
-    gateway_id: str
-    city: CityIdentity
-    issued_at: datetime
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "version": PROTOCOL_VERSION,
-            "gateway_id": self.gateway_id,
-            "city": self.city.to_json(),
-            "issued_at": format_time(self.issued_at),
-        }
-
-    @classmethod
-    def from_json(cls, data: object, where: str = "enrollment_grant") -> Self:
-        r = ObjectReader(data, where, {"version", "gateway_id", "city", "issued_at"})
-        _version(r)
-        return cls(
-            r.text("gateway_id", max_len=64),
-            CityIdentity.from_json(r.raw("city"), r.path("city")),
-            r.time("issued_at"),
-        )
-
-
-@dataclass(frozen=True)
-class Manifest:
-    """Chain of custody for one sealed clip; signed by the gateway's device key.
-
-    A camera's answer is one clip per original recording that overlaps the window (motion
-    clips leave gaps; joining them would hide that): `part` of `parts`, numbered from 1.
-    """
-
-    request_id: str
-    gateway_id: str
-    registration_id: str
-    part: int
-    parts: int
-    clip: TimeWindow
-    original_sha256: str
-    redacted_sha256: str
-    ciphertext_sha256: str
-    ciphertext_size: int
-    redaction: dict[str, Any]
-    source: dict[str, Any]
-    audit_checkpoint: dict[str, Any]
-    created_at: datetime
-
-    FIELDS = frozenset(
-        {
-            "version", "request_id", "gateway_id", "registration_id", "part", "parts", "clip",
-            "original_sha256",
-            "redacted_sha256", "ciphertext_sha256", "ciphertext_size", "redaction", "source",
-            "audit_checkpoint", "created_at",
-        }
-    )  # fmt: skip
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "version": PROTOCOL_VERSION,
-            "request_id": self.request_id,
-            "gateway_id": self.gateway_id,
-            "registration_id": self.registration_id,
-            "part": self.part,
-            "parts": self.parts,
-            "clip": self.clip.to_json(),
-            "original_sha256": self.original_sha256,
-            "redacted_sha256": self.redacted_sha256,
-            "ciphertext_sha256": self.ciphertext_sha256,
-            "ciphertext_size": self.ciphertext_size,
-            "redaction": self.redaction,
-            "source": self.source,
-            "audit_checkpoint": self.audit_checkpoint,
-            "created_at": format_time(self.created_at),
-        }
-
-    @classmethod
-    def from_json(cls, data: object, where: str = "manifest") -> Self:
-        r = ObjectReader(data, where, cls.FIELDS)
-        _version(r)
-        return cls(
-            request_id=r.text("request_id", max_len=64),
-            gateway_id=r.text("gateway_id", max_len=64),
-            registration_id=r.text("registration_id", max_len=64),
-            part=r.integer("part", minimum=1, maximum=MAX_PARTS),
-            parts=r.integer("parts", minimum=1, maximum=MAX_PARTS),
-            clip=TimeWindow.from_json(r.raw("clip"), r.path("clip")),
-            original_sha256=r.sha256("original_sha256"),
-            redacted_sha256=r.sha256("redacted_sha256"),
-            ciphertext_sha256=r.sha256("ciphertext_sha256"),
-            ciphertext_size=r.integer("ciphertext_size", minimum=1),
-            redaction=r.obj("redaction"),
-            source=r.obj("source"),
-            audit_checkpoint=r.obj("audit_checkpoint"),
-            created_at=r.time("created_at"),
-        )
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.part <= self.parts:
-            raise MalformedMessageError(f"manifest: part {self.part} of {self.parts}")
-
-
-@dataclass(frozen=True)
-class Acknowledgement:
-    """The city's receipt for a verified upload; signed by the city key."""
-
-    upload_id: str
-    request_id: str
-    registration_id: str
-    manifest_sha256: str
-    ciphertext_sha256: str
-    received_at: datetime
-
-    FIELDS = frozenset(
-        {
-            "version", "upload_id", "request_id", "registration_id", "manifest_sha256",
-            "ciphertext_sha256", "received_at",
-        }
-    )  # fmt: skip
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "version": PROTOCOL_VERSION,
-            "upload_id": self.upload_id,
-            "request_id": self.request_id,
-            "registration_id": self.registration_id,
-            "manifest_sha256": self.manifest_sha256,
-            "ciphertext_sha256": self.ciphertext_sha256,
-            "received_at": format_time(self.received_at),
-        }
-
-    @classmethod
-    def from_json(cls, data: object, where: str = "acknowledgement") -> Self:
-        r = ObjectReader(data, where, cls.FIELDS)
-        _version(r)
-        return cls(
-            r.text("upload_id", max_len=64),
-            r.text("request_id", max_len=64),
-            r.text("registration_id", max_len=64),
-            r.sha256("manifest_sha256"),
-            r.sha256("ciphertext_sha256"),
-            r.time("received_at"),
         )
 
 
@@ -489,7 +238,7 @@ class DeclineReply:
             where,
             {"version", "request_id", "gateway_id", "registration_ids", "reply", "sent_at"},
         )
-        _version(r)
+        check_version(r)
         return cls(
             r.text("request_id", max_len=64),
             r.text("gateway_id", max_len=64),

@@ -20,7 +20,7 @@ from city.config import CityConfig, initialise
 from city.enrollment import create_code
 from protocol.geo import GeoPoint
 from protocol.httpauth import sign_http_request
-from protocol.messages import CameraLocation, CameraRegistration, LocationPrecision
+from protocol.registration import CameraLocation, CameraRegistration, LocationPrecision
 from protocol.signing import Domain, SignedEnvelope, encode_public_key, sign
 from protocol.timeutil import format_time, utcnow
 

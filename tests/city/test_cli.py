@@ -18,7 +18,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from protocol.httpauth import sign_http_request
-from protocol.messages import CameraLocation, CameraRegistration, LocationPrecision
+from protocol.registration import CameraLocation, CameraRegistration, LocationPrecision
 from protocol.signing import Domain, encode_public_key, sign
 
 from .conftest import CENTRE, issue_body

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from city.app import KEYS_KEY, STORE_KEY
 from city.enrollment import CODE_LIFETIME, code_hash, create_code, new_code
 from city.transparency import figures
-from protocol.messages import EnrollmentGrant
+from protocol.registration import EnrollmentGrant
 from protocol.signing import Domain, SignedEnvelope, encode_public_key, verify
 from protocol.timeutil import utcnow
 

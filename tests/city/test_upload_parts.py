@@ -12,7 +12,7 @@ import pytest
 
 from city.opening import open_upload
 from gateway.packaging import SealedClip
-from protocol.messages import Manifest
+from protocol.custody import Manifest
 from protocol.signing import Domain, sign
 from tests.city.test_uploads import create, send_all
 from tests.gateway.delivery_harness import (

@@ -12,7 +12,7 @@ import pytest
 
 from city.verification import partial_path
 from gateway.packaging import SealedClip
-from protocol.messages import Acknowledgement
+from protocol.custody import Acknowledgement
 from protocol.signing import Domain, SignedEnvelope, sign, verify
 from tests.gateway.delivery_harness import (
     City,

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from protocol.errors import ProtocolError
 from protocol.httpauth import verify_http_request
-from protocol.messages import CityIdentity, EnrollmentGrant, EnrollmentRequest
+from protocol.registration import CityIdentity, EnrollmentGrant, EnrollmentRequest
 from protocol.signing import (
     Domain,
     SignedEnvelope,

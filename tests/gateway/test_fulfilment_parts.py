@@ -17,7 +17,7 @@ from gateway.audit import AuditKind
 from gateway.fulfilment import Fulfilment, JobKind
 from gateway.inbox import CameraState, InvalidDecisionError, InvalidTransitionError
 from gateway.uploads import UploadState, UploadStatus
-from protocol.messages import Manifest
+from protocol.custody import Manifest
 from protocol.timeutil import TimeWindow
 
 from .service_harness import CityServer

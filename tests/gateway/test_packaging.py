@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from gateway.packaging import PackagingError, SealedClip, package_context, seal_clip
+from protocol.custody import Manifest
 from protocol.errors import SealedPackageError
-from protocol.messages import Manifest
 from protocol.sealing import open_file
 from protocol.signing import Domain, verify
 from protocol.timeutil import TimeWindow

@@ -7,15 +7,11 @@ from typing import Any
 
 import pytest
 
+from protocol.custody import Manifest
 from protocol.errors import MalformedMessageError
 from protocol.geo import GeoPoint
-from protocol.messages import (
-    CameraLocation,
-    CameraRegistration,
-    FootageRequest,
-    LocationPrecision,
-    Manifest,
-)
+from protocol.messages import FootageRequest
+from protocol.registration import CameraLocation, CameraRegistration, LocationPrecision
 from protocol.timeutil import TimeWindow
 
 
