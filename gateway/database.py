@@ -8,8 +8,8 @@ threads never share one.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 BUSY_TIMEOUT_S = 30
@@ -20,6 +20,16 @@ def create_tables(db_path: Path, schema: str) -> None:
     with connect(db_path) as db:
         db.execute("PRAGMA journal_mode=WAL")
         db.executescript(schema)
+
+
+def add_columns(db_path: Path, table: str, columns: Mapping[str, str]) -> None:
+    """Add `columns` (name: declaration) that `table` lacks in a database an older gateway made."""
+    with connect(db_path) as db:
+        present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        for name, declaration in columns.items():
+            if name not in present:
+                with suppress(sqlite3.OperationalError):  # another process added it meanwhile
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {declaration}")
 
 
 @contextmanager

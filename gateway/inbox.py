@@ -21,7 +21,7 @@ from protocol.messages import FootageRequest
 from protocol.signing import SignedEnvelope
 from protocol.timeutil import TimeWindow, format_time, parse_time
 
-from .database import create_tables, transaction
+from .database import add_columns, create_tables, transaction
 from .requeststate import (
     CAMERA_TRANSITIONS,
     CameraState,
@@ -34,6 +34,7 @@ from .requeststate import (
     RequestNotFoundError,
     RequestState,
     derive_state,
+    stored_progress,
 )
 
 __all__ = [
@@ -54,7 +55,7 @@ CREATE INDEX IF NOT EXISTS inbox_requests_due ON inbox_requests(state, respond_b
 CREATE TABLE IF NOT EXISTS inbox_cameras (
     request_id TEXT NOT NULL REFERENCES inbox_requests(request_id), position INTEGER NOT NULL,
     registration_id TEXT NOT NULL, name TEXT NOT NULL, distance_m REAL NOT NULL,
-    state TEXT NOT NULL, detail TEXT, PRIMARY KEY (request_id, registration_id)
+    state TEXT NOT NULL, detail TEXT, progress REAL, PRIMARY KEY (request_id, registration_id)
 );
 """
 _COLUMNS = (
@@ -87,6 +88,7 @@ class Inbox:
     def __init__(self, db_path: Path) -> None:
         self._db_path = db_path
         create_tables(db_path, _SCHEMA)
+        add_columns(db_path, "inbox_cameras", {"progress": "REAL"})  # before numeric progress
 
     def add(
         self,
@@ -235,10 +237,13 @@ class Inbox:
         state: CameraState,
         detail: str | None,
         now: datetime,
+        progress: float | None = None,
     ) -> InboxRequest:
-        """Record upload progress for an approved camera (uploading, delivered, failed, retry)."""
+        """Record upload progress for an approved camera (uploading, delivered, failed, retry);
+        `progress` (0..1) counts only while it is being answered."""
         _aware(now)
         state = CameraState(state)
+        progress = stored_progress(state, progress)
         with transaction(self._db_path) as db:
             item = self._load(db, request_id)
             current = item.camera(registration_id).state
@@ -246,7 +251,8 @@ class Inbox:
                 raise InvalidTransitionError(
                     f"Camera {registration_id} is {current.value}; it cannot become {state.value}."
                 )
-            return self._change(db, item, now, {registration_id: (state, detail)})
+            return self._change(db, item, now, {registration_id: (state, detail)},
+                                progress=progress)
 
     def set_preview(self, request_id: str, status: PreviewStatus, now: datetime) -> InboxRequest:
         """Record how far the redacted preview has got."""
@@ -283,13 +289,15 @@ class Inbox:
         state: RequestState | None = None,
         preview: PreviewStatus | None = None,
         error: str | None = None,
+        progress: float | None = None,
     ) -> InboxRequest:
         rid = item.request.request_id
         for registration_id, (camera_state, detail) in cameras.items():
             db.execute(
-                "UPDATE inbox_cameras SET state = ?, detail = ?"
+                "UPDATE inbox_cameras SET state = ?, detail = ?, progress = ?"
                 " WHERE request_id = ? AND registration_id = ?",
-                (camera_state.value, detail, rid, registration_id),
+                (camera_state.value, detail, stored_progress(camera_state, progress), rid,
+                 registration_id),
             )
         if state is None:
             merged = {c.registration_id: c.state for c in item.cameras}
@@ -320,7 +328,7 @@ class Inbox:
         if row is None:
             raise RequestNotFoundError(f"No footage request {request_id!r} in the inbox.")
         cameras = db.execute(
-            "SELECT registration_id, name, distance_m, state, detail FROM inbox_cameras"
+            "SELECT registration_id, name, distance_m, state, detail, progress FROM inbox_cameras"
             " WHERE request_id = ? ORDER BY position",
             (request_id,),
         ).fetchall()
@@ -337,8 +345,8 @@ def _from_row(row: tuple[Any, ...], cameras: builtins.list[tuple[Any, ...]]) -> 
         updated_at=parse_time(updated),
         approval_nonce=nonce,
         cameras=tuple(
-            InboxCamera(rid, name, distance, CameraState(cam_state), detail)
-            for rid, name, distance, cam_state, detail in cameras
+            InboxCamera(rid, name, distance, CameraState(cam_state), detail, progress)
+            for rid, name, distance, cam_state, detail, progress in cameras
         ),
         approved_window=TimeWindow.from_json(json.loads(window)) if window else None,
         decided_by=decided_by,

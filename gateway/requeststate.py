@@ -81,6 +81,7 @@ class InboxCamera:
     distance_m: float
     state: CameraState
     detail: str | None
+    progress: float | None = None  # 0..1 while answered, 1.0 delivered, None otherwise
 
 
 @dataclass(frozen=True)
@@ -130,12 +131,28 @@ class InboxRequest:
             "legal_basis": r.legal_basis.value,
             "disclosures": r.disclosures.to_json(),
             "cameras": [{"registration_id": c.registration_id, "name": c.name,
-                         "distance_m": c.distance_m, "state": c.state.value, "detail": c.detail}
+                         "distance_m": c.distance_m, "state": c.state.value, "detail": c.detail,
+                         "progress": c.progress}
                         for c in self.cameras],
             "preview": {"status": self.preview.value},
             "decided_by": self.decided_by,
             "error": self.error,
         }  # fmt: skip
+
+
+def stored_progress(state: CameraState, progress: float | None) -> float | None:
+    """What a camera in `state` shows as progress: `progress` (0 if unknown) while it is being
+    answered, 1.0 once delivered, None when pending, declined or failed."""
+    if state is CameraState.DELIVERED:
+        return 1.0
+    if state not in (CameraState.APPROVED, CameraState.UPLOADING):
+        return None
+    if progress is None:
+        return 0.0
+    if isinstance(progress, bool) or not isinstance(progress, (int, float)) \
+            or not 0.0 <= progress <= 1.0:
+        raise InboxError(f"Progress must be a number from 0 to 1, not {progress!r}.")
+    return float(progress)
 
 
 def derive_state(states: Iterable[CameraState]) -> RequestState:

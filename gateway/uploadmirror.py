@@ -70,13 +70,24 @@ class UploadMirror:
         if self._inbox.get(request_id).camera(registration_id).state not in WORKING:
             return
         self._on_change(self._inbox.set_camera_state(
-            request_id, registration_id, CameraState.UPLOADING, detail, utcnow()))
+            request_id, registration_id, CameraState.UPLOADING, detail, utcnow(),
+            progress=answer_progress(self.queued(request_id, registration_id))))
 
     def fail(self, request_id: str, registration_id: str, detail: str) -> None:
         _LOGGER.warning("a camera's clip failed: %s", detail)
         self._on_change(self._inbox.set_camera_state(
             request_id, registration_id, CameraState.FAILED, detail, utcnow()))
 
+
+def answer_progress(parts: list[UploadStatus]) -> float:
+    """Bytes the city acknowledged over all of a camera's parts, 0..1; 0 until every part is
+    sealed and queued, as only then is the answer's size known."""
+    if not parts or len(parts) < parts[0].parts:
+        return 0.0
+    total = sum(p.total_bytes for p in parts)
+    acknowledged = sum(p.total_bytes if p.state is UploadState.DELIVERED else p.bytes_sent
+                       for p in parts)
+    return min(1.0, acknowledged / total) if total > 0 else 0.0
 
 
 def which_part(part: PlannedPart | UploadStatus) -> str:

@@ -1,4 +1,5 @@
-"""Sensors: pending requests, uploads in progress, last delivery, camera registration."""
+"""Sensors: pending requests, uploads in progress, last delivery; per camera, registration
+and the progress of its answer."""
 
 from __future__ import annotations
 
@@ -13,17 +14,18 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.const import EntityCategory
+from homeassistant.const import PERCENTAGE, EntityCategory
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .client import Camera, CameraStatus, RequestState
+from .client import Camera, CameraStatus, RequestCamera, RequestState
 from .coordinator import SafeSmartConfigEntry, SafeSmartCoordinator, SafeSmartData
 from .entity import SafeSmartCameraEntity, SafeSmartEntity
 
 PARALLEL_UPDATES = 0
 
 _IN_PROGRESS = (RequestState.APPROVED, RequestState.UPLOADING)
+_ANSWERING = ("approved", "uploading")  # a camera's states while its answer is under way
 
 
 def _pending(data: SafeSmartData) -> list[dict[str, Any]]:
@@ -92,9 +94,10 @@ async def async_setup_entry(
         known.intersection_update(current)  # a removed camera may come back later
         if new := current - known:
             known.update(new)
+            cameras = [coordinator.data.cameras[rid] for rid in sorted(new)]
             async_add_entities(
-                CameraRegistrationSensor(coordinator, coordinator.data.cameras[rid])
-                for rid in sorted(new)
+                [CameraRegistrationSensor(coordinator, camera) for camera in cameras]
+                + [CameraUploadProgressSensor(coordinator, camera) for camera in cameras]
             )
 
     _async_add_new_cameras()
@@ -140,3 +143,34 @@ class CameraRegistrationSensor(SafeSmartCameraEntity, SensorEntity):
     def native_value(self) -> str | None:
         """The camera's registration status."""
         return None if (camera := self.camera) is None else camera.status.value
+
+
+def answer_in_progress(data: SafeSmartData, registration_id: str) -> RequestCamera | None:
+    """The camera's entry in the most recently received request that is answering it now."""
+    answering = [
+        (request.received_at, camera)
+        for request in data.requests.values()
+        for camera in request.cameras
+        if camera.registration_id == registration_id and camera.state in _ANSWERING
+    ]
+    return max(answering, key=lambda pair: pair[0])[1] if answering else None
+
+
+class CameraUploadProgressSensor(SafeSmartCameraEntity, SensorEntity):
+    """How much of the camera's approved answer the city has received; unknown when idle."""
+
+    _attr_translation_key = "upload_progress"
+    _attr_native_unit_of_measurement = PERCENTAGE
+    _attr_suggested_display_precision = 0
+
+    def __init__(self, coordinator: SafeSmartCoordinator, camera: Camera) -> None:
+        """Initialise for one camera."""
+        super().__init__(coordinator, camera, "upload_progress")
+
+    @property
+    def native_value(self) -> float | None:
+        """Percent done; None with no answer under way or a gateway that does not say."""
+        answer = answer_in_progress(self.coordinator.data, self.registration_id)
+        if answer is None or answer.progress is None:
+            return None
+        return round(answer.progress * 100, 1)

@@ -286,7 +286,7 @@ def test_api_json_matches_the_contract(inbox: Inbox) -> None:
     }  # fmt: skip
     assert data["cameras"] == [
         {"registration_id": "reg-front", "name": "Front door", "distance_m": 40.0,
-         "state": "pending", "detail": None}
+         "state": "pending", "detail": None, "progress": None}
     ]  # fmt: skip
     assert data["preview"] == {"status": "none"}
     assert data["decided_by"] is None and data["error"] is None

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from .exceptions import SafeSmartResponseError
-from .parsing import enum, flag, mapping, number, opt_text, opt_time, text, time
+from .parsing import enum, flag, mapping, number, opt_fraction, opt_text, opt_time, text, time
 
 
 class RequestState(StrEnum):
@@ -173,6 +173,7 @@ class RequestCamera:
     distance_m: float
     state: str
     detail: str | None
+    progress: float | None = None  # 0..1 while answered, 1 delivered; older gateways omit it
 
     @classmethod
     def from_json(cls, data: object) -> RequestCamera:
@@ -184,6 +185,7 @@ class RequestCamera:
             distance_m=number(doc, "distance_m"),
             state=text(doc, "state"),
             detail=opt_text(doc, "detail"),
+            progress=opt_fraction(doc, "progress"),
         )
 
 

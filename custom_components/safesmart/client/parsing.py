@@ -44,6 +44,16 @@ def number(data: Mapping[str, Any], key: str) -> float:
     return float(value)
 
 
+def opt_fraction(data: Mapping[str, Any], key: str) -> float | None:
+    """An optional share from 0 to 1 (absent or null from older gateways: None)."""
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise SafeSmartResponseError(f"Gateway sent an invalid {key}: expected 0 to 1")
+    return float(value)
+
+
 def time(value: object, key: str) -> datetime:
     if not isinstance(value, str):
         raise SafeSmartResponseError(f"Gateway sent an invalid {key}: expected a timestamp")
