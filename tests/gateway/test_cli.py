@@ -116,42 +116,15 @@ async def test_enroll_and_cameras(tmp_path: Path, city: CityServer) -> None:
     assert code == 0, err
     assert f"City key fingerprint: {fingerprint}" in out
 
-    add = (
-        "camera",
-        "add",
-        "--name",
-        "Front door",
-        "--lat",
-        "41.499312",
-        "--lon",
-        "-81.694412",
-        "--source",
-        "yard",
-        "--device",
-        "front",
-    )
+    add = ("camera", "add", "--name", "Front door", "--lat", "41.499312", "--lon", "-81.694412",
+           "--source", "yard", "--device", "front")  # fmt: skip
     code, _, err = await arun(data, *add)
     assert code == 2 and "no footage source named 'yard'" in err and not city.double.cameras
     (tmp_path / "footage").mkdir()
     SourceRegistry(data).add("folder", "yard", root=str(tmp_path / "footage"))
-    code, out, err = await arun(
-        data,
-        "camera",
-        "add",
-        "--name",
-        "Front door",
-        "--lat",
-        "41.499312",
-        "--lon",
-        "-81.694412",
-        "--source",
-        "yard",
-        "--device",
-        "front",
-        "--mask",
-        "0,0 0.3,0 0.3,0.2",
-    )
-    assert code == 0, err and "about a block" in out
+    code, out, err = await arun(data, *add, "--mask", "0,0 0.3,0 0.3,0.2")
+    assert code == 0, err
+    assert "about a block" in out
     [(rid, registered)] = city.double.cameras.items()
     location = registered["body"]["location"]
     assert location["precision"] == "block"
