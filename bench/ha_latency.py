@@ -29,11 +29,10 @@ from bench.ha_latency_report import Sample, machine_note, print_report
 from bench.ha_websocket import EventWatch, subscribe
 from city.errors import CityError
 from city.requestform import post_request
-from demo.__main__ import HOME
 from demo.footage import write_clip
 from demo.home_assistant import start_home_assistant
 from demo.processes import DemoError, Server
-from demo.stack import CameraSpec, request_body, start_stack
+from demo.stack import HOME, CameraSpec, request_body, start_stack
 from protocol.timeutil import parse_time
 
 PER_REQUEST_TIMEOUT_S = 10.0

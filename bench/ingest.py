@@ -26,6 +26,7 @@ from aiohttp import web
 
 from city.app import create_app
 from city.config import CityConfig, initialise
+from demo.processes import free_port, rss_bytes
 from gateway.feed import Backoff
 from gateway.packaging import SealedClip
 from gateway.uploads import UploadQueue, UploadState, UploadStatus
@@ -33,20 +34,11 @@ from tests.gateway.delivery_harness import (
     City,
     Resident,
     enroll_resident,
-    free_port,
     seal_for,
     write_clip,
 )
 
 MIB = 1 << 20
-
-
-def rss_bytes(pid: int) -> int:
-    """Resident set size of a process, from /proc."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS in /proc status")
 
 
 @dataclass

@@ -20,12 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from .footage import write_clip
-from .home_assistant import HomeAssistant, hold, start_home_assistant, wait_until
+from .home_assistant import HomeAssistant, hold, start_home_assistant
 from .inspection import inspect_clip
-from .processes import DemoError, Server, run
-from .stack import CITY, CameraSpec, request_body, start_stack
+from .processes import DemoError, Server, run, wait_until
+from .stack import CITY, HOME, CameraSpec, request_body, start_stack
 
-HOME = (41.49932, -81.69436)
 CAMERAS = [
     # The front door masks the neighbour's house on the left of the picture.
     CameraSpec("front-door", "Front door", HOME[0], HOME[1],

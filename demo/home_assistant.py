@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .home_assistant_config import write_config
-from .processes import DemoError, Server, free_port, start_server
+from .processes import DemoError, Server, free_port, start_server, wait_until
 
 REPO = Path(__file__).resolve().parent.parent
 HASS = REPO / ".venv-ha" / "bin" / "hass"
@@ -258,24 +258,6 @@ def start_home_assistant(out: Path, home: tuple[float, float]) -> HomeAssistant:
         timeout=START_TIMEOUT_S,
     )
     return HomeAssistant(server, config, time.monotonic() - started)
-
-
-def wait_until(
-    what: str, check: Any, timeout: float, log: Path | None = None, interval: float = 0.2
-) -> Any:
-    """Poll `check` until it returns something truthy; a DemoError (naming the log) otherwise."""
-    deadline = time.monotonic() + timeout
-    last_error: DemoError | None = None
-    while time.monotonic() < deadline:
-        try:
-            if value := check():
-                return value
-        except DemoError as err:  # not ready yet; the last error is reported on timeout
-            last_error = err
-        time.sleep(interval)
-    reason = f" (last error: {last_error})" if last_error else ""
-    where = f"; see {log}" if log else ""
-    raise DemoError(f"timed out after {timeout:.0f} s waiting for {what}{reason}{where}")
 
 
 def hold(ha: HomeAssistant, servers: list[Server]) -> None:

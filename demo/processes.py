@@ -1,4 +1,5 @@
-"""Starting and stopping the demo's servers as real processes on loopback."""
+"""Starting and stopping the demo's servers as real processes on loopback, and looking at
+processes through /proc (Linux): who they started, whether they live, how much memory."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 class DemoError(Exception):
@@ -70,3 +72,57 @@ def run(argv: list[str], what: str, input_text: str | None = None) -> str:
     if result.returncode != 0:
         raise DemoError(f"{what} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
     return result.stdout
+
+
+def wait_until(
+    what: str, check: Any, timeout: float, log: Path | None = None, interval: float = 0.2
+) -> Any:
+    """Poll `check` until it returns something truthy; a DemoError (naming the log) otherwise."""
+    deadline = time.monotonic() + timeout
+    last_error: DemoError | None = None
+    while time.monotonic() < deadline:
+        try:
+            if value := check():
+                return value
+        except DemoError as err:  # not ready yet; the last error is reported on timeout
+            last_error = err
+        time.sleep(interval)
+    reason = f" (last error: {last_error})" if last_error else ""
+    where = f"; see {log}" if log else ""
+    raise DemoError(f"timed out after {timeout:.0f} s waiting for {what}{reason}{where}")
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (children, their children, ...), from /proc."""
+    found: list[int] = []
+    queue = [pid]
+    while queue:
+        for task in Path(f"/proc/{queue.pop()}/task").glob("*/children"):
+            try:
+                children = [int(child) for child in task.read_text().split()]
+            except OSError:  # the task ended while we looked
+                continue
+            found += children
+            queue += children
+    return found
+
+
+def alive(pid: int) -> bool:
+    """True while `pid` runs (a zombie waiting to be reaped counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident set size of `pid` in bytes; 0 once it has gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0

@@ -32,6 +32,10 @@ BIN = _console_scripts()
 CITY, GATEWAY = str(BIN / "safesmart-city"), str(BIN / "safesmart-gateway")
 
 
+# Where the demo's home is (Cleveland): its cameras, the benchmarks' and the end-to-end tests'.
+HOME = (41.49932, -81.69436)
+
+
 @dataclass(frozen=True)
 class CameraSpec:
     """A camera to register: its id in the folder source, its name and exact location."""

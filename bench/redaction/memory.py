@@ -17,6 +17,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from demo.processes import descendants, rss_bytes
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -37,36 +39,14 @@ def make_clip(path: Path, seconds: int) -> None:
         out.mux(stream.encode(None))
 
 
-def _tree(pid: int) -> list[int]:
-    pids, queue = [], [pid]
-    while queue:
-        current = queue.pop()
-        pids.append(current)
-        for task in Path(f"/proc/{current}/task").glob("*/children"):
-            try:
-                queue += [int(child) for child in task.read_text().split()]
-            except OSError:
-                continue
-    return pids
-
-
-def _rss_kib(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        return 0
-    return 0
-
-
 def peak_rss_mib(argv: list[str]) -> tuple[float, float]:
     """Run a command; return (peak summed RSS of its process tree in MiB, wall seconds)."""
     began = time.perf_counter()
     process = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL)  # noqa: S603
     peak = 0
     while process.poll() is None:
-        peak = max(peak, sum(_rss_kib(pid) for pid in _tree(process.pid)))
+        tree = [process.pid, *descendants(process.pid)]
+        peak = max(peak, sum(rss_bytes(pid) for pid in tree) // 1024)
         time.sleep(0.02)
     if process.returncode != 0:
         raise SystemExit(f"redact failed with exit code {process.returncode}")

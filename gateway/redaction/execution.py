@@ -114,7 +114,6 @@ class _Run:
         self.counts = dict.fromkeys(DetectionKind, 0)
         # The last frame the detectors ran on, with what they found (see still.py).
         self.still: tuple[RgbImage, tuple[Box, ...], dict[DetectionKind, int]] | None = None
-        self.still_skips = 0
         self.frames = 0
         self.first_pts: int | None = None
         self.first_offset = Fraction(0)
@@ -142,7 +141,6 @@ class _Run:
         if self.still is not None and limit is not None and unchanged(self.still[0], image, limit):
             for kind, count in self.still[2].items():
                 self.counts[kind] += count
-            self.still_skips += 1
             return self.still[1]
         found: list[Box] = []
         counts = dict.fromkeys(DetectionKind, 0)

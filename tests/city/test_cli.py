@@ -7,7 +7,6 @@ import hashlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ import aiohttp
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from demo.processes import free_port
 from protocol.httpauth import sign_http_request
 from protocol.registration import CameraLocation, CameraRegistration, LocationPrecision
 from protocol.signing import Domain, encode_public_key, sign
@@ -31,13 +31,6 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-m", "city.cli", *args],
         cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def _wait_until_up(session: aiohttp.ClientSession, url: str) -> None:
@@ -120,7 +113,7 @@ def test_init_serve_enroll_request_smoke(tmp_path: Path) -> None:
     request_file = tmp_path / "request.json"
     request_file.write_text(json.dumps(issue_body()))
 
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     listen = f"127.0.0.1:{port}"
     server = subprocess.Popen(  # noqa: S603

@@ -7,9 +7,8 @@ import hashlib
 import json
 import os
 import signal
-import time
 import urllib.error
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,45 +16,8 @@ from typing import Any
 import pytest
 
 from demo.footage import write_clip
-from demo.processes import run
-from demo.stack import CITY, CameraSpec, Stack, request_body, start_stack
-
-HOME = (41.49932, -81.69436)
-
-
-def descendants(pid: int) -> set[int]:
-    """Every process below `pid` (redaction workers, their fork server and its children)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    found, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def wait(what: str, check: Callable[[], Any], timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
+from demo.processes import alive, descendants, run, wait_until
+from demo.stack import CITY, HOME, CameraSpec, Stack, request_body, start_stack
 
 CLIP_START = (datetime.now(UTC) - timedelta(minutes=30)).replace(microsecond=0)
 
@@ -74,10 +36,10 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
 def kill_gateway(stack: Stack) -> None:
     assert stack.gateway is not None
     process = stack.gateway.process
-    workers = descendants(process.pid)
+    workers = set(descendants(process.pid))
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=10)
-    wait("the gateway's workers to die with it", lambda: not any(map(alive, workers)), 15)
+    wait_until("the gateway's workers to die with it", lambda: not any(map(alive, workers)), 15)
 
 
 def request_of(stack: Stack, request_id: str) -> dict[str, Any]:
@@ -106,22 +68,22 @@ def test_killed_gateway_delivers_exactly_once(stack: Stack, moment: str) -> None
     stack.start_gateway()
     window = (CLIP_START + timedelta(seconds=4), CLIP_START + timedelta(seconds=14))
     request_id = stack.issue(request_body("KILL-1", HOME, *window))
-    wait("the request", lambda: state(stack, request_id) == "pending", 30)
+    wait_until("the request", lambda: state(stack, request_id) == "pending", 30)
     if moment == "preparing preview":
-        wait("the preview to start", lambda: preview(stack, request_id) == "preparing", 60)
+        wait_until("the preview to start", lambda: preview(stack, request_id) == "preparing", 60)
         kill_gateway(stack)
         stack.start_gateway()
         stack.gateway_api("POST", f"/api/v1/requests/{request_id}/approve", {})
     else:
-        wait("the preview", lambda: preview(stack, request_id) == "ready", 240)
+        wait_until("the preview", lambda: preview(stack, request_id) == "ready", 240)
         stack.gateway_api("POST", f"/api/v1/requests/{request_id}/approve", {})
         if moment == "uploading":
             sent = ("uploading", "delivered")
-            wait("the upload", lambda: state(stack, request_id) in sent, 120)
+            wait_until("the upload", lambda: state(stack, request_id) in sent, 120)
         kill_gateway(stack)
         stack.start_gateway()
 
-    final = wait(
+    final = wait_until(
         "delivery after the restart",
         lambda: (r := request_of(stack, request_id))["state"] in ("delivered", "failed") and r,
         240,

@@ -6,7 +6,6 @@ import base64
 import hashlib
 import json
 import os
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -25,17 +24,11 @@ from city.keys import CityKeys
 from city.records import IssuedRequest
 from city.store import CityStore
 from city.uploads import UploadReceiver
+from demo.processes import free_port
 from gateway.packaging import SealedClip, seal_clip
 from protocol.httpauth import sign_http_request
 from protocol.signing import encode_public_key
 from protocol.timeutil import TimeWindow, utcnow
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -207,12 +206,6 @@ async def test_broken_rules_file_asks_the_resident(gateway: Gateway, city: CityS
     gateway.layout.rules.write_text('{"version": 1, "rules": [{"name": "x", "action": "yes"}]}')
     item = parts.intake.accept(envelope(city.double.signing, fresh_request(gateway)))
     assert item is not None and item.state is RequestState.PENDING and item.decided_by is None
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def test_backoff_while_the_city_is_down_then_recovery(

@@ -14,6 +14,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from demo.processes import descendants
 from gateway.config import DataLayout
 from gateway.store import GatewayStore
 
@@ -59,19 +60,6 @@ def _address(text: str, v6: bool) -> str:
     return f"{host}:{int(port_hex, 16)}"
 
 
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
 @pytest.fixture
 async def served(gateway: Gateway) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
     proc = await asyncio.create_subprocess_exec(
@@ -97,7 +85,7 @@ async def served(gateway: Gateway) -> AsyncIterator[tuple[asyncio.subprocess.Pro
 async def test_only_a_loopback_listener(served: tuple[asyncio.subprocess.Process, str]) -> None:
     proc, url = served
     await asyncio.sleep(0.5)           # give every task (feed, uploads, workers) time to start
-    pids = [proc.pid, *children(proc.pid)]
+    pids = [proc.pid, *descendants(proc.pid)]
     sockets = [addr for pid in pids for addr in listening_sockets(pid)]
     assert sockets == [url.removeprefix("http://")]
     assert sockets[0].startswith("127.0.0.1:")

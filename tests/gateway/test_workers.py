@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from demo.processes import alive
+
 # A parent that starts a pool worker busy on a long task, reports the worker's pid, then is
 # SIGKILLed (as a gateway killed mid-redaction would be).
 PARENT = """
@@ -30,14 +32,6 @@ if __name__ == "__main__":
     time.sleep(3)
     os.kill(os.getpid(), signal.SIGKILL)
 """
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG is Linux-only")

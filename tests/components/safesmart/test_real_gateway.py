@@ -15,11 +15,9 @@ from pytest_homeassistant_custom_component.common import MockUser, async_capture
 
 from custom_components.safesmart.client import RequestState
 from custom_components.safesmart.const import CONF_ALLOWED_USERS, DOMAIN, EVENT_FOOTAGE_REQUEST
-from demo.stack import CITY, GATEWAY, CameraSpec, call_json, request_body, start_stack
+from demo.stack import CITY, GATEWAY, HOME, CameraSpec, call_json, request_body, start_stack
 
 from .fake_gateway import wait_for
-
-HOME = (41.49932, -81.69436)
 
 pytestmark = [
     pytest.mark.slow,
