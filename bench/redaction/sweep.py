@@ -20,7 +20,7 @@ import cv2
 from bench.redaction.coverage import measure
 from bench.redaction.generate import generate
 from bench.redaction.run import FULL
-from gateway.redaction.detectors.base import DetectionKind, Detector, RgbImage
+from gateway.redaction.detectors.base import DetectionKind, Detector, FullFrame, RgbImage
 from gateway.redaction.detectors.centerface import CenterFaceDetector
 from gateway.redaction.detectors.held import HeldDetector
 from gateway.redaction.detectors.plates import HaarPlateDetector, bundled_cascades
@@ -38,7 +38,7 @@ class HaarFaceDetector:
         path = bundled_cascades() / "haarcascade_frontalface_default.xml"
         self._cascade = cv2.CascadeClassifier(str(path))
 
-    def detect(self, image: RgbImage) -> Sequence[Box]:
+    def detect(self, image: RgbImage, full: FullFrame | None = None) -> Sequence[Box]:
         height, width = image.shape[:2]
         gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
         found = self._cascade.detectMultiScale(gray, 1.1, 3, minSize=(10, 10))

@@ -1,5 +1,6 @@
 """One redaction pass over one window of a clip in this process: decode, detect, obscure, encode."""
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -137,6 +138,7 @@ class _Run:
         width, height = self.settings.detection_size(*self.size)
         rgb = decoded.frame.reformat(width=width, height=height, format="rgb24")
         image: RgbImage = np.asarray(rgb.to_ndarray(), dtype=np.uint8)
+        full = functools.cache(lambda: _full_rgb(decoded))
         limit = self.settings.still_limit
         if self.still is not None and limit is not None and unchanged(self.still[0], image, limit):
             for kind, count in self.still[2].items():
@@ -147,7 +149,7 @@ class _Run:
         for detector in self.detectors:
             began = time.perf_counter()
             try:
-                boxes = list(detector.detect(image))
+                boxes = list(detector.detect(image, full))
             except Exception as exc:
                 raise DetectionError(
                     f"The {detector.kind} detector failed at {_clock(decoded.offset_s)}; "
@@ -182,6 +184,10 @@ class _Run:
         self.frames += 1
         if self.progress is not None and self.expected_frames:
             self.progress(min(0.999, self.frames / self.expected_frames))
+
+
+def _full_rgb(decoded: DecodedFrame) -> RgbImage:
+    return np.asarray(decoded.frame.to_ndarray(format="rgb24"), dtype=np.uint8)
 
 
 def _clock(offset: Fraction) -> str:

@@ -49,7 +49,7 @@ def redact_picture(
     boxes: list[Box] = []
     for detector in detectors:
         try:
-            found = list(detector.detect(small))
+            found = list(detector.detect(small, lambda: pixels))
         except Exception as exc:
             raise DetectionError(
                 f"The {detector.kind} detector failed on the picture; nothing was written."

@@ -22,13 +22,19 @@ class DetectionSettings:
     """How often and at what size detection runs; defaults measured in docs/benchmarks.md."""
 
     every: int = 5  # detect on every Nth frame; the others use neighbours' boxes and hulls
-    dilation: float = 0.3  # grow each box by this share so motion between detections stays covered
+    # Grow each box by this share (half on each side): CenterFace boxes the inner face, and the
+    # whole head, plus motion between detection frames, must stay covered.
+    dilation: float = 0.5
     width: int = 736  # detection frame width (height follows the aspect ratio, rounded to 32)
     # A detection frame whose 16 px blocks all changed less than this (mean grey levels) since
     # the last frame detected reuses its boxes; None always runs the detectors.
     still_limit: float | None = 1.0
     timeout_s: float = 10.0  # a detector slower than this on one frame stops the job
-    face_threshold: float = 0.1  # CenterFace heatmap score; lower finds smaller faces
+    face_threshold: float = 0.1  # CenterFace heatmap score accepted at once
+    # Peaks from this score up to face_threshold get a second look at full resolution, and are
+    # kept when CenterFace scores them at least face_verify_threshold there (small faces).
+    face_candidate_threshold: float | None = 0.02
+    face_verify_threshold: float = 0.3
     threads: int = 1  # onnxruntime threads per process; parallelism comes from segments
     workers: int = 2  # segment processes for clips long enough to split (see segments.py)
 
@@ -46,5 +52,11 @@ def build_detectors(
     if profile is Profile.MASKS_ONLY:
         return []
     chosen = settings or DetectionSettings()
-    faces = CenterFaceDetector(face_model, chosen.face_threshold, chosen.threads)
+    faces = CenterFaceDetector(
+        face_model,
+        chosen.face_threshold,
+        chosen.threads,
+        chosen.face_candidate_threshold,
+        chosen.face_verify_threshold,
+    )
     return [faces, HeldDetector(HaarPlateDetector(), hold=2)]

@@ -15,11 +15,12 @@ BLOCK = 16  # pixels of the detection frame (about 28 px of a 720p frame)
 
 
 def unchanged(reference: RgbImage, image: RgbImage, limit: float) -> bool:
-    """True when no BLOCK x BLOCK block's mean absolute change exceeds `limit` grey levels."""
+    """True when no BLOCK x BLOCK block's mean absolute change exceeds `limit` grey levels in
+    any colour channel."""
     if reference.shape != image.shape:
         return False
-    change = cv2.absdiff(reference, image).max(axis=2).astype(np.float32)
-    height, width = change.shape
+    change = cv2.absdiff(reference, image).astype(np.float32)
+    height, width = change.shape[:2]
     blocks = cv2.resize(
         change, (max(1, width // BLOCK), max(1, height // BLOCK)), interpolation=cv2.INTER_AREA
     )

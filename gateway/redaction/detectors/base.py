@@ -1,6 +1,6 @@
 """The one small interface every detector implements, so a resident can plug in a better model."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
@@ -9,7 +9,10 @@ import numpy.typing as npt
 
 from gateway.redaction.regions import Box
 
-RgbImage = npt.NDArray[np.uint8]  # (height, width, 3) RGB, already downscaled for detection
+RgbImage = npt.NDArray[np.uint8]  # (height, width, 3) RGB
+# The frame at full resolution, converted on first call; a detector that finds a doubtful small
+# region may look at it more closely there.
+FullFrame = Callable[[], RgbImage]
 
 
 class DetectionKind(StrEnum):
@@ -21,11 +24,15 @@ class DetectionKind(StrEnum):
 
 @runtime_checkable
 class Detector(Protocol):
-    """Finds regions to obscure in one RGB frame; boxes are normalised to 0..1 of that frame."""
+    """Finds regions to obscure in one RGB frame; boxes are normalised to 0..1 of that frame.
+
+    `image` is the frame downscaled for detection; `full`, when given, returns the same frame at
+    full resolution (most detectors never need it).
+    """
 
     kind: DetectionKind
 
-    def detect(self, image: RgbImage) -> Sequence[Box]:
+    def detect(self, image: RgbImage, full: FullFrame | None = None) -> Sequence[Box]:
         """Boxes with scores; raise on any failure (the pipeline then stops: fail closed)."""
         ...
 

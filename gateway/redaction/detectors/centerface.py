@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
-from gateway.redaction.detectors.base import DetectionKind, RgbImage
+from gateway.redaction.detectors.base import DetectionKind, FullFrame, RgbImage
 from gateway.redaction.detectors.onnx_graph import with_free_dims
 from gateway.redaction.errors import RedactionError
 from gateway.redaction.regions import Box
@@ -19,6 +19,15 @@ INPUT = "input.1"
 OUTPUTS = ("537", "538", "539", "540")  # heatmap, scale, offset, landmarks
 STRIDE = 4  # output cells per input pixel
 NMS_IOU = 0.3
+# Second look: a doubtful peak (candidate_threshold <= score < threshold) is cropped from the
+# full-resolution frame, CONTEXT times its size, scaled to CROP x CROP pixels, and kept only if
+# CenterFace finds a face overlapping it there with at least verify_threshold.
+CROP = 64
+CONTEXT = 2.0
+BATCH = 32  # crops per onnxruntime call
+# A doubtful peak whose centre lies in an accepted box (or a stronger doubtful one) grown by this
+# share is not checked: the accepted face's dilated cover fills it anyway (see profiles.py).
+GROW = 0.5
 
 
 def bundled_model() -> Path:
@@ -36,7 +45,14 @@ class CenterFaceDetector:
 
     kind = DetectionKind.FACE
 
-    def __init__(self, model: Path | None = None, threshold: float = 0.2, threads: int = 1) -> None:
+    def __init__(
+        self,
+        model: Path | None = None,
+        threshold: float = 0.2,
+        threads: int = 1,
+        candidate_threshold: float | None = None,
+        verify_threshold: float = 0.3,
+    ) -> None:
         self.model = model or bundled_model()
         try:
             data = self.model.read_bytes()
@@ -44,9 +60,11 @@ class CenterFaceDetector:
             raise RedactionError("The face model file cannot be read.") from exc
         self.model_sha256 = hashlib.sha256(data).hexdigest()
         self.threshold = threshold
-        shapes: dict[str, list[int | str]] = {INPUT: [1, 3, "H", "W"]}
+        self.candidate_threshold = min(threshold, candidate_threshold or threshold)
+        self.verify_threshold = verify_threshold
+        shapes: dict[str, list[int | str]] = {INPUT: ["N", 3, "H", "W"]}
         for name, channels in zip(OUTPUTS, (1, 2, 2, 10), strict=True):
-            shapes[name] = [1, channels, "h", "w"]
+            shapes[name] = ["N", channels, "h", "w"]
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -61,12 +79,66 @@ class CenterFaceDetector:
                 "(input 'input.1', outputs 537-540)."
             ) from exc
 
-    def detect(self, image: RgbImage) -> Sequence[Box]:
-        """Faces in an RGB image whose sides are multiples of 32, as normalised boxes."""
-        height, width = image.shape[:2]
-        blob = np.ascontiguousarray(image.transpose(2, 0, 1)[np.newaxis], dtype=np.float32)
+    def detect(self, image: RgbImage, full: FullFrame | None = None) -> Sequence[Box]:
+        """Faces in an RGB image whose sides are multiples of 32, as normalised boxes.
+
+        Peaks between the candidate and the main threshold are checked again on a crop of the
+        full-resolution frame (of `image` when `full` is not given), where a small face is
+        larger and sharper; peaks inside an accepted box are not checked.
+        """
+        found = self._run([image], self.candidate_threshold)[0]
+        accepted = [box for box in found if box.score >= self.threshold]
+        doubtful: list[Box] = []
+        for box in found:  # highest score first
+            if box.score < self.threshold and not _inside(box, accepted + doubtful):
+                doubtful.append(box)
+        if doubtful:
+            source = image if full is None else full()
+            accepted += self._verify(source, doubtful)
+        return accepted
+
+    def _verify(self, frame: RgbImage, candidates: list[Box]) -> list[Box]:
+        height, width = frame.shape[:2]
+        crops: list[RgbImage] = []
+        regions = []
+        for box in candidates:
+            side = max((box.x1 - box.x0) * width, (box.y1 - box.y0) * height, 8.0) * CONTEXT
+            x0 = (box.x0 + box.x1) / 2 * width - side / 2
+            y0 = (box.y0 + box.y1) / 2 * height - side / 2
+            zoom = CROP / side
+            warp = np.array([[zoom, 0, -x0 * zoom], [0, zoom, -y0 * zoom]], dtype=np.float32)
+            crop = cv2.warpAffine(
+                frame, warp, (CROP, CROP), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+            )
+            crops.append(np.asarray(crop, dtype=np.uint8))
+            regions.append((x0 / width, y0 / height, side / width, side / height))
+        kept = []
+        for start in range(0, len(crops), BATCH):
+            results = self._run(crops[start : start + BATCH], self.verify_threshold)
+            for candidate, (rx, ry, rw, rh), faces in zip(
+                candidates[start:], regions[start:], results, strict=False
+            ):
+                for face in faces:
+                    box = Box(
+                        max(0.0, rx + face.x0 * rw),
+                        max(0.0, ry + face.y0 * rh),
+                        min(1.0, rx + face.x1 * rw),
+                        min(1.0, ry + face.y1 * rh),
+                        face.score,
+                    )
+                    if _overlap(box, candidate):
+                        kept.append(box)
+                        break
+        return kept
+
+    def _run(self, images: list[RgbImage], threshold: float) -> list[list[Box]]:
+        height, width = images[0].shape[:2]
+        blob = np.ascontiguousarray(np.stack(images).transpose(0, 3, 1, 2), dtype=np.float32)
         heatmap, scale, offset, _ = self._session.run(list(OUTPUTS), {INPUT: blob})
-        return self._decode(heatmap[0, 0], scale[0], offset[0], width, height)
+        return [
+            self._decode(heatmap[i, 0], scale[i], offset[i], width, height, threshold)
+            for i in range(len(images))
+        ]
 
     def _decode(
         self,
@@ -75,8 +147,9 @@ class CenterFaceDetector:
         offset: npt.NDArray[np.float32],
         width: int,
         height: int,
+        threshold: float,
     ) -> list[Box]:
-        rows, cols = np.nonzero(heatmap > self.threshold)
+        rows, cols = np.nonzero(heatmap > threshold)
         if rows.size == 0:
             return []
         box_h = np.exp(scale[0, rows, cols]) * STRIDE
@@ -92,7 +165,7 @@ class CenterFaceDetector:
             [float(a), float(b), float(c - a), float(d - b)]
             for a, b, c, d in zip(x0, y0, x1, y1, strict=True)
         ]
-        keep = cv2.dnn.NMSBoxes(rects, scores.astype(float).tolist(), self.threshold, NMS_IOU)
+        keep = cv2.dnn.NMSBoxes(rects, scores.astype(float).tolist(), threshold, NMS_IOU)
         return [
             Box(x0[i] / width, y0[i] / height, x1[i] / width, y1[i] / height, float(scores[i]))
             for i in np.asarray(keep).reshape(-1)
@@ -101,3 +174,13 @@ class CenterFaceDetector:
     def versions(self) -> dict[str, str]:
         """onnxruntime version and the model file's SHA-256."""
         return {"onnxruntime": ort.__version__, f"face-model:{self.model.name}": self.model_sha256}
+
+
+def _overlap(a: Box, b: Box) -> bool:
+    return min(a.x1, b.x1) > max(a.x0, b.x0) and min(a.y1, b.y1) > max(a.y0, b.y0)
+
+
+def _inside(box: Box, others: list[Box]) -> bool:
+    """Whether the box's centre lies inside one of the others, grown by GROW."""
+    cx, cy = (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2
+    return any(g.x0 <= cx <= g.x1 and g.y0 <= cy <= g.y1 for g in (o.dilated(GROW) for o in others))

@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 
-from gateway.redaction.detectors.base import DetectionKind, Detector, RgbImage
+from gateway.redaction.detectors.base import DetectionKind, Detector, FullFrame, RgbImage
 from gateway.redaction.regions import Box
 
 # Held boxes are grown by this much more, since their target may have moved since they ran.
@@ -23,10 +23,10 @@ class HeldDetector:
         self._calls = 0
         self._last: tuple[Box, ...] = ()
 
-    def detect(self, image: RgbImage) -> Sequence[Box]:
+    def detect(self, image: RgbImage, full: FullFrame | None = None) -> Sequence[Box]:
         """Fresh boxes on every `hold`-th call, the last ones grown otherwise."""
         if self._calls % self.hold == 0:
-            self._last = tuple(self.inner.detect(image))
+            self._last = tuple(self.inner.detect(image, full))
             self._calls += 1
             return self._last
         self._calls += 1

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import cv2
 
-from gateway.redaction.detectors.base import DetectionKind, RgbImage
+from gateway.redaction.detectors.base import DetectionKind, FullFrame, RgbImage
 from gateway.redaction.errors import RedactionError
 from gateway.redaction.regions import Box
 
@@ -38,7 +38,7 @@ class HaarPlateDetector:
         self.sha256 = hashlib.sha256(self.cascade_path.read_bytes()).hexdigest()
         self.min_width = min_width
 
-    def detect(self, image: RgbImage) -> Sequence[Box]:
+    def detect(self, image: RgbImage, full: FullFrame | None = None) -> Sequence[Box]:
         """Plate boxes, normalised to the image."""
         height, width = image.shape[:2]
         gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import skimage.data
 
-from gateway.redaction.detectors.base import DetectionKind, Detector, RgbImage
+from gateway.redaction.detectors.base import DetectionKind, Detector, FullFrame, RgbImage
 from gateway.redaction.detectors.centerface import CenterFaceDetector, bundled_model
 from gateway.redaction.detectors.plates import HaarPlateDetector
 from gateway.redaction.errors import DetectionError, RedactionError
@@ -40,7 +40,7 @@ class ScriptedDetector:
     def __init__(self, boxes: Sequence[Box] = (), fail_from: int | None = None, delay: float = 0):
         self.boxes, self.fail_from, self.delay, self.calls = list(boxes), fail_from, delay, 0
 
-    def detect(self, image: RgbImage) -> Sequence[Box]:
+    def detect(self, image: RgbImage, full: FullFrame | None = None) -> Sequence[Box]:
         self.calls += 1
         if self.fail_from is not None and self.calls >= self.fail_from:
             raise RuntimeError("model crashed")

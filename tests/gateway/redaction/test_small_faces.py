@@ -1,0 +1,98 @@
+"""The second look: doubtful CenterFace peaks are checked on a full-resolution crop."""
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import skimage.data
+
+from gateway.redaction.detectors.base import DetectionKind, FullFrame, RgbImage
+from gateway.redaction.detectors.centerface import CenterFaceDetector
+from gateway.redaction.pipeline import RedactionJob, redact_with
+from gateway.redaction.profiles import DetectionSettings
+from gateway.redaction.regions import Box
+from tests.gateway.redaction.conftest import MakeClip
+
+FACE_AT = (600, 400)  # top-left corner of the pasted face in a 1280x720 frame
+
+
+def small_face_frame(index: int, size: int = 24) -> RgbImage:
+    """A grey 1280x720 frame with one LFW face, `size` px wide, and nothing else."""
+    face = skimage.data.lfw_subset()[index]  # type: ignore[no-untyped-call]
+    rgb = np.stack([face] * 3, -1) * 255
+    pasted = cv2.resize(rgb.astype(np.uint8), (size, size), interpolation=cv2.INTER_AREA)
+    frame = np.full((720, 1280, 3), 120, np.uint8)
+    x, y = FACE_AT
+    frame[y : y + size, x : x + size] = pasted
+    return frame
+
+
+def downscaled(frame: RgbImage) -> RgbImage:
+    return np.asarray(cv2.resize(frame, (736, 416), interpolation=cv2.INTER_AREA), np.uint8)
+
+
+@pytest.mark.parametrize("index", [60, 72])
+def test_a_24_px_face_missed_by_the_first_pass_is_found_by_the_second(index: int) -> None:
+    frame = small_face_frame(index)
+    one_pass = CenterFaceDetector(None, threshold=0.1)
+    two_pass = CenterFaceDetector(None, threshold=0.1, candidate_threshold=0.02)
+    assert one_pass.detect(downscaled(frame)) == []
+    boxes = two_pass.detect(downscaled(frame), lambda: frame)
+    assert len(boxes) == 1
+    x0, y0, x1, y1 = boxes[0].to_pixels(1280, 720)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    assert abs(cx - (FACE_AT[0] + 12)) < 8 and abs(cy - (FACE_AT[1] + 12)) < 8
+    assert boxes[0].score >= 0.3  # the score it earned on the full-resolution crop
+
+
+TEXTURES = ["coffee", "rocket", "brick", "grass", "gravel", "text", "coins", "moon", "chelsea"]
+
+
+def texture(name: str) -> RgbImage:
+    image = np.asarray(getattr(skimage.data, name)())
+    if image.dtype != np.uint8:
+        image = (np.clip(image / max(1, image.max()), 0, 1) * 255).astype(np.uint8)
+    if image.ndim == 2:
+        image = np.stack([image] * 3, -1)
+    return np.asarray(cv2.resize(image[..., :3], (1280, 720)), np.uint8)
+
+
+def test_the_second_look_turns_down_doubtful_peaks_on_faceless_photographs() -> None:
+    loose = CenterFaceDetector(None, threshold=0.02)
+    one_pass = CenterFaceDetector(None, threshold=0.1)
+    two_pass = CenterFaceDetector(None, threshold=0.1, candidate_threshold=0.02)
+    doubtful = 0
+    for name in TEXTURES:
+        frame = texture(name)
+        small = downscaled(frame)
+        doubtful += len(loose.detect(small)) - len(one_pass.detect(small))
+        assert two_pass.detect(small, lambda frame=frame: frame) == one_pass.detect(small), name
+    assert doubtful >= 5  # there were peaks to check, and none of them became a face
+
+
+class FullFrameProbe:
+    """Records the shapes of the detection image and of the full frame it is handed."""
+
+    kind = DetectionKind.FACE
+
+    def __init__(self) -> None:
+        self.shapes: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
+
+    def detect(self, image: RgbImage, full: FullFrame | None = None) -> Sequence[Box]:
+        assert full is not None
+        self.shapes.append((image.shape, full().shape))
+        return []
+
+    def versions(self) -> dict[str, str]:
+        return {"probe": "1"}
+
+
+def test_the_pipeline_hands_detectors_the_frame_at_full_resolution(
+    make_clip: MakeClip, tmp_path: Path
+) -> None:
+    probe = FullFrameProbe()
+    job = RedactionJob(make_clip(frames=4, width=1280, height=720), tmp_path / "o.mp4")
+    redact_with(job, [probe], DetectionSettings(every=2, still_limit=None))
+    assert probe.shapes == [((416, 736, 3), (720, 1280, 3))] * 3  # frames 0, 2 and the last
