@@ -11,10 +11,12 @@ import numpy.typing as npt
 
 FILL_MAX = 28  # luma at or below this in the output counts as filled (solid black)
 VISIBLE_MIN = 40  # only input pixels brighter than this can show whether they were filled
-COVERED = 0.9
+COVERED = 0.9  # a face-frame counts as obscured when this share of its visible pixels is filled
 # False obscuring is measured on frames with nothing to hide this many frames either side, so
 # that boxes deliberately carried from a neighbouring detection frame do not count as false.
-QUIET = 10  # a face-frame counts as obscured when this share of its visible pixels is filled
+# On frames with faces or plates, "extra" obscuring is the share of the frame filled outside
+# every ground-truth box: the price of covering heads and motion generously.
+QUIET = 10
 
 Gray = npt.NDArray[np.uint8]
 
@@ -44,6 +46,7 @@ class Coverage:
     faces_by_source: dict[str, Tally] = field(default_factory=dict)
     plates: Tally = field(default_factory=Tally)
     false_area: list[float] = field(default_factory=list)
+    extra_area: list[float] = field(default_factory=list)
     frames: int = 0
 
     def summary(self) -> dict[str, Any]:
@@ -54,6 +57,7 @@ class Coverage:
             "by_source": {k: v.share for k, v in sorted(self.faces_by_source.items())},
             "plate_coverage": self.plates.share,
             "false_obscured_area": float(np.mean(self.false_area)) if self.false_area else None,
+            "extra_obscured_area": float(np.mean(self.extra_area)) if self.extra_area else None,
             "frames": self.frames,
         }
 
@@ -84,6 +88,11 @@ def measure(original: Path, redacted: Path, truth: list[list[dict[str, Any]]]) -
             continue
         if not regions:
             continue
+        outside = np.ones(before.shape, dtype=bool)
+        for region in regions:
+            x0, y0, x1, y1 = region["box"]
+            outside[max(0, y0) : y1, max(0, x0) : x1] = False
+        result.extra_area.append(float((filled & visible & outside).mean()))
         height = before.shape[0]
         for region in regions:
             x0, y0, x1, y1 = region["box"]

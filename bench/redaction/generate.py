@@ -48,7 +48,9 @@ class ClipSpec:
 
 def _rgb(image: npt.NDArray[np.generic]) -> Rgb:
     array = np.asarray(image)
-    if array.dtype != np.uint8:
+    if array.dtype == bool:
+        array = array.astype(np.uint8) * 255
+    elif array.dtype != np.uint8:
         array = (np.clip(array, 0, 1) * 255).astype(np.uint8)
     return np.ascontiguousarray(np.stack([array] * 3, -1) if array.ndim == 2 else array[..., :3])
 
@@ -84,8 +86,13 @@ def plate_image(text: str, width: int) -> Rgb:
     return np.asarray(plate, dtype=np.uint8)
 
 
+# Faceless photographs bundled with scikit-image, pasted into the backdrop as posters, walls,
+# a lawn and a sign: real textures on which a detector might see faces that are not there.
+SCENERY = ("brick", "grass", "gravel", "text", "coffee", "rocket", "chelsea", "coins")
+
+
 def background(width: int, height: int, rng: np.random.Generator) -> Rgb:
-    """A street-like backdrop: sky gradient, house blocks, a road; no faces, nothing black."""
+    """A street-like backdrop: sky gradient, house blocks, faceless photographs, a road."""
     frame = np.zeros((height, width, 3), np.float32)
     frame[:] = np.linspace(170, 110, height)[:, None, None] * np.array([0.8, 0.9, 1.0])
     for _ in range(14):
@@ -95,6 +102,13 @@ def background(width: int, height: int, rng: np.random.Generator) -> Rgb:
             int(rng.integers(height // 6, height // 3)),
         )
         frame[y : y + h, x : x + w] = rng.integers(70, 200, 3)
+    for column, name in enumerate(SCENERY):
+        photo = _rgb(getattr(skimage.data, name)())
+        w = width // 9
+        h = min(height // 4, round(photo.shape[0] * w / photo.shape[1]))
+        x = min(width - w, column * width // len(SCENERY) + int(rng.integers(0, width // 40)))
+        y = int(rng.integers(height // 8, height // 2))
+        frame[y : y + h, x : x + w] = cv2.resize(photo, (w, h), interpolation=cv2.INTER_AREA)
     frame[height * 3 // 4 :] = (95, 95, 100)
     return np.clip(frame, 50, 255).astype(np.uint8)
 

@@ -3,7 +3,10 @@
 Frame i is covered by the dilated union of the boxes found on every detection frame within N
 frames of it: the detection frames before and after it, and a detection frame's own neighbours.
 Frames between two detection frames also get the hull of each box and its match in the next
-detection frame (`bridge`), so fast movers stay covered along their path. A frame is held
+detection frame (`bridge`), so fast movers stay covered along their path. A box that the next
+detection frame does not find again is carried on to it for up to `hold` detection frames
+(`carry`), so a face missed once or twice stays covered, and a box with no match on the previous
+detection frame is grown on the frames before it (`arrivals`). A frame is held
 until the next detection frame has run (at most 2N frames buffered), and the last frame of a
 clip is always a detection frame.
 """
@@ -12,7 +15,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TypeVar
 
-from gateway.redaction.regions import Box, bridge, cover_boxes
+from gateway.redaction.regions import Box, arrivals, bridge, carry, cover_boxes
 
 T = TypeVar("T")
 Detect = Callable[[T], tuple[Box, ...]]
@@ -21,12 +24,22 @@ Detect = Callable[[T], tuple[Box, ...]]
 class CoverPlanner[T]:
     """Feed frames in order with `push`, then `finish`; both return (frame, boxes) to obscure."""
 
-    def __init__(self, detect: Detect[T], every: int, dilation: float) -> None:
+    def __init__(
+        self,
+        detect: Detect[T],
+        every: int,
+        dilation: float,
+        hold: int = 0,
+        margin: tuple[float, float] = (0.0, 0.0),
+    ) -> None:
         if every < 1:
             raise ValueError("detection interval must be at least 1 frame")
         self._detect = detect
         self._every = every
         self._dilation = dilation
+        self._hold = hold  # 0: no carrying forward (`carry`) and no growing arrivals
+        self._margin = margin
+        self._recent: list[tuple[Box, ...]] = []  # the last two detection frames' boxes
         self._pending: deque[tuple[int, T]] = deque()
         self._found: dict[int, tuple[Box, ...]] = {}
         self._next_index = 0
@@ -50,7 +63,12 @@ class CoverPlanner[T]:
         return self._release(final=True)
 
     def _run(self, index: int, item: T) -> None:
-        self._found[index] = self._detect(item)
+        found = self._detect(item)
+        if self._hold and self._recent:
+            earlier = self._recent[-2] if len(self._recent) > 1 else ()
+            found += tuple(carry(earlier, self._recent[-1], found, self._hold))
+        self._recent = [*self._recent[-1:], found]
+        self._found[index] = found
         self.detections += 1
 
     def _release(self, final: bool) -> list[tuple[T, tuple[Box, ...]]]:
@@ -65,7 +83,9 @@ class CoverPlanner[T]:
             after = min((f for f in self._found if f > index), default=None)
             if index not in self._found and before is not None and after is not None:
                 near.append(tuple(bridge(self._found[before], self._found[after])))
-            ready.append((item, cover_boxes(near, self._dilation)))
+                if self._hold:
+                    near.append(tuple(arrivals(self._found[before], self._found[after])))
+            ready.append((item, cover_boxes(near, self._dilation, self._margin)))
         if self._pending:
             oldest = self._pending[0][0] - self._every
             for found in [found for found in self._found if found < oldest]:

@@ -111,7 +111,10 @@ class _Run:
         self.expected_frames = max(1, int((end - start) * info.rate)) if end is not None else 0
         self.sheet = ContactSheet(float(end - start) if end is not None else None, sheet_tiles)
         every = settings.every if detectors else 1
-        self.planner = CoverPlanner[DecodedFrame](self._detect, every, settings.dilation)
+        margin = (settings.margin, settings.margin * self.size[0] / self.size[1])
+        self.planner = CoverPlanner[DecodedFrame](
+            self._detect, every, settings.dilation, settings.hold, margin
+        )
         self.counts = dict.fromkeys(DetectionKind, 0)
         # The last frame the detectors ran on, with what they found (see still.py).
         self.still: tuple[RgbImage, tuple[Box, ...], dict[DetectionKind, int]] | None = None

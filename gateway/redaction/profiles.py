@@ -25,14 +25,21 @@ class DetectionSettings:
     # Grow each box by this share (half on each side): CenterFace boxes the inner face, and the
     # whole head, plus motion between detection frames, must stay covered.
     dilation: float = 0.5
+    # ... and by at least this share of the frame's width on each side (13 px at 720p): a small
+    # face moves as far between detection frames as a large one.
+    margin: float = 0.01
+    # A box not found again on the next detection frame is carried on (moved by its last step)
+    # for up to this many detection frames: a face missed once or twice stays covered.
+    hold: int = 2
     width: int = 736  # detection frame width (height follows the aspect ratio, rounded to 32)
     # A detection frame whose 16 px blocks all changed less than this (mean grey levels) since
     # the last frame detected reuses its boxes; None always runs the detectors.
     still_limit: float | None = 1.0
     timeout_s: float = 10.0  # a detector slower than this on one frame stops the job
-    face_threshold: float = 0.1  # CenterFace heatmap score accepted at once
-    # Peaks from this score up to face_threshold get a second look at full resolution, and are
-    # kept when CenterFace scores them at least face_verify_threshold there (small faces).
+    face_threshold: float = 0.3  # a CenterFace score accepted without a second look
+    # Weaker peaks, down to this score, get a second look on a full-resolution crop and are kept
+    # when CenterFace scores them at least face_verify_threshold there: small faces gain, and
+    # face-like noise on dark, grainy walls and lawns is turned down. None: no second look.
     face_candidate_threshold: float | None = 0.02
     face_verify_threshold: float = 0.3
     threads: int = 1  # onnxruntime threads per process; parallelism comes from segments

@@ -1,7 +1,7 @@
 """Pure geometry of what to obscure: boxes, dilation, unions, and privacy-mask polygons."""
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -12,19 +12,29 @@ Polygon = tuple[tuple[float, float], ...]  # normalised 0..1 (x, y) vertices
 
 @dataclass(frozen=True)
 class Box:
-    """An axis-aligned box in normalised (0..1) frame coordinates with a detector score."""
+    """An axis-aligned box in normalised (0..1) frame coordinates with a detector score.
+
+    `held` counts the detection frames the box was carried over without being found again.
+    """
 
     x0: float
     y0: float
     x1: float
     y1: float
     score: float = 1.0
+    held: int = 0
 
     def dilated(self, factor: float) -> "Box":
         """Grow the box by `factor` of its width/height on each axis (0.25 = 25 % larger)."""
         dx = (self.x1 - self.x0) * factor / 2
         dy = (self.y1 - self.y0) * factor / 2
-        return Box(self.x0 - dx, self.y0 - dy, self.x1 + dx, self.y1 + dy, self.score)
+        return replace(self, x0=self.x0 - dx, y0=self.y0 - dy, x1=self.x1 + dx, y1=self.y1 + dy)
+
+    def grown(self, factor: float, margin_x: float, margin_y: float) -> "Box":
+        """Dilated by `factor`, and by at least `margin_x` / `margin_y` on each side."""
+        dx = max((self.x1 - self.x0) * factor / 2, margin_x)
+        dy = max((self.y1 - self.y0) * factor / 2, margin_y)
+        return replace(self, x0=self.x0 - dx, y0=self.y0 - dy, x1=self.x1 + dx, y1=self.y1 + dy)
 
     def to_pixels(self, width: int, height: int) -> tuple[int, int, int, int]:
         """Pixel bounds clipped to the frame, rounded outward so nothing at the edge is missed."""
@@ -35,9 +45,27 @@ class Box:
         return x0, y0, x1, y1
 
 
-def cover_boxes(groups: Iterable[Iterable[Box]], dilation: float) -> tuple[Box, ...]:
-    """Union of boxes from neighbouring detection frames, each dilated so motion stays covered."""
-    return tuple(box.dilated(dilation) for group in groups for box in group)
+def cover_boxes(
+    groups: Iterable[Iterable[Box]], dilation: float, margin: tuple[float, float] = (0.0, 0.0)
+) -> tuple[Box, ...]:
+    """Union of boxes from neighbouring detection frames, each grown so motion stays covered:
+    by `dilation` of its size, and at least by `margin` (x, y) on each side, because a small
+    face moves as many pixels between detection frames as a large one."""
+    return tuple(box.grown(dilation, *margin) for group in groups for box in group)
+
+
+def _nearest(box: Box, others: Sequence[Box], reach: float) -> Box | None:
+    """The similar-sized box (half to twice the size) nearest to `box`, within `reach` sides."""
+    side = max(box.x1 - box.x0, box.y1 - box.y0)
+    best, best_distance = None, reach * side
+    for other in others:
+        other_side = max(other.x1 - other.x0, other.y1 - other.y0)
+        if not 0.5 <= other_side / max(side, 1e-9) <= 2.0:
+            continue
+        distance = max(abs(other.x0 - box.x0), abs(other.y0 - box.y0))
+        if distance <= best_distance:
+            best, best_distance = other, distance
+    return best
 
 
 def bridge(before: Iterable[Box], after: Iterable[Box], reach: float = 4.0) -> list[Box]:
@@ -49,15 +77,7 @@ def bridge(before: Iterable[Box], after: Iterable[Box], reach: float = 4.0) -> l
     later = list(after)
     hulls = []
     for box in before:
-        side = max(box.x1 - box.x0, box.y1 - box.y0)
-        best, best_distance = None, reach * side
-        for other in later:
-            other_side = max(other.x1 - other.x0, other.y1 - other.y0)
-            if not 0.5 <= other_side / max(side, 1e-9) <= 2.0:
-                continue
-            distance = max(abs(other.x0 - box.x0), abs(other.y0 - box.y0))
-            if distance <= best_distance:
-                best, best_distance = other, distance
+        best = _nearest(box, later, reach)
         if best is not None:
             hulls.append(
                 Box(
@@ -69,6 +89,49 @@ def bridge(before: Iterable[Box], after: Iterable[Box], reach: float = 4.0) -> l
                 )
             )
     return hulls
+
+
+def arrivals(before: Iterable[Box], after: Sequence[Box], reach: float = 4.0) -> list[Box]:
+    """Boxes of `after` with no match in `before` (the previous detection frame), grown to twice
+    their size: a face that came into view (or out from behind something) since `before` was
+    already there on some frames in between, somewhere near where `after` found it."""
+    earlier = list(before)
+    return [box.dilated(1.0) for box in after if _nearest(box, earlier, reach) is None]
+
+
+def carry(
+    earlier: Sequence[Box],
+    before: Sequence[Box],
+    after: Sequence[Box],
+    limit: int,
+    reach: float = 4.0,
+) -> list[Box]:
+    """Boxes of `before` that `after` (the next detection frame) did not find again, moved on.
+
+    A face the detector misses for a frame or two (dark, blurred, turned) stays covered: it is
+    carried to where its last step (from its match in `earlier`) would take it, or grown to
+    twice its size where no step is known, for at most `limit` detection frames in a row.
+    """
+    carried = []
+    for box in before:
+        if box.held >= limit or _nearest(box, after, reach) is not None:
+            continue
+        origin = _nearest(box, earlier, reach)
+        if origin is None:
+            carried.append(replace(box.dilated(1.0), held=box.held + 1))
+            continue
+        dx, dy = box.x0 - origin.x0, box.y0 - origin.y0
+        carried.append(
+            replace(
+                box,
+                x0=box.x0 + dx,
+                y0=box.y0 + dy,
+                x1=box.x1 + dx,
+                y1=box.y1 + dy,
+                held=box.held + 1,
+            )
+        )
+    return carried
 
 
 def validate_polygon(polygon: Polygon) -> Polygon:

@@ -20,8 +20,8 @@ OUTPUTS = ("537", "538", "539", "540")  # heatmap, scale, offset, landmarks
 STRIDE = 4  # output cells per input pixel
 NMS_IOU = 0.3
 # Second look: a doubtful peak (candidate_threshold <= score < threshold) is cropped from the
-# full-resolution frame, CONTEXT times its size, scaled to CROP x CROP pixels, and kept only if
-# CenterFace finds a face overlapping it there with at least verify_threshold.
+# full-resolution frame, CONTEXT times its size, enlarged to at least CROP x CROP pixels, and
+# kept only if CenterFace finds a face overlapping it there with at least verify_threshold.
 CROP = 64
 CONTEXT = 2.0
 BATCH = 32  # crops per onnxruntime call
@@ -98,37 +98,33 @@ class CenterFaceDetector:
         return accepted
 
     def _verify(self, frame: RgbImage, candidates: list[Box]) -> list[Box]:
+        """Faces CenterFace finds on crops around the candidates (overlapping them)."""
         height, width = frame.shape[:2]
-        crops: list[RgbImage] = []
-        regions = []
+        groups: dict[int, list[tuple[Box, RgbImage, Box]]] = {}
+        regions: list[Box] = []
         for box in candidates:
+            if _inside(box, regions, grow=0.0):
+                continue  # the crop around a stronger candidate shows this one too
             side = max((box.x1 - box.x0) * width, (box.y1 - box.y0) * height, 8.0) * CONTEXT
+            # Small regions are enlarged to CROP pixels; larger ones keep full resolution.
+            size = max(CROP, -(-int(side) // 32) * 32)
             x0 = (box.x0 + box.x1) / 2 * width - side / 2
             y0 = (box.y0 + box.y1) / 2 * height - side / 2
-            zoom = CROP / side
+            zoom = size / side
             warp = np.array([[zoom, 0, -x0 * zoom], [0, zoom, -y0 * zoom]], dtype=np.float32)
             crop = cv2.warpAffine(
-                frame, warp, (CROP, CROP), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+                frame, warp, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
             )
-            crops.append(np.asarray(crop, dtype=np.uint8))
-            regions.append((x0 / width, y0 / height, side / width, side / height))
+            region = Box(x0 / width, y0 / height, (x0 + side) / width, (y0 + side) / height)
+            regions.append(region)
+            groups.setdefault(size, []).append((box, np.asarray(crop, dtype=np.uint8), region))
         kept = []
-        for start in range(0, len(crops), BATCH):
-            results = self._run(crops[start : start + BATCH], self.verify_threshold)
-            for candidate, (rx, ry, rw, rh), faces in zip(
-                candidates[start:], regions[start:], results, strict=False
-            ):
-                for face in faces:
-                    box = Box(
-                        max(0.0, rx + face.x0 * rw),
-                        max(0.0, ry + face.y0 * rh),
-                        min(1.0, rx + face.x1 * rw),
-                        min(1.0, ry + face.y1 * rh),
-                        face.score,
-                    )
-                    if _overlap(box, candidate):
-                        kept.append(box)
-                        break
+        for group in groups.values():
+            for start in range(0, len(group), BATCH):
+                batch = group[start : start + BATCH]
+                results = self._run([crop for _, crop, _ in batch], self.verify_threshold)
+                for (_, _, region), faces in zip(batch, results, strict=True):
+                    kept += [_within(face, region) for face in faces]
         return kept
 
     def _run(self, images: list[RgbImage], threshold: float) -> list[list[Box]]:
@@ -176,11 +172,23 @@ class CenterFaceDetector:
         return {"onnxruntime": ort.__version__, f"face-model:{self.model.name}": self.model_sha256}
 
 
+def _within(box: Box, region: Box) -> Box:
+    """A box normalised to `region` (itself normalised to the frame), normalised to the frame."""
+    w, h = region.x1 - region.x0, region.y1 - region.y0
+    return Box(
+        max(0.0, region.x0 + box.x0 * w),
+        max(0.0, region.y0 + box.y0 * h),
+        min(1.0, region.x0 + box.x1 * w),
+        min(1.0, region.y0 + box.y1 * h),
+        box.score,
+    )
+
+
 def _overlap(a: Box, b: Box) -> bool:
     return min(a.x1, b.x1) > max(a.x0, b.x0) and min(a.y1, b.y1) > max(a.y0, b.y0)
 
 
-def _inside(box: Box, others: list[Box]) -> bool:
-    """Whether the box's centre lies inside one of the others, grown by GROW."""
+def _inside(box: Box, others: list[Box], grow: float = GROW) -> bool:
+    """Whether the box's centre lies inside one of the others, grown by `grow`."""
     cx, cy = (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2
-    return any(g.x0 <= cx <= g.x1 and g.y0 <= cy <= g.y1 for g in (o.dilated(GROW) for o in others))
+    return any(g.x0 <= cx <= g.x1 and g.y0 <= cy <= g.y1 for g in (o.dilated(grow) for o in others))

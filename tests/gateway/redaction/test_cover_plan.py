@@ -78,3 +78,54 @@ def test_frames_between_detections_get_the_hull_of_a_mover() -> None:
     for index, boxes in out:
         x = index / 10  # where the face really is in this frame
         assert any(b.x0 <= x and x + 0.1 <= b.x1 for b in boxes), index
+
+
+def plan(every: int, boxes: dict[int, tuple[Box, ...]], frames: int, hold: int) -> list[set[Box]]:
+    """Cover boxes per frame, with detections scripted per detection frame."""
+    planner = CoverPlanner[int](lambda i: boxes.get(i, ()), every, dilation=0.0, hold=hold)
+    out = [pair for index in range(frames) for pair in planner.push(index)] + planner.finish()
+    return [set(cover) for _, cover in out]
+
+
+def face_at(x: float) -> Box:
+    return Box(x, 0.4, x + 0.04, 0.44, 0.9)
+
+
+def covers(boxes: set[Box], x: float) -> bool:
+    return any(b.x0 <= x and x + 0.04 <= b.x1 and b.y0 <= 0.4 and 0.44 <= b.y1 for b in boxes)
+
+
+def test_a_face_missed_on_a_detection_frame_is_carried_on_along_its_path() -> None:
+    # Moving right 0.01 a frame; found on frames 0 and 3, then missed on 6 and 9.
+    found = {0: (face_at(0.0),), 3: (face_at(0.03),)}
+    cover = plan(3, found, 16, hold=2)
+    for index in range(10):
+        assert covers(cover[index], index / 100), index  # 6 and 9: carried, moved on
+    assert cover[13] == cover[15] == set()  # carried twice at most, then let go
+    without = plan(3, found, 16, hold=0)
+    assert not covers(without[7], 0.07) and not covers(without[9], 0.09)
+
+
+def test_a_face_seen_only_once_is_carried_grown_in_place() -> None:
+    cover = plan(3, {3: (face_at(0.5),)}, 10, hold=1)
+    assert covers(cover[7], 0.5) and covers(cover[8], 0.51)  # grown to twice its size
+    assert all(b.held <= 1 for frame in cover for b in frame)
+
+
+def test_a_face_arriving_between_detection_frames_is_covered_before_it_was_found() -> None:
+    # It comes out from behind a post on frame 4, 0.01 a frame to the left of where frame 6
+    # finds it; frames 4 and 5 get the new box grown to twice its size.
+    cover = plan(3, {6: (face_at(0.5),), 9: (face_at(0.47),)}, 10, hold=1)
+    assert covers(cover[4], 0.52) and covers(cover[5], 0.51)
+    assert not covers(plan(3, {6: (face_at(0.5),)}, 10, hold=0)[4], 0.52)
+
+
+def test_a_margin_grows_small_boxes_at_least_so_far() -> None:
+    from gateway.redaction.regions import cover_boxes
+
+    tiny, large = Box(0.5, 0.5, 0.51, 0.52), Box(0.1, 0.1, 0.5, 0.5)
+    grown_tiny, grown_large = cover_boxes([[tiny, large]], 0.5, margin=(0.02, 0.03))
+    assert (grown_tiny.x0, grown_tiny.y0, grown_tiny.x1, grown_tiny.y1) == pytest.approx(
+        (0.48, 0.47, 0.53, 0.55)
+    )
+    assert (grown_large.x0, grown_large.x1) == pytest.approx((0.0, 0.6))  # 50 % beats 0.02

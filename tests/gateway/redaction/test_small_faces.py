@@ -33,13 +33,19 @@ def downscaled(frame: RgbImage) -> RgbImage:
     return np.asarray(cv2.resize(frame, (736, 416), interpolation=cv2.INTER_AREA), np.uint8)
 
 
+def production() -> CenterFaceDetector:
+    """The face detector as the standard profile builds it."""
+    s = DetectionSettings()
+    return CenterFaceDetector(
+        None, s.face_threshold, 1, s.face_candidate_threshold, s.face_verify_threshold
+    )
+
+
 @pytest.mark.parametrize("index", [60, 72])
 def test_a_24_px_face_missed_by_the_first_pass_is_found_by_the_second(index: int) -> None:
     frame = small_face_frame(index)
-    one_pass = CenterFaceDetector(None, threshold=0.1)
-    two_pass = CenterFaceDetector(None, threshold=0.1, candidate_threshold=0.02)
-    assert one_pass.detect(downscaled(frame)) == []
-    boxes = two_pass.detect(downscaled(frame), lambda: frame)
+    assert CenterFaceDetector(None, threshold=0.1).detect(downscaled(frame)) == []
+    boxes = production().detect(downscaled(frame), lambda: frame)
     assert len(boxes) == 1
     x0, y0, x1, y1 = boxes[0].to_pixels(1280, 720)
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
@@ -50,26 +56,34 @@ def test_a_24_px_face_missed_by_the_first_pass_is_found_by_the_second(index: int
 TEXTURES = ["coffee", "rocket", "brick", "grass", "gravel", "text", "coins", "moon", "chelsea"]
 
 
-def texture(name: str) -> RgbImage:
+def texture(name: str, dark: bool) -> RgbImage:
+    """A faceless photograph at 720p; `dark`: at 45 % brightness with sensor noise."""
     image = np.asarray(getattr(skimage.data, name)())
     if image.dtype != np.uint8:
         image = (np.clip(image / max(1, image.max()), 0, 1) * 255).astype(np.uint8)
     if image.ndim == 2:
         image = np.stack([image] * 3, -1)
-    return np.asarray(cv2.resize(image[..., :3], (1280, 720)), np.uint8)
+    frame = np.asarray(cv2.resize(image[..., :3], (1280, 720)), np.int16)
+    if dark:
+        noise = np.random.default_rng(3).normal(0, 6, frame.shape).astype(np.int16)
+        frame = frame * 115 // 256 + noise
+    return np.clip(frame, 0, 255).astype(np.uint8)
 
 
-def test_the_second_look_turns_down_doubtful_peaks_on_faceless_photographs() -> None:
+def test_the_second_look_turns_down_face_like_texture() -> None:
     loose = CenterFaceDetector(None, threshold=0.02)
-    one_pass = CenterFaceDetector(None, threshold=0.1)
-    two_pass = CenterFaceDetector(None, threshold=0.1, candidate_threshold=0.02)
-    doubtful = 0
+    single_pass = CenterFaceDetector(None, threshold=0.1)  # the one-pass setting it replaced
+    detector = production()
+    doubtful = fooled_single_pass = 0
     for name in TEXTURES:
-        frame = texture(name)
-        small = downscaled(frame)
-        doubtful += len(loose.detect(small)) - len(one_pass.detect(small))
-        assert two_pass.detect(small, lambda frame=frame: frame) == one_pass.detect(small), name
-    assert doubtful >= 5  # there were peaks to check, and none of them became a face
+        for dark in (False, True):
+            frame = texture(name, dark)
+            small = downscaled(frame)
+            doubtful += len(loose.detect(small))
+            fooled_single_pass += len(single_pass.detect(small))
+            assert detector.detect(small, lambda frame=frame: frame) == [], (name, dark)
+    assert doubtful >= 10  # there were peaks to look at twice, and none was a face
+    assert fooled_single_pass >= 1  # grainy dark texture fools a single pass at 0.1
 
 
 class FullFrameProbe:
