@@ -20,14 +20,19 @@ OUTPUTS = ("537", "538", "539", "540")  # heatmap, scale, offset, landmarks
 STRIDE = 4  # output cells per input pixel
 NMS_IOU = 0.3
 # Second look: a doubtful peak (candidate_threshold <= score < threshold) is cropped from the
-# full-resolution frame, CONTEXT times its size, enlarged to at least CROP x CROP pixels, and
-# kept only if CenterFace finds a face overlapping it there with at least verify_threshold.
+# full-resolution frame, CONTEXT times its size, scaled to between CROP and MAX_CROP pixels
+# square, and kept only if CenterFace finds a face in it with at least verify_threshold.
 CROP = 64
+MAX_CROP = 128
 CONTEXT = 2.0
 BATCH = 32  # crops per onnxruntime call
 # A doubtful peak whose centre lies in an accepted box (or a stronger doubtful one) grown by this
 # share is not checked: the accepted face's dilated cover fills it anyway (see profiles.py).
 GROW = 0.5
+# A crop whose pixels changed by at most this (mean grey levels) since the previous detection
+# frame checked the same crop keeps that answer: static texture is not looked at twice.
+UNCHANGED = 1.0
+_CropKey = tuple[int, int, int]  # crop origin (full-resolution pixels) and size
 
 
 def bundled_model() -> Path:
@@ -62,6 +67,8 @@ class CenterFaceDetector:
         self.threshold = threshold
         self.candidate_threshold = min(threshold, candidate_threshold or threshold)
         self.verify_threshold = verify_threshold
+        # The crops the last second look checked, with what it found in each.
+        self._checked: dict[_CropKey, tuple[RgbImage, list[Box]]] = {}
         shapes: dict[str, list[int | str]] = {INPUT: ["N", 3, "H", "W"]}
         for name, channels in zip(OUTPUTS, (1, 2, 2, 10), strict=True):
             shapes[name] = ["N", channels, "h", "w"]
@@ -98,16 +105,18 @@ class CenterFaceDetector:
         return accepted
 
     def _verify(self, frame: RgbImage, candidates: list[Box]) -> list[Box]:
-        """Faces CenterFace finds on crops around the candidates (overlapping them)."""
+        """Faces CenterFace finds on crops around the candidates."""
         height, width = frame.shape[:2]
-        groups: dict[int, list[tuple[Box, RgbImage, Box]]] = {}
+        groups: dict[int, list[tuple[_CropKey, RgbImage, Box]]] = {}
+        checked: dict[_CropKey, tuple[RgbImage, list[Box]]] = {}
         regions: list[Box] = []
         for box in candidates:
             if _inside(box, regions, grow=0.0):
                 continue  # the crop around a stronger candidate shows this one too
             side = max((box.x1 - box.x0) * width, (box.y1 - box.y0) * height, 8.0) * CONTEXT
-            # Small regions are enlarged to CROP pixels; larger ones keep full resolution.
-            size = max(CROP, -(-int(side) // 32) * 32)
+            # Small regions are enlarged to CROP pixels, middle ones keep full resolution, and
+            # large ones shrink to MAX_CROP (a face in them is still MAX_CROP / CONTEXT wide).
+            size = min(MAX_CROP, max(CROP, -(-int(side) // 32) * 32))
             x0 = (box.x0 + box.x1) / 2 * width - side / 2
             y0 = (box.y0 + box.y1) / 2 * height - side / 2
             zoom = size / side
@@ -117,15 +126,21 @@ class CenterFaceDetector:
             )
             region = Box(x0 / width, y0 / height, (x0 + side) / width, (y0 + side) / height)
             regions.append(region)
-            groups.setdefault(size, []).append((box, np.asarray(crop, dtype=np.uint8), region))
-        kept = []
+            pixels = np.asarray(crop, dtype=np.uint8)
+            key = (round(x0), round(y0), size)
+            seen = self._checked.get(key)
+            if seen is not None and float(cv2.absdiff(seen[0], pixels).mean()) <= UNCHANGED:
+                checked[key] = seen  # the same picture as last time: the same answer
+                continue
+            groups.setdefault(size, []).append((key, pixels, region))
         for group in groups.values():
             for start in range(0, len(group), BATCH):
                 batch = group[start : start + BATCH]
-                results = self._run([crop for _, crop, _ in batch], self.verify_threshold)
-                for (_, _, region), faces in zip(batch, results, strict=True):
-                    kept += [_within(face, region) for face in faces]
-        return kept
+                results = self._run([pixels for _, pixels, _ in batch], self.verify_threshold)
+                for (key, pixels, region), faces in zip(batch, results, strict=True):
+                    checked[key] = (pixels, [_within(face, region) for face in faces])
+        self._checked = checked
+        return [face for _, faces in checked.values() for face in faces]
 
     def _run(self, images: list[RgbImage], threshold: float) -> list[list[Box]]:
         height, width = images[0].shape[:2]

@@ -110,3 +110,16 @@ def test_the_pipeline_hands_detectors_the_frame_at_full_resolution(
     job = RedactionJob(make_clip(frames=4, width=1280, height=720), tmp_path / "o.mp4")
     redact_with(job, [probe], DetectionSettings(every=2, still_limit=None))
     assert probe.shapes == [((416, 736, 3), (720, 1280, 3))] * 3  # frames 0, 2 and the last
+
+
+def test_a_crop_checked_before_is_checked_again_once_its_picture_changes() -> None:
+    detector = production()
+    x, y = FACE_AT
+    candidate = Box((x - 4) / 1280, (y - 4) / 720, (x + 28) / 1280, (y + 28) / 720, 0.05)
+    empty = np.full((720, 1280, 3), 120, np.uint8)
+    assert detector._verify(empty, [candidate]) == []
+    with_face = small_face_frame(60)  # the same spot, now with a face in it
+    found = detector._verify(with_face, [candidate])
+    assert len(found) == 1
+    assert detector._verify(with_face.copy(), [candidate]) == found  # unchanged: same answer
+    assert detector._verify(empty, [candidate]) == []

@@ -1,0 +1,48 @@
+"""The redaction benchmark's own yardstick: generated ground truth and the coverage figures."""
+
+import json
+from pathlib import Path
+
+import av
+
+from bench.redaction.coverage import measure
+from bench.redaction.generate import ClipSpec, generate
+
+
+def refill(
+    source: Path, target: Path, truth: list[list[dict[str, object]]], kinds: set[str]
+) -> None:
+    """Re-encode `source` with every ground-truth box of the given kinds filled black."""
+    with av.open(str(source)) as clip, av.open(str(target), "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=30, options={"crf": "16", "preset": "veryfast"})
+        stream.width, stream.height, stream.pix_fmt = 320, 180, "yuv420p"
+        for index, frame in enumerate(clip.decode(video=0)):
+            rgb = frame.to_ndarray(format="rgb24")
+            for region in truth[index]:
+                if region["kind"] in kinds:
+                    x0, y0, x1, y1 = region["box"]  # type: ignore[misc]
+                    rgb[max(0, y0) : y1, max(0, x0) : x1] = 0
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        out.mux(stream.encode(None))
+
+
+def test_coverage_counts_filled_ground_truth_and_nothing_else(tmp_path: Path) -> None:
+    clip = generate(ClipSpec("tiny", 320, 180, 2.0), tmp_path)
+    meta = json.loads((tmp_path / "tiny.json").read_text())
+    truth = meta["truth"]
+    assert meta["frames"] == len(truth) == 60
+    assert not any(truth[:45])  # the first 1.5 s are empty, to measure false obscuring
+    assert {r["kind"] for frame in truth[45:] for r in frame} == {"face", "plate"}
+
+    untouched = measure(clip, clip, truth).summary()
+    assert untouched["face_coverage"] == 0.0 and untouched["plate_coverage"] == 0.0
+    assert untouched["false_obscured_area"] == 0.0 and untouched["extra_obscured_area"] == 0.0
+
+    faces_filled = tmp_path / "faces.mp4"
+    refill(clip, faces_filled, truth, {"face"})
+    found = measure(clip, faces_filled, truth).summary()
+    assert found["face_coverage"] > 0.97  # encoding may blur a filled edge a little
+    assert found["plate_coverage"] == 0.0
+    assert found["false_obscured_area"] == 0.0
+    assert found["extra_obscured_area"] < 0.002
+    assert set(found["by_source"]) == {"photo", "lfw"}
