@@ -60,7 +60,7 @@ def variants(base: DetectionSettings) -> list[tuple[str, DetectionSettings, list
             replace(base, face_threshold=0.1, face_candidate_threshold=None),
         ),
         ("second look from 0.05 instead of 0.02", replace(base, face_candidate_threshold=0.05)),
-        ("no carrying of missed faces (hold 0)", replace(base, hold=0)),
+        ("hold 0: nothing carried on, arrivals not grown", replace(base, hold=0)),
         ("no minimum margin", replace(base, margin=0.0)),
         ("dilation 30 %", replace(base, dilation=0.3)),
         ("every 3rd frame", replace(base, every=3)),
