@@ -26,9 +26,7 @@ class Box:
 
     def dilated(self, factor: float) -> "Box":
         """Grow the box by `factor` of its width/height on each axis (0.25 = 25 % larger)."""
-        dx = (self.x1 - self.x0) * factor / 2
-        dy = (self.y1 - self.y0) * factor / 2
-        return replace(self, x0=self.x0 - dx, y0=self.y0 - dy, x1=self.x1 + dx, y1=self.y1 + dy)
+        return self.grown(factor, 0.0, 0.0)
 
     def grown(self, factor: float, margin_x: float, margin_y: float) -> "Box":
         """Dilated by `factor`, and by at least `margin_x` / `margin_y` on each side."""
@@ -118,19 +116,11 @@ def carry(
             continue
         origin = _nearest(box, earlier, reach)
         if origin is None:
-            carried.append(replace(box.dilated(1.0), held=box.held + 1))
-            continue
-        dx, dy = box.x0 - origin.x0, box.y0 - origin.y0
-        carried.append(
-            replace(
-                box,
-                x0=box.x0 + dx,
-                y0=box.y0 + dy,
-                x1=box.x1 + dx,
-                y1=box.y1 + dy,
-                held=box.held + 1,
-            )
-        )
+            moved = box.dilated(1.0)
+        else:
+            dx, dy = box.x0 - origin.x0, box.y0 - origin.y0
+            moved = replace(box, x0=box.x0 + dx, y0=box.y0 + dy, x1=box.x1 + dx, y1=box.y1 + dy)
+        carried.append(replace(moved, held=box.held + 1))
     return carried
 
 

@@ -65,7 +65,10 @@ class CenterFaceDetector:
             raise RedactionError("The face model file cannot be read.") from exc
         self.model_sha256 = hashlib.sha256(data).hexdigest()
         self.threshold = threshold
-        self.candidate_threshold = min(threshold, candidate_threshold or threshold)
+        # None: no second look (every peak below `threshold` is dropped).
+        self.candidate_threshold = (
+            threshold if candidate_threshold is None else min(threshold, candidate_threshold)
+        )
         self.verify_threshold = verify_threshold
         # The crops the last second look checked, with what it found in each.
         self._checked: dict[_CropKey, tuple[RgbImage, list[Box]]] = {}
@@ -197,10 +200,6 @@ def _within(box: Box, region: Box) -> Box:
         min(1.0, region.y0 + box.y1 * h),
         box.score,
     )
-
-
-def _overlap(a: Box, b: Box) -> bool:
-    return min(a.x1, b.x1) > max(a.x0, b.x0) and min(a.y1, b.y1) > max(a.y0, b.y0)
 
 
 def _inside(box: Box, others: list[Box], grow: float = GROW) -> bool:
