@@ -32,7 +32,8 @@ class Box:
         """Dilated by `factor`, and by at least `margin_x` / `margin_y` on each side."""
         dx = max((self.x1 - self.x0) * factor / 2, margin_x)
         dy = max((self.y1 - self.y0) * factor / 2, margin_y)
-        return replace(self, x0=self.x0 - dx, y0=self.y0 - dy, x1=self.x1 + dx, y1=self.y1 + dy)
+        x0, y0, x1, y1 = self.x0 - dx, self.y0 - dy, self.x1 + dx, self.y1 + dy
+        return Box(x0, y0, x1, y1, self.score, self.held)  # per box per frame: not replace()
 
     def to_pixels(self, width: int, height: int) -> tuple[int, int, int, int]:
         """Pixel bounds clipped to the frame, rounded outward so nothing at the edge is missed."""

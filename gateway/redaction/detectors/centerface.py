@@ -205,4 +205,8 @@ def _within(box: Box, region: Box) -> Box:
 def _inside(box: Box, others: list[Box], grow: float = GROW) -> bool:
     """Whether the box's centre lies inside one of the others, grown by `grow`."""
     cx, cy = (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2
-    return any(g.x0 <= cx <= g.x1 and g.y0 <= cy <= g.y1 for g in (o.dilated(grow) for o in others))
+    for o in others:  # called for every peak against every kept one: no Box objects made here
+        dx, dy = (o.x1 - o.x0) * grow / 2, (o.y1 - o.y0) * grow / 2
+        if o.x0 - dx <= cx <= o.x1 + dx and o.y0 - dy <= cy <= o.y1 + dy:
+            return True
+    return False
