@@ -11,7 +11,7 @@ import skimage.data
 from gateway.redaction.detectors.base import DetectionKind, FullFrame, RgbImage
 from gateway.redaction.detectors.centerface import CenterFaceDetector
 from gateway.redaction.pipeline import RedactionJob, redact_with
-from gateway.redaction.profiles import DetectionSettings
+from gateway.redaction.profiles import DetectionSettings, Profile, build_detectors
 from gateway.redaction.regions import Box
 from tests.gateway.redaction.conftest import MakeClip
 
@@ -34,11 +34,10 @@ def downscaled(frame: RgbImage) -> RgbImage:
 
 
 def production() -> CenterFaceDetector:
-    """The face detector as the standard profile builds it."""
-    s = DetectionSettings()
-    return CenterFaceDetector(
-        None, s.face_threshold, 1, s.face_candidate_threshold, s.face_verify_threshold
-    )
+    """The face detector exactly as the standard profile builds it."""
+    faces = build_detectors(Profile.STANDARD)[0]
+    assert isinstance(faces, CenterFaceDetector)
+    return faces
 
 
 @pytest.mark.parametrize("index", [60, 72])
