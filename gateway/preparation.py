@@ -15,7 +15,13 @@ from protocol.custody import MAX_PARTS
 from protocol.timeutil import TimeWindow
 
 from .audit import AuditKind, AuditLog
-from .redaction.pipeline import RedactionError, RedactionJob, RedactionReport, redact
+from .redaction.pipeline import (
+    RedactionError,
+    RedactionJob,
+    RedactionReport,
+    file_sha256,
+    redact,
+)
 from .sources.base import FootageSource, Recording, SourceError
 from .store import CameraRecord
 
@@ -112,7 +118,7 @@ class ClipPreparation:
         except SourceError as err:
             raise FulfilmentFailed(str(err)) from err
         original, fetched = await self._fetch(source, recording, folder / "original")
-        original_sha256 = await asyncio.to_thread(_sha256, original)
+        original_sha256 = await asyncio.to_thread(file_sha256, original)
         if fetched:
             self._audit.append(AuditKind.FOOTAGE_FETCHED, request_id, {
                 "registration_id": camera.registration_id, "source": recording.source,
@@ -178,11 +184,3 @@ def _cached_fetch(marker: Path) -> Path | None:
         if cached.exists():
             return cached
     return None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()

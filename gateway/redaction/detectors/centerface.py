@@ -100,7 +100,9 @@ class CenterFaceDetector:
         accepted = [box for box in found if box.score >= self.threshold]
         doubtful: list[Box] = []
         for box in found:  # highest score first
-            if box.score < self.threshold and not _inside(box, accepted + doubtful):
+            if box.score < self.threshold and not (
+                _inside(box, accepted) or _inside(box, doubtful)
+            ):
                 doubtful.append(box)
         if doubtful:
             source = image if full is None else full()
