@@ -164,6 +164,26 @@ def test_long_clips_split_into_segments_join_seamlessly(
     assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
 
 
+def test_a_failing_worker_window_fails_the_job_and_leaves_nothing(
+    make_clip: MakeClip, tmp_path: Path
+) -> None:
+    from gateway.redaction.execution import Window
+    from gateway.redaction.profiles import DetectionSettings, Profile
+    from gateway.redaction.segments import run_segments
+
+    src = make_clip(frames=60)
+    out = tmp_path / "out" / "joined.mp4"
+    out.parent.mkdir()
+    missing = tmp_path / "gone.mp4"  # the worker's (first) window cannot open its input
+    windows = [
+        Window(missing, out.parent / ".a.partial", None, 1.0, ()),
+        Window(src, out.parent / ".b.partial", 1.0, None, ()),
+    ]
+    with pytest.raises(RedactionError, match="does not exist"):
+        run_segments(windows, out, Profile.MASKS_ONLY, None, DetectionSettings(), None)
+    assert list(out.parent.iterdir()) == []
+
+
 def test_segments_keep_variable_frame_timing(make_clip: MakeClip, tmp_path: Path) -> None:
     pts = sorted({i * 2 + (i % 3) for i in range(150)})  # ~10 s with irregular gaps
     src = make_clip(frames=len(pts), pts=pts)
