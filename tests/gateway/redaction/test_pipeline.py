@@ -164,6 +164,25 @@ def test_long_clips_split_into_segments_join_seamlessly(
     assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
 
 
+def test_skipping_unreferenced_frames_before_the_start_changes_no_frame_after_it(
+    make_clip: MakeClip,
+) -> None:
+    from gateway.redaction.video_input import ClipReader
+
+    src = make_clip(frames=240, gop=120, bframes=3)
+    with av.open(str(src)) as clip:
+        stream = clip.streams.video[0]
+        stream.codec_context.skip_frame = "NONREF"
+        assert sum(1 for _ in clip.decode(stream)) < 200  # the clip has frames to skip
+    with ClipReader(src) as reader:
+        every = [(d.pts, d.frame.to_ndarray()) for d in reader.frames(None, None)]
+    with ClipReader(src) as reader:
+        trimmed = [(d.pts, d.frame.to_ndarray()) for d in reader.frames(5.5, 7.0)]
+    wanted = every[165:210]
+    assert [pts for pts, _ in trimmed] == [pts for pts, _ in wanted]
+    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(trimmed, wanted, strict=True))
+
+
 def test_a_failing_worker_window_fails_the_job_and_leaves_nothing(
     make_clip: MakeClip, tmp_path: Path
 ) -> None:
