@@ -76,6 +76,8 @@ def variants(base: DetectionSettings) -> list[tuple[str, DetectionSettings, list
     rows.append(("Haar frontal face instead of CenterFace", base, haar_faces))
     faces_only = build_detectors(Profile.STANDARD, None, base)[:1]
     rows.append(("CenterFace only (no plate cascade)", base, faces_only))
+    # What decoding, obscuring and encoding cost without any detector: the floor under all rows.
+    rows.append(("no detectors (plain decode + re-encode)", base, []))
     return rows
 
 

@@ -161,7 +161,8 @@ class ClipReader:
         Frames before the start are decoded only as references for the ones after it, so until
         the first packet shown at or after the start (packets come in decoding order, so every
         one before it is shown before the start) the decoder drops non-reference frames: about
-        half of them in camera footage with B-frames, and more than half the decoding time.
+        half of them, and more than half the decoding time, in H.264 with B-frames (such as the
+        benchmark clips); streams without B-frames usually have none to drop.
         """
         context = self._stream.codec_context
         context.skip_frame = "NONREF" if start else "DEFAULT"
