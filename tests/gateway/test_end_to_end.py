@@ -91,25 +91,10 @@ async def test_issue_approve_deliver(flow: Flow, tmp_path: Path) -> None:
     clip_start = window_start - timedelta(seconds=1)
     write_clip(tmp_path / "footage" / "front" / f"front_{clip_start:%Y%m%d_%H%M%S}.mp4",
                seconds=4.0)
-    body: dict[str, Any] = {
-        "case_number": "E2E-1", "agency": {"name": "PD", "id": "pd"},
-        "officer": {"name": "Det. E", "badge": "7", "email": "e@city.example", "phone": ""},
-        "incident": {"type": "burglary", "description": "door",
-                     "point": {"lat": 41.4994, "lon": -81.6944}, "radius_m": 300},
-        "window": {"start": format_time(window_start),
-                   "end": format_time(window_start + timedelta(seconds=2))},
-        "respond_by": format_time(now + timedelta(days=1)), "legal_basis": "voluntary",
-        "disclosures": {"retention_days": 30, "may_become_public_record": False,
-                        "may_be_asked_to_testify": False,
-                        "name_may_appear_in_court_documents": False, "notes": ""},
-    }
     auth = {"Authorization": f"Bearer {flow.token}"}
     async with aiohttp.ClientSession() as session:
-        async with session.post(f"{flow.city_url}/v1/admin/requests", json=body,
-                                headers={"Authorization": f"Bearer {flow.admin}"}) as answer:
-            assert answer.status in (200, 201), await answer.text()
-            [issued] = (await answer.json())["requests"]
-        rid = issued["request_id"]
+        window = TimeWindow(window_start, window_start + timedelta(seconds=2))
+        rid = await issue(session, flow, window, case="E2E-1")
 
         async def state() -> dict[str, Any]:
             async with session.get(f"{flow.api_url}/api/v1/requests/{rid}",
@@ -151,10 +136,10 @@ async def test_issue_approve_deliver(flow: Flow, tmp_path: Path) -> None:
     assert [p.name for p in work.iterdir()] == ["preview.png"]
 
 
-def request_body(window: TimeWindow) -> dict[str, Any]:
+def request_body(window: TimeWindow, case: str = "E2E-2") -> dict[str, Any]:
     now = utcnow()
     return {
-        "case_number": "E2E-2", "agency": {"name": "PD", "id": "pd"},
+        "case_number": case, "agency": {"name": "PD", "id": "pd"},
         "officer": {"name": "Det. E", "badge": "7", "email": "e@city.example", "phone": ""},
         "incident": {"type": "burglary", "description": "door",
                      "point": {"lat": 41.4994, "lon": -81.6944}, "radius_m": 300},
@@ -166,6 +151,18 @@ def request_body(window: TimeWindow) -> dict[str, Any]:
     }
 
 
+async def issue(
+    session: aiohttp.ClientSession, flow: Flow, window: TimeWindow, case: str = "E2E-2"
+) -> str:
+    """Issue a footage request through the city's admin API; returns its request id."""
+    async with session.post(f"{flow.city_url}/v1/admin/requests",
+                            json=request_body(window, case),
+                            headers={"Authorization": f"Bearer {flow.admin}"}) as answer:
+        assert answer.status in (200, 201), await answer.text()
+        [issued] = (await answer.json())["requests"]
+    return str(issued["request_id"])
+
+
 async def test_two_recordings_arrive_as_two_parts_after_a_retry(
     flow: Flow, tmp_path: Path
 ) -> None:
@@ -173,12 +170,7 @@ async def test_two_recordings_arrive_as_two_parts_after_a_retry(
     window = TimeWindow(base + timedelta(seconds=1), base + timedelta(seconds=5))
     auth = {"Authorization": f"Bearer {flow.token}"}
     async with aiohttp.ClientSession() as session:
-        async with session.post(f"{flow.city_url}/v1/admin/requests",
-                                json=request_body(window),
-                                headers={"Authorization": f"Bearer {flow.admin}"}) as answer:
-            assert answer.status in (200, 201), await answer.text()
-            [issued] = (await answer.json())["requests"]
-        rid = issued["request_id"]
+        rid = await issue(session, flow, window)
 
         async def wait_for(states: tuple[str, ...]) -> dict[str, Any]:
             for _ in range(600):

@@ -12,7 +12,7 @@ import aiohttp
 from protocol.timeutil import TimeWindow, utcnow
 
 from .sources.conftest import write_clip
-from .test_end_to_end import Flow, flow, request_body
+from .test_end_to_end import Flow, flow, issue
 
 __all__ = ["flow"]
 
@@ -50,12 +50,7 @@ async def test_progress_goes_from_zero_through_partial_to_one(
     seen: list[float | None] = []
     connected = asyncio.Event()
     async with aiohttp.ClientSession() as session:
-        async with session.post(f"{flow.city_url}/v1/admin/requests",
-                                json=request_body(window),
-                                headers={"Authorization": f"Bearer {flow.admin}"}) as answer:
-            assert answer.status in (200, 201), await answer.text()
-            [issued] = (await answer.json())["requests"]
-        rid = issued["request_id"]
+        rid = await issue(session, flow, window)
         watcher = asyncio.ensure_future(progress_on_stream(flow, session, rid, seen, connected))
         async with asyncio.timeout(10):
             await connected.wait()
