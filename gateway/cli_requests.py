@@ -8,8 +8,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 from .config import API_PREFIX, DataLayout, GatewayError
 from .keys import read_api_token
 from .store import GatewayStore
@@ -30,6 +28,8 @@ def _api_url(args: argparse.Namespace) -> str:
 async def call_local_api(args: argparse.Namespace, method: str, path: str,
                          body: dict[str, Any] | None = None) -> Any:
     """One authenticated call to the running gateway; problem documents become errors."""
+    import aiohttp  # here, not at the top: the other commands start faster without it
+
     token = read_api_token(DataLayout(Path(args.data)).api_token)
     url = _api_url(args) + API_PREFIX + path
     try:

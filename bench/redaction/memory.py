@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         if not clip.exists():
             make_clip(clip, seconds)
         out = args.workdir / f"memory-{seconds}s.ours.mp4"
-        cli = [sys.executable, "-m", "gateway.redaction.cli", "redact", str(clip), str(out)]
+        gateway = Path(sys.executable).with_name("safesmart-gateway")
+        cli = [str(gateway), "redact", str(clip), str(out)]
         peak, wall = peak_rss_mib(cli)
         print(f"| 720p30, {seconds} s | {seconds * 30} | {peak:.0f} MiB | {wall:.1f} s |")
     return 0

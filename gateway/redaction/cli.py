@@ -4,11 +4,11 @@ import argparse
 import json
 import re
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from gateway.redaction.pipeline import RedactionError, RedactionJob, redact
+from gateway.redaction.errors import RedactionError
 from gateway.redaction.profiles import Profile
 from gateway.redaction.regions import Polygon, validate_polygon
 
@@ -75,6 +75,10 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 
 def run_redact(args: argparse.Namespace) -> int:
     """Run one job from parsed arguments; 0 on success, 1 with a message on failure."""
+    # Loaded here, not at the top: NumPy, OpenCV, PyAV and onnxruntime take a third of a second
+    # that the gateway's other commands need not pay.
+    from gateway.redaction.pipeline import RedactionJob, redact
+
     job = RedactionJob(
         input=args.input,
         output=args.output,
@@ -117,15 +121,3 @@ def _progress_bar() -> Iterator[Callable[[float], None] | None]:
 
         yield update
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Stand-alone entry point until `safesmart-gateway` wires in `register`."""
-    parser = argparse.ArgumentParser(prog="python -m gateway.redaction.cli")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    handler: Callable[[argparse.Namespace], int] = args.handler
-    return handler(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

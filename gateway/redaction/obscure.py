@@ -3,10 +3,11 @@
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
-from gateway.redaction.regions import Box
+from gateway.redaction.regions import Box, Polygon
 
 # Limited-range black: a solid fill carries no information about what was under it.
 FILL_Y = 16
@@ -72,3 +73,18 @@ def fill_mask(frame: YuvArray, width: int, height: int, mask: PlaneMask) -> None
     np.copyto(luma[y0:y1, x0:x1], FILL_Y, where=mask.luma)
     np.copyto(u[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2], FILL_C, where=mask.chroma)
     np.copyto(v[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2], FILL_C, where=mask.chroma)
+
+
+def rasterise_masks(
+    masks: Iterable[Polygon], width: int, height: int
+) -> npt.NDArray[np.bool_] | None:
+    """Full-resolution boolean mask of the union of the polygons, or None if there are none."""
+    polygons = [
+        np.array([[round(x * width), round(y * height)] for x, y in polygon], dtype=np.int32)
+        for polygon in masks
+    ]
+    if not polygons:
+        return None
+    canvas = np.zeros((height, width), dtype=np.uint8)
+    cv2.fillPoly(canvas, polygons, color=1)
+    return canvas.astype(bool)

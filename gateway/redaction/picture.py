@@ -17,8 +17,9 @@ from gateway.redaction.contact_sheet import TILE_WIDTH, Tile
 from gateway.redaction.detectors.base import DetectionKind, Detector, RgbImage
 from gateway.redaction.errors import DetectionError, InputError
 from gateway.redaction.execution import Outcome
+from gateway.redaction.obscure import rasterise_masks
 from gateway.redaction.profiles import DetectionSettings
-from gateway.redaction.regions import Box, Polygon, rasterise_masks
+from gateway.redaction.regions import Box, Polygon
 
 PICTURE_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "BMP"})
 MAX_SIDE = 4096

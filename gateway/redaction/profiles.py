@@ -1,13 +1,14 @@
 """Redaction profiles and the detection settings chosen by the benchmark (bench/redaction)."""
 
+from __future__ import annotations
+
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from gateway.redaction.detectors.base import Detector
-from gateway.redaction.detectors.centerface import CenterFaceDetector
-from gateway.redaction.detectors.held import HeldDetector
-from gateway.redaction.detectors.plates import HaarPlateDetector
+if TYPE_CHECKING:
+    from gateway.redaction.detectors.base import Detector
 
 
 class Profile(StrEnum):
@@ -58,6 +59,11 @@ def build_detectors(
     """The detectors a profile runs (none for masks-only)."""
     if profile is Profile.MASKS_ONLY:
         return []
+    # Imported here: `safesmart-gateway` reads the profile names without loading onnxruntime.
+    from gateway.redaction.detectors.centerface import CenterFaceDetector
+    from gateway.redaction.detectors.held import HeldDetector
+    from gateway.redaction.detectors.plates import HaarPlateDetector
+
     chosen = settings or DetectionSettings()
     faces = CenterFaceDetector(
         face_model,

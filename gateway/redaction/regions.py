@@ -1,11 +1,11 @@
-"""Pure geometry of what to obscure: boxes, dilation, unions, and privacy-mask polygons."""
+"""Pure geometry of what to obscure: boxes, dilation, unions, and privacy-mask polygons.
 
+No NumPy or OpenCV: `safesmart-gateway` checks --mask options without loading them.
+"""
+
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-
-import cv2
-import numpy as np
-import numpy.typing as npt
 
 Polygon = tuple[tuple[float, float], ...]  # normalised 0..1 (x, y) vertices
 
@@ -37,10 +37,10 @@ class Box:
 
     def to_pixels(self, width: int, height: int) -> tuple[int, int, int, int]:
         """Pixel bounds clipped to the frame, rounded outward so nothing at the edge is missed."""
-        x0 = max(0, int(np.floor(self.x0 * width)))
-        y0 = max(0, int(np.floor(self.y0 * height)))
-        x1 = min(width, int(np.ceil(self.x1 * width)))
-        y1 = min(height, int(np.ceil(self.y1 * height)))
+        x0 = max(0, math.floor(self.x0 * width))
+        y0 = max(0, math.floor(self.y0 * height))
+        x1 = min(width, math.ceil(self.x1 * width))
+        y1 = min(height, math.ceil(self.y1 * height))
         return x0, y0, x1, y1
 
 
@@ -135,18 +135,3 @@ def validate_polygon(polygon: Polygon) -> Polygon:
                 "privacy mask corners must lie between 0 and 1 (fractions of the frame)"
             )
     return polygon
-
-
-def rasterise_masks(
-    masks: Iterable[Polygon], width: int, height: int
-) -> npt.NDArray[np.bool_] | None:
-    """Full-resolution boolean mask of the union of the polygons, or None if there are none."""
-    polygons = [
-        np.array([[round(x * width), round(y * height)] for x, y in polygon], dtype=np.int32)
-        for polygon in masks
-    ]
-    if not polygons:
-        return None
-    canvas = np.zeros((height, width), dtype=np.uint8)
-    cv2.fillPoly(canvas, polygons, color=1)
-    return canvas.astype(bool)

@@ -173,3 +173,34 @@ def test_caps_can_be_tightened_not_loosened(tmp_path: Path) -> None:
         assert refused.returncode == 2 and "tighten the caps, not loosen" in refused.stderr
     caps = GatewayStore(DataLayout(data).db).caps()
     assert caps.max_window.total_seconds() == 2 * 3600 and caps.max_radius_m == 250
+
+
+def test_commands_load_only_what_they_use(tmp_path: Path) -> None:
+    # Ring, Nest, the HTTP client and the video stack cost about a second to import; commands
+    # that do not use them (`redact` among them, which loads only the pipeline) start without.
+    heavy = ["aiohttp", "ring_doorbell", "google_nest_sdm", "onnxruntime", "cv2", "av", "numpy"]
+    probe = (
+        "import sys\n"
+        "from gateway.cli import build_parser\n"
+        "args = build_parser().parse_args(sys.argv[1:])\n"
+        f"print(','.join(m for m in {heavy!r} if m in sys.modules))\n"
+    )
+    for argv, expected in [
+        (["token"], ""),
+        (["redact", "in.mp4", "out.mp4", "--mask", "0,0 1,0 1,1"], ""),
+    ]:
+        done = subprocess.run(  # noqa: S603 - our own CLI
+            [sys.executable, "-c", probe, "--data", str(tmp_path), *argv],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        assert done.stdout.strip() == expected, argv
+    # ... and the handler loads what it needs: a folder source lists through the registry.
+    assert run(tmp_path, "init").returncode == 0
+    footage = tmp_path / "footage"
+    footage.mkdir()
+    added = run(tmp_path, "source", "add", "folder", "yard", "--path", str(footage))
+    assert added.returncode == 0, added.stderr
+    assert "yard" in run(tmp_path, "source", "list").stdout

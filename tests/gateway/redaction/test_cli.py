@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.redaction.cli import main, parse_polygon, parse_time, register
+from gateway.cli import main
+from gateway.redaction.cli import parse_polygon, parse_time, register
 from tests.gateway.redaction.conftest import MakeClip
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -55,7 +56,7 @@ def test_json_report_is_one_object_on_stdout(make_clip: MakeClip, tmp_path: Path
         [
             sys.executable,
             "-m",
-            "gateway.redaction.cli",
+            "gateway",
             "redact",
             str(src),
             str(tmp_path / "o.mp4"),
