@@ -44,6 +44,9 @@ class ClipSpec:
     height: int
     seconds: float
     low_light: bool = False
+    # None: encoded at CRF 16 whatever the bit rate (the noisy low-light clip comes to 23 Mbit/s).
+    # A number caps the rate as a camera's encoder does, which smears noise into blocks.
+    max_kbps: int | None = None
 
 
 def _rgb(image: npt.NDArray[np.generic]) -> Rgb:
@@ -242,7 +245,10 @@ def generate(spec: ClipSpec, folder: Path, seed: int = 7) -> Path:
     clip = folder / f"{spec.name}.mp4"
     truth: list[list[dict[str, object]]] = []
     with av.open(str(clip), "w", format="mp4") as out:
-        stream = out.add_stream("libx264", rate=FPS, options={"crf": "16", "preset": "veryfast"})
+        options = {"crf": "16", "preset": "veryfast"}
+        if spec.max_kbps is not None:
+            options |= {"maxrate": f"{spec.max_kbps}k", "bufsize": f"{2 * spec.max_kbps}k"}
+        stream = out.add_stream("libx264", rate=FPS, options=options)
         stream.width, stream.height, stream.pix_fmt = spec.width, spec.height, "yuv420p"
         for index in range(frames):
             image, boxes = render(spec, actors, backdrop, index, rng)
