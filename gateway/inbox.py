@@ -243,7 +243,6 @@ class Inbox:
         `progress` (0..1) counts only while it is being answered."""
         _aware(now)
         state = CameraState(state)
-        progress = stored_progress(state, progress)
         with transaction(self._db_path) as db:
             item = self._load(db, request_id)
             current = item.camera(registration_id).state

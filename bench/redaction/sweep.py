@@ -21,7 +21,7 @@ import cv2
 
 from bench.redaction.coverage import measure, percent
 from bench.redaction.generate import generate
-from bench.redaction.run import EXTRA, FULL
+from bench.redaction.run import NAMED
 from gateway.redaction.detectors.base import DetectionKind, Detector, FullFrame, RgbImage
 from gateway.redaction.detectors.held import HeldDetector
 from gateway.redaction.detectors.plates import HaarPlateDetector, bundled_cascades
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=default_dir)
     args = parser.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
-    spec = next(s for s in [*FULL, *EXTRA] if s.name == args.clip)
+    spec = NAMED[args.clip]
     clip = args.workdir / f"{spec.name}.mp4"
     if not clip.exists():
         generate(spec, args.workdir)
