@@ -67,14 +67,17 @@ def variants(base: DetectionSettings) -> list[tuple[str, DetectionSettings, list
         ("every 8th frame", replace(base, every=8)),
         ("detection 640 px wide", replace(base, width=640)),
         ("detection 800 px wide", replace(base, width=800)),
+        ("plates on every 2nd detection frame", replace(base, plate_hold=2)),
     ]
     rows = [
         (label, settings, build_detectors(Profile.STANDARD, None, settings))
         for label, settings in changes
     ]
-    haar_faces: list[Detector] = [HaarFaceDetector(), HeldDetector(HaarPlateDetector(), 2)]
-    rows.append(("Haar frontal face instead of CenterFace", base, haar_faces))
     faces_only = build_detectors(Profile.STANDARD, None, base)[:1]
+    small_plates = HeldDetector(HaarPlateDetector(max_width=base.width), base.plate_hold)
+    rows.append(("plates on the 736 px detection frame", base, [*faces_only, small_plates]))
+    plates = HeldDetector(HaarPlateDetector(), base.plate_hold)
+    rows.append(("Haar frontal face instead of CenterFace", base, [HaarFaceDetector(), plates]))
     rows.append(("CenterFace only (no plate cascade)", base, faces_only))
     # What decoding, obscuring and encoding cost without any detector: the floor under all rows.
     rows.append(("no detectors (plain decode + re-encode)", base, []))

@@ -43,6 +43,9 @@ class DetectionSettings:
     # face-like noise on dark, grainy walls and lawns is turned down. None: no second look.
     face_candidate_threshold: float | None = 0.02
     face_verify_threshold: float = 0.3
+    # The plate cascade runs on one detection frame in this many (its boxes are held, grown, in
+    # between): it costs twice the face model, and plates move slowly in doorbell footage.
+    plate_hold: int = 3
     threads: int = 1  # onnxruntime threads per process; parallelism comes from segments
     workers: int = 2  # segment processes for clips long enough to split (see segments.py)
 
@@ -72,4 +75,4 @@ def build_detectors(
         chosen.face_candidate_threshold,
         chosen.face_verify_threshold,
     )
-    return [faces, HeldDetector(HaarPlateDetector(), hold=2)]
+    return [faces, HeldDetector(HaarPlateDetector(), hold=chosen.plate_hold)]

@@ -21,11 +21,19 @@ def bundled_cascades() -> Path:
 
 
 class HaarPlateDetector:
-    """Finds plate-like regions (dark characters on a light rectangle) in a downscaled frame."""
+    """Finds plate-like regions (dark characters on a light rectangle) in the full frame.
+
+    The cascade looks through a 60x20 px window, so it runs on the full-resolution frame
+    (scaled down to `max_width` when wider) rather than on the small detection frame, where a
+    plate narrower than about 100 px at 720p could not fill the window. Plates narrower than
+    `min_share` of the frame's width, whose characters are too small to read, are not searched.
+    """
 
     kind = DetectionKind.PLATE
 
-    def __init__(self, cascade: Path | None = None, min_width: int = 24) -> None:
+    def __init__(
+        self, cascade: Path | None = None, max_width: int = 1280, min_share: float = 1 / 15
+    ) -> None:
         self.cascade_path = cascade or bundled_cascades() / CASCADE
         if not self.cascade_path.is_file():
             raise RedactionError(
@@ -36,14 +44,20 @@ class HaarPlateDetector:
         if self._cascade.empty():
             raise RedactionError("The licence-plate model file is damaged.")
         self.sha256 = hashlib.sha256(self.cascade_path.read_bytes()).hexdigest()
-        self.min_width = min_width
+        self.max_width = max_width
+        self.min_share = min_share
 
     def detect(self, image: RgbImage, full: FullFrame | None = None) -> Sequence[Box]:
-        """Plate boxes, normalised to the image."""
-        height, width = image.shape[:2]
-        gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        """Plate boxes, normalised to the frame."""
+        gray = cv2.cvtColor(image if full is None else full(), cv2.COLOR_RGB2GRAY)
+        height, width = gray.shape[:2]
+        if width > self.max_width:
+            height = round(height * self.max_width / width)
+            width = self.max_width
+            gray = cv2.resize(gray, (width, height), interpolation=cv2.INTER_AREA)
+        smallest = round(width * self.min_share)
         found = self._cascade.detectMultiScale(
-            gray, scaleFactor=1.1, minNeighbors=3, minSize=(self.min_width, self.min_width // 3)
+            gray, scaleFactor=1.1, minNeighbors=3, minSize=(smallest, smallest // 3)
         )
         return [
             Box(x / width, y / height, (x + w) / width, (y + h) / height)

@@ -4,6 +4,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import skimage.data
@@ -202,3 +203,37 @@ def test_unchanged_compares_blocks_not_the_whole_frame() -> None:
     small_face[200:214, 300:312] = 20  # 12x14 px: a 24 px face at 720p, downscaled
     assert not unchanged(base, small_face, 1.0)
     assert not unchanged(base, base[:, :704], 1.0)
+
+
+def street_with_plates(width: int = 1280, height: int = 720) -> tuple[Frame, list[Box]]:
+    """A grey street frame with two white plates, 100 and 150 px wide, and their boxes."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    frame = Image.new("RGB", (width, height), (95, 95, 100))
+    boxes = []
+    for text, plate_width, x, y in (("KX 4821", 100, 300, 560), ("ABC 123", 150, 800, 520)):
+        plate_height = plate_width * 2 // 9
+        draw = ImageDraw.Draw(frame)
+        draw.rectangle((x, y, x + plate_width - 1, y + plate_height - 1), fill=(245, 245, 240),
+                       outline=(20, 20, 20), width=2)  # fmt: skip
+        font = ImageFont.load_default(size=int(plate_height * 0.7))
+        draw.text((x + plate_width / 2, y + plate_height / 2), text, fill=(0, 0, 0), font=font,
+                  anchor="mm")  # fmt: skip
+        boxes.append(Box(x / width, y / height, (x + plate_width) / width,
+                         (y + plate_height) / height))  # fmt: skip
+    return np.asarray(frame, dtype=np.uint8), boxes
+
+
+def test_plates_are_searched_on_the_full_frame() -> None:
+    # The cascade's window is 60x20 px, too big for small plates on the 736 px detection frame,
+    # so the detector reads the full-resolution frame when it is given (as the pipeline does).
+    frame, plates = street_with_plates()
+    small = np.asarray(cv2.resize(frame, (736, 416), interpolation=cv2.INTER_AREA), np.uint8)
+    blank_small, blank = np.full_like(small, 95), np.full_like(frame, 95)
+    detector = HaarPlateDetector()
+    for found in (detector.detect(blank_small, lambda: frame), detector.detect(small)):
+        assert len(found) == len(plates)
+        for plate in plates:
+            cx, cy = (plate.x0 + plate.x1) / 2, (plate.y0 + plate.y1) / 2
+            assert any(b.x0 <= cx <= b.x1 and b.y0 <= cy <= b.y1 for b in found), plate
+    assert detector.detect(small, lambda: blank) == []
