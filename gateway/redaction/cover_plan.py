@@ -39,7 +39,6 @@ class CoverPlanner[T]:
         self._dilation = dilation
         self._hold = hold  # 0: no carrying forward (`carry`) and no growing arrivals
         self._margin = margin
-        self._recent: list[tuple[Box, ...]] = []  # the last two detection frames' boxes
         self._pending: deque[tuple[int, T]] = deque()
         self._found: dict[int, tuple[Box, ...]] = {}
         self._next_index = 0
@@ -64,10 +63,12 @@ class CoverPlanner[T]:
 
     def _run(self, index: int, item: T) -> None:
         found = self._detect(item)
-        if self._hold and self._recent:
-            earlier = self._recent[-2] if len(self._recent) > 1 else ()
-            found += tuple(carry(earlier, self._recent[-1], found, self._hold))
-        self._recent = [*self._recent[-1:], found]
+        # The last two detection frames are still in `_found`: `_release` drops only those more
+        # than N frames before the oldest frame it has not released.
+        recent = [self._found[f] for f in sorted(self._found)[-2:]]
+        if self._hold and recent:
+            earlier = recent[-2] if len(recent) > 1 else ()
+            found += tuple(carry(earlier, recent[-1], found, self._hold))
         self._found[index] = found
         self.detections += 1
 
