@@ -39,12 +39,16 @@ class PlaneMask:
 
 
 def planes(frame: YuvArray, width: int, height: int) -> tuple[YuvArray, YuvArray, YuvArray]:
-    """Views of the Y, U and V planes of a yuv420p array (even width and height)."""
-    quarter = height // 4
-    luma = frame[:height]
-    u = frame[height : height + quarter].reshape(height // 2, width // 2)
-    v = frame[height + quarter : height + 2 * quarter].reshape(height // 2, width // 2)
-    return luma, u, v
+    """Views of the Y, U and V planes of a yuv420p array (even width and height).
+
+    The chroma planes follow the luma plane back to back; when the height is not a multiple of
+    4, V starts part-way along a row of the array."""
+    flat = frame.reshape(-1)
+    luma_size, chroma = width * height, (height // 2, width // 2)
+    chroma_size = chroma[0] * chroma[1]
+    u = flat[luma_size : luma_size + chroma_size].reshape(chroma)
+    v = flat[luma_size + chroma_size : luma_size + 2 * chroma_size].reshape(chroma)
+    return frame[:height], u, v
 
 
 def fill_boxes(frame: YuvArray, width: int, height: int, boxes: Iterable[Box]) -> int:

@@ -114,6 +114,27 @@ def test_odd_sized_input_gives_even_output(make_clip: MakeClip, tmp_path: Path) 
         assert (clip.streams.video[0].width, clip.streams.video[0].height) == (320, 240)
 
 
+def test_sizes_whose_chroma_planes_start_mid_row_are_masked_in_place(
+    make_clip: MakeClip, tmp_path: Path
+) -> None:
+    # 202x118: the height is not a multiple of 4, so in the yuv420p array the V plane starts
+    # part-way along a row (this used to stop the job with a NumPy error).
+    def red(index: int, width: int, height: int) -> np.ndarray:
+        frame = np.zeros((height, width, 3), dtype=np.uint8)
+        frame[..., 0] = 220
+        return frame
+
+    src = make_clip(frames=5, width=202, height=118, painter=red)
+    out = tmp_path / "out.mp4"
+    left_half = ((0.0, 0.0), (0.5, 0.0), (0.5, 1.0), (0.0, 1.0))
+    report = redact(job(src, out, masks=(left_half,)))
+    assert (report.width, report.height, report.frames) == (202, 118, 5)
+    for frame in decode_all(out)[0]:
+        assert frame[4:114, 4:96].max() < 40  # masked: black, no colour left
+        right = frame[4:114, 106:198].astype(int)
+        assert right[..., 0].min() > 180 and right[..., 1:].max() < 60  # still red
+
+
 def test_variable_frame_rate_keeps_each_frame_and_its_timing(
     make_clip: MakeClip, tmp_path: Path
 ) -> None:
