@@ -76,6 +76,8 @@ def variants(base: DetectionSettings) -> list[tuple[str, DetectionSettings, list
     faces_only = build_detectors(Profile.STANDARD, None, base)[:1]
     small_plates = HeldDetector(HaarPlateDetector(max_width=base.width), base.plate_hold)
     rows.append(("plates on the 736 px detection frame", base, [*faces_only, small_plates]))
+    fine_plates = HeldDetector(HaarPlateDetector(scale_step=1.1, neighbours=3), base.plate_hold)
+    rows.append(("plates: scale step 1.1, 3 neighbours", base, [*faces_only, fine_plates]))
     plates = HeldDetector(HaarPlateDetector(), base.plate_hold)
     rows.append(("Haar frontal face instead of CenterFace", base, [HaarFaceDetector(), plates]))
     rows.append(("CenterFace only (no plate cascade)", base, faces_only))
