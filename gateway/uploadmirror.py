@@ -23,7 +23,8 @@ class UploadMirror:
                  on_change: Callable[[InboxRequest], None]) -> None:
         self._inbox, self._audit, self._uploads = inbox, audit, uploads
         self._on_change = on_change
-        self._progress: dict[str, int] = {}
+        self._progress: dict[str, int] = {}  # the last percentage shown, per upload
+        self._stalled: dict[str, int] = {}  # bytes sent when an attempt failed, per upload
 
     def queued(self, request_id: str, registration_id: str) -> list[UploadStatus]:
         """The camera's parts in the upload queue, whatever their state."""
@@ -35,6 +36,9 @@ class UploadMirror:
         rid, reg = status.request_id, status.registration_id
         which = which_part(status)
         part = {"part": status.part, "parts": status.parts}
+        if status.state in (UploadState.DELIVERED, UploadState.FAILED):
+            self._progress.pop(status.upload_key, None)
+            self._stalled.pop(status.upload_key, None)
         try:
             if status.state is UploadState.DELIVERED:
                 self._audit.append(AuditKind.UPLOAD_DONE, rid, {"registration_id": reg, **part})
@@ -56,9 +60,21 @@ class UploadMirror:
                 self._audit.append(AuditKind.UPLOAD_FAILED, rid,
                                    {"registration_id": reg, "error": error[:300], **part})
                 self.fail(rid, reg, error if status.parts == 1 else f"{which}: {error}")
+            elif status.state is UploadState.UPLOADING and status.error:
+                # The queue keeps trying, with backoff, until the city answers: say why it
+                # waits, and keep saying so until the offset moves (not at each new attempt).
+                self._stalled[status.upload_key] = status.bytes_sent
+                error = status.error if status.parts == 1 else f"{which}: {status.error}"
+                self.set_camera(rid, reg, f"{error} Trying again.")
             elif status.state is UploadState.UPLOADING and status.total_bytes:
+                stalled = self._stalled.get(status.upload_key)
+                if stalled is not None and status.bytes_sent != stalled:
+                    del self._stalled[status.upload_key]
+                    self._progress.pop(status.upload_key, None)  # show progress at once
                 percent = int(100 * status.bytes_sent / status.total_bytes)
-                if self._progress.get(status.upload_key, -10) + 10 <= percent:
+                if status.upload_key not in self._stalled and (
+                    self._progress.get(status.upload_key, -10) + 10 <= percent
+                ):
                     self._progress[status.upload_key] = percent
                     self.set_camera(rid, reg, f"uploading {which} ({percent} %)"
                                      if status.parts > 1 else f"uploading ({percent} %)")
@@ -67,7 +83,8 @@ class UploadMirror:
 
     def set_camera(self, request_id: str, registration_id: str, detail: str) -> None:
         """Show progress on a camera still at work (a failed one keeps its reason)."""
-        if self._inbox.get(request_id).camera(registration_id).state not in WORKING:
+        camera = self._inbox.get(request_id).camera(registration_id)
+        if camera.state not in WORKING or camera.detail == detail:
             return
         self._on_change(self._inbox.set_camera_state(
             request_id, registration_id, CameraState.UPLOADING, detail, utcnow(),

@@ -190,7 +190,10 @@ class UploadQueue:
                        stop: asyncio.Event) -> None:
         """Create or resume one upload, PATCH what the city lacks, then fetch its receipt."""
         row, tus = self._row(key), self._tus
-        await self._record(key, state=UploadState.UPLOADING, attempts=row["attempts"] + 1)
+        # A new attempt: the last one's error no longer describes the upload.
+        await self._record(
+            key, state=UploadState.UPLOADING, attempts=row["attempts"] + 1, error=None
+        )
         location, total = row["location"], row["total_bytes"]
         try:
             offset = await tus.head(session, location) if location else None

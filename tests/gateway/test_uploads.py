@@ -11,8 +11,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from city.opening import open_upload
 from city.verification import VerificationError
+from gateway.audit import AuditLog
 from gateway.feed import Backoff
+from gateway.inbox import CameraState, Inbox
 from gateway.packaging import SealedClip
+from gateway.uploadmirror import UploadMirror
 from gateway.uploads import UploadQueue, UploadState, UploadStatus
 from tests.gateway.delivery_harness import (
     City,
@@ -24,6 +27,8 @@ from tests.gateway.delivery_harness import (
     write_clip,
     write_video,
 )
+from tests.gateway.test_inbox import KEY
+from tests.gateway.trust_factories import NOW, make_request, signed
 
 __all__ = ["city", "resident"]  # fixtures
 pytestmark = pytest.mark.timeout(60)
@@ -171,14 +176,21 @@ async def test_a_city_that_is_not_running_yet_is_retried(
 ) -> None:
     await city.stop()
     sealed = seal_for(city, resident, write_clip(tmp_path / "c.mp4", 1000), tmp_path / "spool")
-    queue = make_queue(tmp_path, city, resident)
+    failures: list[UploadStatus] = []
+
+    async def note(status: UploadStatus) -> None:
+        if status.error is not None:  # each new attempt clears the last one's error
+            failures.append(status)
+
+    queue = make_queue(tmp_path, city, resident, on_change=note)
     queue.enqueue(sealed)
     stop = asyncio.Event()
     runner = asyncio.create_task(queue.run(stop))
     await asyncio.sleep(0.4)
-    (waiting,) = queue.status()
-    assert waiting.state is UploadState.UPLOADING
-    assert waiting.error is not None and "could not be reached" in waiting.error
+    assert len(failures) >= 2  # retried while the city was down
+    for waiting in failures:
+        assert waiting.state is UploadState.UPLOADING
+        assert waiting.error is not None and "could not be reached" in waiting.error
     await city.start()
     stop.set()
     await runner
@@ -252,3 +264,43 @@ async def test_delivery_through_the_city_app_factory(tmp_path: Path) -> None:
         assert opened(city, tmp_path) == clip.read_bytes()
     finally:
         await city.stop()
+
+
+async def test_a_camera_says_why_its_upload_waits_once_and_shows_progress_when_it_resumes(
+    tmp_path: Path, city: City, resident: Resident
+) -> None:
+    rid, reg = resident.request_id, resident.registration_id
+    inbox = Inbox(tmp_path / "gateway.db")
+    request = make_request(request_id=rid, registration_ids=(reg,))
+    inbox.add(*signed(KEY, request), [(reg, "Front door", 40.0)], NOW)
+    inbox.approve(rid, cameras=None, window=None, decided_by="resident", now=NOW)
+    details: list[str | None] = []
+    outage: list[str] = []
+
+    async def restart_later() -> None:
+        await asyncio.sleep(0.6)  # several attempts fail meanwhile (backoff 0.05-0.2 s)
+        await city.start()
+
+    async def on_change(status: UploadStatus) -> None:
+        if status.bytes_sent >= 2 * PATCH and not outage:
+            outage.append("down")
+            await city.stop()
+            asyncio.get_running_loop().create_task(restart_later())
+        await mirror.on_upload_change(status)
+
+    queue = make_queue(tmp_path, city, resident, on_change=on_change)
+    mirror = UploadMirror(inbox=inbox, audit=AuditLog(tmp_path / "gateway.db", resident.key),
+                          uploads=queue,
+                          on_change=lambda item: details.append(item.camera(reg).detail))
+    queue.enqueue(seal_for(city, resident, write_clip(tmp_path / "c.mp4", 6 * PATCH),
+                           tmp_path / "spool"))
+    status = await run_until_settled(queue)
+
+    assert status.state is UploadState.DELIVERED, status.error
+    assert status.attempts >= 3  # the outage cost more than one failed attempt
+    waiting = [d for d in details if d and d.endswith("Trying again.")]
+    assert waiting == ["The city could not be reached (ClientConnectorError). Trying again."]
+    after = details[details.index(waiting[0]) + 1 :]
+    assert after and all(d and d.startswith("uploading (") for d in after[:-1])
+    assert int(after[0].removeprefix("uploading (").split()[0]) > 0  # resumed, not restarted
+    assert inbox.get(rid).camera(reg).state is CameraState.DELIVERED
