@@ -50,13 +50,14 @@ class HaarFaceDetector:
 def variants(base: DetectionSettings) -> list[tuple[str, DetectionSettings, list[Detector]]]:
     """(label, settings, detectors) for the default and each alternative, one change at a time."""
     changes: list[tuple[str, DetectionSettings]] = [
-        ("default: second look, hold 2, margin 1 %, dilation 50 %", base),
+        ("default: second look, hold 6, margin 1 %, dilation 50 %", base),
         (
             "one pass at threshold 0.1 (no second look)",
             replace(base, face_threshold=0.1, face_candidate_threshold=None),
         ),
         ("second look from 0.05 instead of 0.02", replace(base, face_candidate_threshold=0.05)),
         ("hold 0: nothing carried on, arrivals not grown", replace(base, hold=0)),
+        ("hold 2: carried for two detection frames", replace(base, hold=2)),
         ("no minimum margin", replace(base, margin=0.0)),
         ("dilation 30 %", replace(base, dilation=0.3)),
         ("every 3rd frame", replace(base, every=3)),

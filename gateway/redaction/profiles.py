@@ -30,8 +30,9 @@ class DetectionSettings:
     # face moves as far between detection frames as a large one.
     margin: float = 0.01
     # A box not found again on the next detection frame is carried on (moved by its last step)
-    # for up to this many detection frames: a face missed once or twice stays covered.
-    hold: int = 2
+    # for up to this many detection frames (a second at 30 fps): a small face that compressed
+    # grain hides from the detector for several detection frames in a row stays covered.
+    hold: int = 6
     width: int = 736  # detection frame width (height follows the aspect ratio, rounded to 32)
     # A detection frame whose 16 px blocks all changed less than this (mean grey levels) since
     # the last frame detected reuses its boxes; None always runs the detectors.

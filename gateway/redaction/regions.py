@@ -119,7 +119,9 @@ def carry(
         if origin is None:
             moved = box.dilated(1.0)
         else:
-            dx, dy = box.x0 - origin.x0, box.y0 - origin.y0
+            # The centre's step: a box grown in place (below) has none, so it stays put.
+            dx = (box.x0 + box.x1 - origin.x0 - origin.x1) / 2
+            dy = (box.y0 + box.y1 - origin.y0 - origin.y1) / 2
             moved = replace(box, x0=box.x0 + dx, y0=box.y0 + dy, x1=box.x1 + dx, y1=box.y1 + dy)
         carried.append(replace(moved, held=box.held + 1))
     return carried

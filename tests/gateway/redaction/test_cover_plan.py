@@ -112,6 +112,18 @@ def test_a_face_seen_only_once_is_carried_grown_in_place() -> None:
     assert all(b.held <= 1 for frame in cover for b in frame)
 
 
+def test_a_face_seen_once_is_grown_once_however_long_it_is_carried() -> None:
+    # Carried for six detection frames, in place and twice its size each time: not grown 4, 8
+    # ... 64 times, nor moved by the growth taken for a step.
+    cover = plan(3, {3: (face_at(0.5),)}, 28, hold=6)
+    carried = [b for frame in cover[4:] for b in frame if b.held]
+    assert {b.held for b in carried} == set(range(1, 7))
+    assert {(round(b.x0, 6), round(b.y0, 6), round(b.x1, 6), round(b.y1, 6)) for b in carried} == {
+        (0.48, 0.38, 0.56, 0.46)
+    }
+    assert cover[25] == cover[27] == set()  # let go after six
+
+
 def test_a_face_arriving_between_detection_frames_is_covered_before_it_was_found() -> None:
     # It comes out from behind a post on frame 4, 0.01 a frame to the left of where frame 6
     # finds it; frames 4 and 5 get the new box grown to twice its size.
