@@ -5,10 +5,11 @@ frames of it: the detection frames before and after it, and a detection frame's 
 Frames between two detection frames also get the hull of each box and its match in the next
 detection frame (`bridge`), so fast movers stay covered along their path. A box that the next
 detection frame does not find again is carried on to it for up to `hold` detection frames
-(`carry`), so a face missed once or twice stays covered, and a box with no match on the previous
-detection frame is grown on the frames before it (`arrivals`). A frame is held
-until the next detection frame has run (at most 2N frames buffered), and the last frame of a
-clip is always a detection frame.
+(`carry`), so a face the detector misses for a while stays covered, and a box with no match on
+the previous detection frame is grown on the frames before it and stretched back along its step
+to the detection frame after it (`arrivals`). A frame is held until a detection frame at least
+N frames after it has run, so both detection frames after it are known (at most 2N frames
+buffered), and the last frame of a clip is always a detection frame.
 """
 
 from collections import deque
@@ -85,7 +86,12 @@ class CoverPlanner[T]:
             if index not in self._found and before is not None and after is not None:
                 near.append(tuple(bridge(self._found[before], self._found[after])))
                 if self._hold:
-                    near.append(tuple(arrivals(self._found[before], self._found[after])))
+                    # The detection frame after `after` has run too (see the release rule).
+                    later = min((f for f in self._found if f > after), default=None)
+                    found_later = self._found[later] if later is not None else ()
+                    near.append(
+                        tuple(arrivals(self._found[before], self._found[after], found_later))
+                    )
             ready.append((item, cover_boxes(near, self._dilation, self._margin)))
         if self._pending:
             oldest = self._pending[0][0] - self._every

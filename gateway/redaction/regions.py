@@ -90,12 +90,34 @@ def bridge(before: Iterable[Box], after: Iterable[Box], reach: float = 4.0) -> l
     return hulls
 
 
-def arrivals(before: Iterable[Box], after: Sequence[Box], reach: float = 4.0) -> list[Box]:
+def arrivals(
+    before: Iterable[Box], after: Sequence[Box], later: Sequence[Box] = (), reach: float = 4.0
+) -> list[Box]:
     """Boxes of `after` with no match in `before` (the previous detection frame), grown to twice
     their size: a face that came into view (or out from behind something) since `before` was
-    already there on some frames in between, somewhere near where `after` found it."""
-    earlier = list(before)
-    return [box.dilated(1.0) for box in after if _nearest(box, earlier, reach) is None]
+    already there on some frames in between, somewhere near where `after` found it. When the
+    detection frame after `after` (`later`) finds it again, it also gets the hull back along
+    that step: a fast face was up to a whole step behind when it came into view."""
+    earlier, following = list(before), list(later)
+    grown = []
+    for box in after:
+        if _nearest(box, earlier, reach) is not None:
+            continue
+        grown.append(box.dilated(1.0))
+        ahead = _nearest(box, following, reach)
+        if ahead is not None:
+            dx = (ahead.x0 + ahead.x1 - box.x0 - box.x1) / 2
+            dy = (ahead.y0 + ahead.y1 - box.y0 - box.y1) / 2
+            grown.append(
+                Box(
+                    min(box.x0, box.x0 - dx),
+                    min(box.y0, box.y0 - dy),
+                    max(box.x1, box.x1 - dx),
+                    max(box.y1, box.y1 - dy),
+                    box.score,
+                )
+            )
+    return grown
 
 
 def carry(

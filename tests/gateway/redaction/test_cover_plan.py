@@ -132,6 +132,16 @@ def test_a_face_arriving_between_detection_frames_is_covered_before_it_was_found
     assert not covers(plan(3, {6: (face_at(0.5),)}, 10, hold=0)[4], 0.52)
 
 
+def test_a_fast_face_arriving_is_covered_back_along_its_step() -> None:
+    # Comes into view on frame 4 at 0.40, moving right 0.02 a frame: found on frames 6 (0.44)
+    # and 9 (0.50). Twice its size around 0.44 misses frame 4; the step back from the next
+    # detection frame covers it.
+    found = {6: (face_at(0.44),), 9: (face_at(0.50),)}
+    cover = plan(3, found, 12, hold=1)
+    assert covers(cover[4], 0.40) and covers(cover[5], 0.42)
+    assert not covers(plan(3, {6: (face_at(0.44),)}, 12, hold=1)[4], 0.40)
+
+
 def test_a_margin_grows_small_boxes_at_least_so_far() -> None:
     from gateway.redaction.regions import cover_boxes
 
