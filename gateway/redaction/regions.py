@@ -141,7 +141,7 @@ def carry(
         if origin is None:
             moved = box.dilated(1.0)
         else:
-            # The centre's step: a box grown in place (below) has none, so it stays put.
+            # The centre's step: a box grown in place (above) keeps its centre, so it stays put.
             dx = (box.x0 + box.x1 - origin.x0 - origin.x1) / 2
             dy = (box.y0 + box.y1 - origin.y0 - origin.y1) / 2
             moved = replace(box, x0=box.x0 + dx, y0=box.y0 + dy, x1=box.x1 + dx, y1=box.y1 + dy)
