@@ -35,6 +35,10 @@ class Box:
         x0, y0, x1, y1 = self.x0 - dx, self.y0 - dy, self.x1 + dx, self.y1 + dy
         return Box(x0, y0, x1, y1, self.score, self.held)  # per box per frame: not replace()
 
+    def shifted(self, dx: float, dy: float) -> "Box":
+        """The same box moved by (dx, dy)."""
+        return replace(self, x0=self.x0 + dx, y0=self.y0 + dy, x1=self.x1 + dx, y1=self.y1 + dy)
+
     def to_pixels(self, width: int, height: int) -> tuple[int, int, int, int]:
         """Pixel bounds clipped to the frame, rounded outward so nothing at the edge is missed."""
         x0 = max(0, math.floor(self.x0 * width))
@@ -67,6 +71,20 @@ def _nearest(box: Box, others: Sequence[Box], reach: float) -> Box | None:
     return best
 
 
+def _hull(a: Box, b: Box) -> Box:
+    """The smallest box holding both, with the lower score."""
+    return Box(
+        min(a.x0, b.x0), min(a.y0, b.y0), max(a.x1, b.x1), max(a.y1, b.y1), min(a.score, b.score)
+    )
+
+
+def _step(origin: Box, box: Box) -> tuple[float, float]:
+    """How far the centre moved from `origin` to `box`."""
+    dx = (box.x0 + box.x1 - origin.x0 - origin.x1) / 2
+    dy = (box.y0 + box.y1 - origin.y0 - origin.y1) / 2
+    return dx, dy
+
+
 def bridge(before: Iterable[Box], after: Iterable[Box], reach: float = 4.0) -> list[Box]:
     """Hulls joining each box to the nearest similar-sized box one detection frame later.
 
@@ -78,15 +96,7 @@ def bridge(before: Iterable[Box], after: Iterable[Box], reach: float = 4.0) -> l
     for box in before:
         best = _nearest(box, later, reach)
         if best is not None:
-            hulls.append(
-                Box(
-                    min(box.x0, best.x0),
-                    min(box.y0, best.y0),
-                    max(box.x1, best.x1),
-                    max(box.y1, best.y1),
-                    min(box.score, best.score),
-                )
-            )
+            hulls.append(_hull(box, best))
     return hulls
 
 
@@ -106,17 +116,8 @@ def arrivals(
         grown.append(box.dilated(1.0))
         ahead = _nearest(box, following, reach)
         if ahead is not None:
-            dx = (ahead.x0 + ahead.x1 - box.x0 - box.x1) / 2
-            dy = (ahead.y0 + ahead.y1 - box.y0 - box.y1) / 2
-            grown.append(
-                Box(
-                    min(box.x0, box.x0 - dx),
-                    min(box.y0, box.y0 - dy),
-                    max(box.x1, box.x1 - dx),
-                    max(box.y1, box.y1 - dy),
-                    box.score,
-                )
-            )
+            dx, dy = _step(box, ahead)
+            grown.append(_hull(box, box.shifted(-dx, -dy)))
     return grown
 
 
@@ -142,9 +143,7 @@ def carry(
             moved = box.dilated(1.0)
         else:
             # The centre's step: a box grown in place (above) keeps its centre, so it stays put.
-            dx = (box.x0 + box.x1 - origin.x0 - origin.x1) / 2
-            dy = (box.y0 + box.y1 - origin.y0 - origin.y1) / 2
-            moved = replace(box, x0=box.x0 + dx, y0=box.y0 + dy, x1=box.x1 + dx, y1=box.y1 + dy)
+            moved = box.shifted(*_step(origin, box))
         carried.append(replace(moved, held=box.held + 1))
     return carried
 
