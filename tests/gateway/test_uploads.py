@@ -64,6 +64,26 @@ async def run_until_settled(queue: UploadQueue, stop: asyncio.Event | None = Non
     return status
 
 
+def city_outage(
+    city: City, seconds: float, log: list[str]
+) -> Callable[[UploadStatus], Awaitable[None]]:
+    """An on_change hook that stops the city once two chunks are sent and starts it again
+    `seconds` later, logging "down" and "back"."""
+
+    async def restart_later() -> None:
+        await asyncio.sleep(seconds)
+        await city.start()
+        log.append("back")
+
+    async def take_city_down(status: UploadStatus) -> None:
+        if status.bytes_sent >= 2 * PATCH and not log:
+            log.append("down")
+            await city.stop()
+            asyncio.get_running_loop().create_task(restart_later())
+
+    return take_city_down
+
+
 def the_upload(city: City) -> dict[str, object]:
     uploads = city.receiver().list_uploads()
     assert len(uploads) == 1, uploads
@@ -150,19 +170,7 @@ async def test_an_upload_survives_the_city_going_down_and_coming_back(
     clip = write_clip(tmp_path / "c.mp4", 6 * PATCH)
     sealed = seal_for(city, resident, clip, tmp_path / "spool")
     outage: list[str] = []
-
-    async def restart_later() -> None:
-        await asyncio.sleep(0.5)
-        await city.start()
-        outage.append("back")
-
-    async def take_city_down(status: UploadStatus) -> None:
-        if status.bytes_sent >= 2 * PATCH and not outage:
-            outage.append("down")
-            await city.stop()
-            asyncio.get_running_loop().create_task(restart_later())
-
-    queue = make_queue(tmp_path, city, resident, on_change=take_city_down)
+    queue = make_queue(tmp_path, city, resident, on_change=city_outage(city, 0.5, outage))
     queue.enqueue(sealed)
     status = await run_until_settled(queue)
     assert outage == ["down", "back"]
@@ -275,17 +283,11 @@ async def test_a_camera_says_why_its_upload_waits_once_and_shows_progress_when_i
     inbox.add(*signed(KEY, request), [(reg, "Front door", 40.0)], NOW)
     inbox.approve(rid, cameras=None, window=None, decided_by="resident", now=NOW)
     details: list[str | None] = []
-    outage: list[str] = []
-
-    async def restart_later() -> None:
-        await asyncio.sleep(0.6)  # several attempts fail meanwhile (backoff 0.05-0.2 s)
-        await city.start()
+    # Several attempts fail while the city is down (backoff 0.05-0.2 s).
+    take_city_down = city_outage(city, 0.6, [])
 
     async def on_change(status: UploadStatus) -> None:
-        if status.bytes_sent >= 2 * PATCH and not outage:
-            outage.append("down")
-            await city.stop()
-            asyncio.get_running_loop().create_task(restart_later())
+        await take_city_down(status)
         await mirror.on_upload_change(status)
 
     queue = make_queue(tmp_path, city, resident, on_change=on_change)
