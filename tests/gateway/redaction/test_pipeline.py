@@ -1,5 +1,8 @@
 """redact(): trimming, stripping, masks, output format (masks-only profile: no detectors)."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import av
@@ -202,6 +205,17 @@ def test_skipping_unreferenced_frames_before_the_start_changes_no_frame_after_it
     wanted = every[165:210]
     assert [pts for pts, _ in trimmed] == [pts for pts, _ in wanted]
     assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(trimmed, wanted, strict=True))
+
+
+def test_the_pipeline_runs_numpy_without_a_blas_thread_pool() -> None:
+    # OpenBLAS starts a spinning thread per core when NumPy loads; every `redact` process (the
+    # command, its fork server, the worker) would pay for it.
+    probe = "import gateway.redaction, numpy, os; print(len(os.listdir('/proc/self/task')))"
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    done = subprocess.run(  # noqa: S603 - our own package
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "1"
 
 
 def test_a_failing_worker_window_fails_the_job_and_leaves_nothing(
