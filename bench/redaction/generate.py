@@ -5,6 +5,7 @@ cropped at known coordinates, flipped and scaled to 24-200 px wide; plates are w
 with black characters drawn with Pillow. Nothing is downloaded. Ground truth goes to JSON.
 """
 
+import functools
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,10 +22,17 @@ FPS = 30
 EMPTY_S = 1.5  # faces and plates enter after this, so the first frames measure false obscuring
 
 
-# Sensor noise for low-light clips (sigma 6 grey levels), cycled so generation stays fast.
-NOISE_BANK = [
-    np.random.default_rng(seed).normal(0, 6, (1080, 1920, 3)).astype(np.int16) for seed in range(4)
-]
+LOW_LIGHT_NOISE = 6.0  # sigma, grey levels
+
+
+@functools.cache
+def noise_bank(sigma: float) -> list[npt.NDArray[np.int16]]:
+    """Four frames of sensor noise, cycled so generation stays fast; truncated to whole grey
+    levels, which leaves an rms of 5.6 for sigma 6 and 1.6 for sigma 2."""
+    return [
+        np.random.default_rng(seed).normal(0, sigma, (1080, 1920, 3)).astype(np.int16)
+        for seed in range(4)
+    ]
 
 
 @dataclass(frozen=True)
@@ -43,7 +51,9 @@ class ClipSpec:
     width: int
     height: int
     seconds: float
-    low_light: bool = False
+    low_light: bool = False  # 45 % brightness, sensor noise of sigma LOW_LIGHT_NOISE
+    # Sensor noise (sigma, grey levels) in daylight: a camera's sensor is never noise-free.
+    noise: float = 0.0
     # None: encoded at CRF 16 whatever the bit rate (the noisy low-light clip comes to 23 Mbit/s).
     # A number caps the rate as a camera's encoder does, which smears noise into blocks.
     max_kbps: int | None = None
@@ -230,9 +240,12 @@ def render(
                         "occluded": actor.occluded or shown < 1.0,
                     }
                 )
-    if spec.low_light:
-        noise = NOISE_BANK[index % len(NOISE_BANK)][: spec.height, : spec.width]
-        frame = np.clip((frame.astype(np.int16) * 115 >> 8) + noise, 0, 255).astype(np.uint8)
+    sigma = LOW_LIGHT_NOISE if spec.low_light else spec.noise
+    if sigma:
+        bank = noise_bank(sigma)
+        noise = bank[index % len(bank)][: spec.height, : spec.width]
+        lit = frame.astype(np.int16) * 115 >> 8 if spec.low_light else frame.astype(np.int16)
+        frame = np.clip(lit + noise, 0, 255).astype(np.uint8)
     return frame, truth
 
 

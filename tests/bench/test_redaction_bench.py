@@ -4,9 +4,10 @@ import json
 from pathlib import Path
 
 import av
+import numpy as np
 
 from bench.redaction.coverage import measure
-from bench.redaction.generate import ClipSpec, generate
+from bench.redaction.generate import ClipSpec, background, cast, generate, render
 
 
 def refill(
@@ -46,3 +47,16 @@ def test_coverage_counts_filled_ground_truth_and_nothing_else(tmp_path: Path) ->
     assert found["false_obscured_area"] == 0.0
     assert found["extra_obscured_area"] < 0.002
     assert set(found["by_source"]) == {"photo", "lfw"}
+
+
+def test_daylight_sensor_noise_has_the_sigma_asked_for() -> None:
+    clean, noisy = ClipSpec("clean", 320, 180, 1.0), ClipSpec("noisy", 320, 180, 1.0, noise=2.0)
+    rng = np.random.default_rng(3)
+    backdrop = background(320, 180, rng)
+    actors = cast(clean, rng)
+    plain, _ = render(clean, actors, backdrop, 50, rng)
+    grainy, truth = render(noisy, actors, backdrop, 50, rng)
+    difference = grainy.astype(np.int16) - plain.astype(np.int16)
+    # The same scene with only the grain added: sigma 2, truncated to whole grey levels (1.64).
+    assert truth and 1.55 < float(difference.std()) < 1.75
+    assert abs(float(difference.mean())) < 0.1
