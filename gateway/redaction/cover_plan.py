@@ -6,9 +6,10 @@ Frames between two detection frames also get the hull of each box and its match 
 detection frame (`bridge`), so fast movers stay covered along their path. A box that the next
 detection frame does not find again is carried on to it for up to `hold` detection frames
 (`carry`), so a face the detector misses for a while stays covered, and a box with no match on
-the previous detection frame is grown on the frames before it and stretched back along its step
-to the detection frame after it (`arrivals`). A frame is held until a detection frame at least
-N frames after it has run, so both detection frames after it are known (at most 2N frames
+the previous detection frame is grown on the frames before it, that previous detection frame
+included (it may have missed the face there), and stretched back along its step to the
+detection frame after it (`arrivals`). A frame is held until a detection frame more than N
+frames after it has run, so both detection frames after it are known (at most 2N + 1 frames
 buffered), and the last frame of a clip is always a detection frame.
 """
 
@@ -76,22 +77,20 @@ class CoverPlanner[T]:
     def _release(self, final: bool) -> list[tuple[T, tuple[Box, ...]]]:
         latest = max(self._found, default=-1)
         ready: list[tuple[T, tuple[Box, ...]]] = []
-        while self._pending and (final or latest >= self._pending[0][0] + self._every):
+        while self._pending and (final or latest > self._pending[0][0] + self._every):
             index, item = self._pending.popleft()
             near = [
                 boxes for found, boxes in self._found.items() if abs(found - index) <= self._every
             ]
-            before = max((f for f in self._found if f < index), default=None)
+            before = max((f for f in self._found if f <= index), default=None)  # or itself
             after = min((f for f in self._found if f > index), default=None)
             if index not in self._found and before is not None and after is not None:
                 near.append(tuple(bridge(self._found[before], self._found[after])))
-                if self._hold:
-                    # The detection frame after `after` has run too (see the release rule).
-                    later = min((f for f in self._found if f > after), default=None)
-                    found_later = self._found[later] if later is not None else ()
-                    near.append(
-                        tuple(arrivals(self._found[before], self._found[after], found_later))
-                    )
+            if self._hold and before is not None and after is not None:
+                # The detection frame after `after` has run too (see the release rule).
+                later = min((f for f in self._found if f > after), default=None)
+                found_later = self._found[later] if later is not None else ()
+                near.append(tuple(arrivals(self._found[before], self._found[after], found_later)))
             ready.append((item, cover_boxes(near, self._dilation, self._margin)))
         if self._pending:
             oldest = self._pending[0][0] - self._every

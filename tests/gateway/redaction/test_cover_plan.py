@@ -142,6 +142,18 @@ def test_a_fast_face_arriving_is_covered_back_along_its_step() -> None:
     assert not covers(plan(3, {6: (face_at(0.44),)}, 12, hold=1)[4], 0.40)
 
 
+def test_a_face_missed_on_the_detection_frame_it_arrived_on_is_covered_there_too() -> None:
+    # In view from frame 3 at 0.38, moving right 0.02 a frame: the detector misses it on frame 3
+    # and finds it on frames 6 (0.44) and 9 (0.50). Frame 3 gets the step back from frame 6.
+    found = {6: (face_at(0.44),), 9: (face_at(0.50),)}
+    cover = plan(3, found, 12, hold=1)
+    assert covers(cover[3], 0.38) and covers(cover[4], 0.40)
+    assert not covers(plan(3, found, 12, hold=0)[3], 0.38)  # without arrivals, as before
+    # A face that frame 3 did find is not stretched back again.
+    seen = {3: (face_at(0.38),), **found}
+    assert plan(3, seen, 12, hold=1)[3] == plan(3, seen, 12, hold=0)[3]
+
+
 def test_a_margin_grows_small_boxes_at_least_so_far() -> None:
     from gateway.redaction.regions import cover_boxes
 
