@@ -82,15 +82,19 @@ class CoverPlanner[T]:
             near = [
                 boxes for found, boxes in self._found.items() if abs(found - index) <= self._every
             ]
-            before = max((f for f in self._found if f <= index), default=None)  # or itself
+            # The detection frame at or before this one, and the one after it.
+            before = max((f for f in self._found if f <= index), default=None)
             after = min((f for f in self._found if f > index), default=None)
-            if index not in self._found and before is not None and after is not None:
-                near.append(tuple(bridge(self._found[before], self._found[after])))
-            if self._hold and before is not None and after is not None:
-                # The detection frame after `after` has run too (see the release rule).
-                later = min((f for f in self._found if f > after), default=None)
-                found_later = self._found[later] if later is not None else ()
-                near.append(tuple(arrivals(self._found[before], self._found[after], found_later)))
+            if before is not None and after is not None:
+                if before != index:
+                    near.append(tuple(bridge(self._found[before], self._found[after])))
+                if self._hold:
+                    # The detection frame after `after` has run too (see the release rule).
+                    later = min((f for f in self._found if f > after), default=None)
+                    found_later = self._found[later] if later is not None else ()
+                    near.append(
+                        tuple(arrivals(self._found[before], self._found[after], found_later))
+                    )
             ready.append((item, cover_boxes(near, self._dilation, self._margin)))
         if self._pending:
             oldest = self._pending[0][0] - self._every
