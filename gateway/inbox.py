@@ -9,19 +9,18 @@ cannot both win.
 from __future__ import annotations
 
 import builtins
-import json
-import secrets
 import sqlite3
-from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from protocol.messages import FootageRequest
 from protocol.signing import SignedEnvelope
-from protocol.timeutil import TimeWindow, format_time, parse_time
+from protocol.timeutil import TimeWindow, format_time
 
-from .database import add_columns, create_tables, transaction
+from . import inboxrows as rows
+from .database import transaction
+from .inboxrows import CameraChanges
 from .requeststate import (
     CAMERA_TRANSITIONS,
     CameraState,
@@ -34,40 +33,12 @@ from .requeststate import (
     RequestNotFoundError,
     RequestState,
     derive_state,
-    stored_progress,
 )
 
 __all__ = [
     "CameraState", "Inbox", "InboxCamera", "InboxError", "InboxRequest", "InvalidDecisionError",
     "InvalidTransitionError", "PreviewStatus", "RequestNotFoundError", "RequestState",
 ]  # fmt: skip
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS inbox_requests (
-    request_id TEXT PRIMARY KEY, request TEXT NOT NULL, envelope TEXT NOT NULL,
-    state TEXT NOT NULL, received_at TEXT NOT NULL, received_us INTEGER NOT NULL,
-    updated_at TEXT NOT NULL, respond_by_us INTEGER NOT NULL,
-    approval_nonce TEXT NOT NULL UNIQUE, approved_window TEXT, decided_by TEXT, error TEXT,
-    preview TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS inbox_requests_due ON inbox_requests(state, respond_by_us);
-CREATE TABLE IF NOT EXISTS inbox_cameras (
-    request_id TEXT NOT NULL REFERENCES inbox_requests(request_id), position INTEGER NOT NULL,
-    registration_id TEXT NOT NULL, name TEXT NOT NULL, distance_m REAL NOT NULL,
-    state TEXT NOT NULL, detail TEXT, progress REAL, PRIMARY KEY (request_id, registration_id)
-);
-"""
-_COLUMNS = (
-    "request, envelope, state, received_at, updated_at, approval_nonce, approved_window,"
-    " decided_by, error, preview"
-)
-
-type CameraChanges = Mapping[str, tuple[CameraState, str | None]]
-
-
-def _us(moment: datetime) -> int:
-    return (moment - _EPOCH) // timedelta(microseconds=1)
 
 
 def _aware(now: datetime) -> datetime:
@@ -87,8 +58,7 @@ class Inbox:
 
     def __init__(self, db_path: Path) -> None:
         self._db_path = db_path
-        create_tables(db_path, _SCHEMA)
-        add_columns(db_path, "inbox_cameras", {"progress": "REAL"})  # before numeric progress
+        rows.create(db_path)
 
     def add(
         self,
@@ -106,55 +76,25 @@ class Inbox:
             raise InboxError("A request needs at least one camera, each listed once.")
         if not set(ids) <= set(request.registration_ids):
             raise InboxError("Only cameras the request names can be added to it.")
-        stamp = format_time(now)
         with transaction(self._db_path) as db:
-            if db.execute(
-                "SELECT 1 FROM inbox_requests WHERE request_id = ?", (request.request_id,)
-            ).fetchone():
-                raise InboxError(f"Request {request.request_id} is already in the inbox.")
-            db.execute(
-                f"INSERT INTO inbox_requests (request_id, received_us, respond_by_us, {_COLUMNS})"  # noqa: S608
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, ?)",
-                (
-                    request.request_id, _us(now), _us(request.respond_by),
-                    json.dumps(request.to_json()), json.dumps(envelope.to_json()),
-                    RequestState.PENDING.value, stamp, stamp, secrets.token_urlsafe(32),
-                    PreviewStatus.NONE.value,
-                ),
-            )  # fmt: skip
-            db.executemany(
-                "INSERT INTO inbox_cameras (request_id, position, registration_id, name,"
-                " distance_m, state, detail) VALUES (?, ?, ?, ?, ?, ?, NULL)",
-                [
-                    (request.request_id, position, rid, name, float(distance),
-                     CameraState.PENDING.value)
-                    for position, (rid, name, distance) in enumerate(cameras)
-                ],
-            )  # fmt: skip
-            return self._load(db, request.request_id)
+            rows.insert(db, request, envelope, cameras, now)
+            return rows.load(db, request.request_id)
 
     def get(self, request_id: str) -> InboxRequest:
         """The request with this id; RequestNotFoundError if none."""
         with transaction(self._db_path) as db:
-            return self._load(db, request_id)
+            return rows.load(db, request_id)
 
     def list(self, state: RequestState | None = None) -> builtins.list[InboxRequest]:
         """All requests, or those in one state, newest first."""
-        query = "SELECT request_id FROM inbox_requests"
-        args: tuple[str, ...] = ()
-        if state is not None:
-            query, args = query + " WHERE state = ?", (RequestState(state).value,)
         with transaction(self._db_path) as db:
-            ids = db.execute(query + " ORDER BY received_us DESC, rowid DESC", args).fetchall()
-            return [self._load(db, rid) for (rid,) in ids]
+            ids = rows.request_ids(db, None if state is None else RequestState(state))
+            return [rows.load(db, rid) for rid in ids]
 
     def pending_count(self) -> int:
         """How many requests wait for the resident."""
         with transaction(self._db_path) as db:
-            row = db.execute(
-                "SELECT COUNT(*) FROM inbox_requests WHERE state = ?", (RequestState.PENDING.value,)
-            ).fetchone()
-        return int(row[0])
+            return rows.count(db, RequestState.PENDING)
 
     def approve(
         self,
@@ -207,14 +147,9 @@ class Inbox:
         """Move pending requests past their respond-by time to EXPIRED; returns them."""
         _aware(now)
         with transaction(self._db_path) as db:
-            due = db.execute(
-                "SELECT request_id FROM inbox_requests WHERE state = ? AND respond_by_us <= ?"
-                " ORDER BY received_us",
-                (RequestState.PENDING.value, _us(now)),
-            ).fetchall()
             expired = []
-            for (rid,) in due:
-                item = self._load(db, rid)
+            for rid in rows.due_ids(db, now):
+                item = rows.load(db, rid)
                 changes = {
                     c.registration_id: (
                         CameraState.DECLINED,
@@ -244,7 +179,7 @@ class Inbox:
         _aware(now)
         state = CameraState(state)
         with transaction(self._db_path) as db:
-            item = self._load(db, request_id)
+            item = rows.load(db, request_id)
             current = item.camera(registration_id).state
             if state not in CAMERA_TRANSITIONS.get(current, frozenset()):
                 raise InvalidTransitionError(
@@ -257,18 +192,18 @@ class Inbox:
         """Record how far the redacted preview has got."""
         _aware(now)
         with transaction(self._db_path) as db:
-            item = self._load(db, request_id)
+            item = rows.load(db, request_id)
             return self._change(db, item, now, {}, preview=PreviewStatus(status))
 
     def set_error(self, request_id: str, error: str, now: datetime) -> InboxRequest:
         """Show a problem on the request (an empty string clears it)."""
         _aware(now)
         with transaction(self._db_path) as db:
-            item = self._load(db, request_id)
+            item = rows.load(db, request_id)
             return self._change(db, item, now, {}, error=error)
 
     def _pending(self, db: sqlite3.Connection, request_id: str, verb: str) -> InboxRequest:
-        item = self._load(db, request_id)
+        item = rows.load(db, request_id)
         if item.state is not RequestState.PENDING:
             raise InvalidTransitionError(
                 f"Request {request_id} is already {item.state.value}; only a pending request"
@@ -290,14 +225,7 @@ class Inbox:
         error: str | None = None,
         progress: float | None = None,
     ) -> InboxRequest:
-        rid = item.request.request_id
-        for registration_id, (camera_state, detail) in cameras.items():
-            db.execute(
-                "UPDATE inbox_cameras SET state = ?, detail = ?, progress = ?"
-                " WHERE request_id = ? AND registration_id = ?",
-                (camera_state.value, detail, stored_progress(camera_state, progress), rid,
-                 registration_id),
-            )
+        rows.write_cameras(db, item.request.request_id, cameras, progress)
         if state is None:
             merged = {c.registration_id: c.state for c in item.cameras}
             merged.update({k: v[0] for k, v in cameras.items()})
@@ -306,52 +234,17 @@ class Inbox:
             decided_by = decided_by or item.decided_by
         else:
             decided_by = item.decided_by
-        approved = window or item.approved_window
-        db.execute(
-            "UPDATE inbox_requests SET state = ?, updated_at = ?, decided_by = ?,"
-            " approved_window = ?, preview = ?, error = ? WHERE request_id = ?",
-            (
-                state.value, format_time(now), decided_by,
-                json.dumps(approved.to_json()) if approved else None,
-                (preview or item.preview).value, item.error if error is None else (error or None),
-                rid,
-            ),
-        )  # fmt: skip
-        return self._load(db, rid)
-
-    def _load(self, db: sqlite3.Connection, request_id: str) -> InboxRequest:
-        row = db.execute(
-            f"SELECT {_COLUMNS} FROM inbox_requests WHERE request_id = ?",  # noqa: S608
-            (request_id,),
-        ).fetchone()
-        if row is None:
-            raise RequestNotFoundError(f"No footage request {request_id!r} in the inbox.")
-        cameras = db.execute(
-            "SELECT registration_id, name, distance_m, state, detail, progress FROM inbox_cameras"
-            " WHERE request_id = ? ORDER BY position",
-            (request_id,),
-        ).fetchall()
-        return _from_row(row, cameras)
-
-
-def _from_row(row: tuple[Any, ...], cameras: builtins.list[tuple[Any, ...]]) -> InboxRequest:
-    request, envelope, state, received, updated, nonce, window, decided_by, error, preview = row
-    return InboxRequest(
-        request=FootageRequest.from_json(json.loads(request)),
-        envelope=SignedEnvelope.from_json(json.loads(envelope)),
-        state=RequestState(state),
-        received_at=parse_time(received),
-        updated_at=parse_time(updated),
-        approval_nonce=nonce,
-        cameras=tuple(
-            InboxCamera(rid, name, distance, CameraState(cam_state), detail, progress)
-            for rid, name, distance, cam_state, detail, progress in cameras
-        ),
-        approved_window=TimeWindow.from_json(json.loads(window)) if window else None,
-        decided_by=decided_by,
-        error=error,
-        preview=PreviewStatus(preview),
-    )
+        rows.write_request(
+            db,
+            item.request.request_id,
+            now,
+            state=state,
+            decided_by=decided_by,
+            window=window or item.approved_window,
+            preview=preview or item.preview,
+            error=item.error if error is None else (error or None),
+        )
+        return rows.load(db, item.request.request_id)
 
 
 def _choose(item: InboxRequest, cameras: Sequence[str] | None) -> frozenset[str]:
