@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from protocol.geo import GeoPoint, coarsen
 from protocol.registration import CameraLocation, CameraRegistration, LocationPrecision
 from protocol.signing import Domain, sign
-from protocol.timeutil import utcnow
+from protocol.timeutil import format_time, utcnow
 
 from .cityclient import CityClient
 from .config import GatewayError
+from .sources.base import SourceError
 from .store import CameraRecord, CameraStatus, GatewayStore, Polygon
+
+if TYPE_CHECKING:  # the registry imports the Ring and Nest clients
+    from .sources.registry import SourceInfo, SourceRegistry
 
 
 class CameraError(GatewayError):
@@ -120,3 +126,26 @@ def camera_api_json(
         "location": {"lat": camera.lat, "lon": camera.lon, "precision": camera.precision},
         "footage": {"start": footage[0], "end": footage[1]},
     }
+
+
+def cameras_api_json(store: GatewayStore, sources: SourceRegistry) -> list[dict[str, object]]:
+    """Every camera as the local API's Camera object, with the footage its source holds."""
+    infos: dict[str, SourceInfo] = {}
+    with contextlib.suppress(SourceError, OSError, ValueError):
+        # a broken sources.json must not hide the cameras themselves
+        infos = {info.name: info for info in sources.list()}
+    out = []
+    for camera in store.cameras():
+        info = infos.get(camera.source)
+        span: tuple[str | None, str | None] = (None, None)
+        for known in info.cameras if info else ():
+            if known.device_id == camera.device_id:
+                span = (_time_or_none(known.footage_start), _time_or_none(known.footage_end))
+        item = camera_api_json(camera, span)
+        item["source"] = info.kind.value if info else camera.source
+        out.append(item)
+    return out
+
+
+def _time_or_none(moment: datetime | None) -> str | None:
+    return format_time(moment) if moment else None

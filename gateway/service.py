@@ -8,7 +8,6 @@ import logging
 import multiprocessing
 import signal
 from concurrent.futures import ProcessPoolExecutor
-from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from protocol.timeutil import TimeWindow, format_time, utcnow
 from .advertise import Advertiser
 from .api import create_api
 from .audit import AuditKind, AuditLog
-from .cameras import camera_api_json
+from .cameras import cameras_api_json
 from .cityclient import CityClient, CityError
 from .config import GatewayConfig
 from .events import EventBus, EventKind
@@ -32,8 +31,7 @@ from .fulfilment import Fulfilment, JobKind, preview_file
 from .inbox import CameraState, Inbox, InboxRequest, PreviewStatus, RequestState
 from .keys import create_api_token, load_device_key, read_api_token
 from .requeststate import InvalidTransitionError
-from .sources.base import SourceError
-from .sources.registry import SourceInfo, SourceRegistry
+from .sources.registry import SourceRegistry
 from .store import GatewayStore, PinnedCity
 from .uploads import UploadQueue
 from .verification import ReplayGuard
@@ -106,21 +104,7 @@ class GatewayService:
         }
 
     def cameras_json(self) -> list[dict[str, Any]]:
-        infos: dict[str, SourceInfo] = {}
-        with contextlib.suppress(SourceError, OSError, ValueError):
-            # a broken sources.json must not hide the cameras themselves
-            infos = {info.name: info for info in self.sources.list()}
-        out = []
-        for camera in self.store.cameras():
-            info = infos.get(camera.source)
-            span: tuple[str | None, str | None] = (None, None)
-            for known in info.cameras if info else ():
-                if known.device_id == camera.device_id:
-                    span = (_time_or_none(known.footage_start), _time_or_none(known.footage_end))
-            item = camera_api_json(camera, span)
-            item["source"] = info.kind.value if info else camera.source
-            out.append(item)
-        return out
+        return cameras_api_json(self.store, self.sources)
 
     def set_privacy_mode(self, enabled: bool) -> bool:
         self.store.set_privacy_mode(enabled)
@@ -325,6 +309,3 @@ def _api_url(host: str, port: int) -> str:
         host = "127.0.0.1"
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
-
-def _time_or_none(moment: datetime | None) -> str | None:
-    return format_time(moment) if moment else None
