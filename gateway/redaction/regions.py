@@ -121,6 +121,17 @@ def arrivals(
     return grown
 
 
+def steps(
+    before: Sequence[Box], after: Iterable[Box], reach: float = 4.0
+) -> list[tuple[float, float]]:
+    """How far each box of `after` moved from its match in `before`; (0, 0) where none."""
+    moves = []
+    for box in after:
+        origin = _nearest(box, before, reach)
+        moves.append((0.0, 0.0) if origin is None else _step(origin, box))
+    return moves
+
+
 def carry(
     earlier: Sequence[Box],
     before: Sequence[Box],

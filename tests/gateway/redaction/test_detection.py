@@ -145,6 +145,42 @@ def test_held_detector_runs_every_other_call_and_grows_held_boxes() -> None:
     assert results[1] == [Box(0.4, 0.4, 0.6, 0.6).dilated(HOLD_DILATION)]
 
 
+def test_held_boxes_move_on_with_their_plate_and_a_missed_plate_is_carried_once() -> None:
+    from gateway.redaction.detectors.held import HOLD_DILATION, HeldDetector
+
+    class Runs:
+        kind = DetectionKind.PLATE
+
+        def __init__(self, runs: list[list[Box]]) -> None:
+            self.runs = runs
+
+        def detect(self, image: RgbImage, full: FullFrame | None = None) -> Sequence[Box]:
+            return self.runs.pop(0)
+
+    plate = Box(0.10, 0.5, 0.20, 0.55)
+    # Found, found again 0.03 further right, then missed twice (a manoeuvring car, in grain).
+    held = HeldDetector(Runs([[plate], [plate.shifted(0.03, 0)], [], []]), hold=3)
+    image = np.zeros((32, 32, 3), np.uint8)
+    calls = [list(held.detect(image)) for _ in range(12)]
+
+    def at(x: float, grown: bool) -> Box:
+        box = plate.shifted(x - plate.x0, 0)
+        return box.dilated(HOLD_DILATION) if grown else box
+
+    def same(found: list[Box], expected: list[Box]) -> bool:
+        return len(found) == len(expected) and all(
+            abs(a.x0 - b.x0) < 1e-9 and abs(a.x1 - b.x1) < 1e-9 and a.y0 == b.y0
+            for a, b in zip(found, expected, strict=True)
+        )
+
+    assert same(calls[1], [at(0.10, True)]) and same(calls[2], [at(0.10, True)])  # no pace yet
+    assert same(calls[3], [at(0.13, False)])
+    assert same(calls[4], [at(0.14, True)]) and same(calls[5], [at(0.15, True)])  # moving on
+    assert same(calls[6], [at(0.16, False)]) and calls[6][0].held == 1  # missed: carried
+    assert same(calls[7], [at(0.17, True)]) and same(calls[8], [at(0.18, True)])
+    assert calls[9:] == [[], [], []]  # missed again: dropped
+
+
 def test_held_detector_failures_still_stop_the_job(make_clip: MakeClip, tmp_path: Path) -> None:
     from gateway.redaction.detectors.held import HeldDetector
 
