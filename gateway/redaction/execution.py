@@ -3,7 +3,7 @@
 import functools
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -165,7 +165,7 @@ class _Run:
                 )
             self.counts[detector.kind] += len(boxes)
             counts[detector.kind] += len(boxes)
-            found.extend(boxes)
+            found.extend(replace(box, kind=detector.kind.value) for box in boxes)
         self.still = (image, tuple(found), counts)
         return self.still[1]
 

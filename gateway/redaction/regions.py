@@ -14,7 +14,8 @@ Polygon = tuple[tuple[float, float], ...]  # normalised 0..1 (x, y) vertices
 class Box:
     """An axis-aligned box in normalised (0..1) frame coordinates with a detector score.
 
-    `held` counts the detection frames the box was carried over without being found again.
+    `held` counts the detection frames the box was carried over without being found again;
+    `kind` names what it covers (a face, a plate): a box is only matched with its own kind.
     """
 
     x0: float
@@ -23,6 +24,7 @@ class Box:
     y1: float
     score: float = 1.0
     held: int = 0
+    kind: str = ""
 
     def dilated(self, factor: float) -> "Box":
         """Grow the box by `factor` of its width/height on each axis (0.25 = 25 % larger)."""
@@ -33,7 +35,8 @@ class Box:
         dx = max((self.x1 - self.x0) * factor / 2, margin_x)
         dy = max((self.y1 - self.y0) * factor / 2, margin_y)
         x0, y0, x1, y1 = self.x0 - dx, self.y0 - dy, self.x1 + dx, self.y1 + dy
-        return Box(x0, y0, x1, y1, self.score, self.held)  # per box per frame: not replace()
+        # Called per box per frame: a constructor call, not the slower dataclasses.replace().
+        return Box(x0, y0, x1, y1, self.score, self.held, self.kind)
 
     def shifted(self, dx: float, dy: float) -> "Box":
         """The same box moved by (dx, dy)."""
@@ -63,7 +66,7 @@ def _nearest(box: Box, others: Sequence[Box], reach: float) -> Box | None:
     best, best_distance = None, reach * side
     for other in others:
         other_side = max(other.x1 - other.x0, other.y1 - other.y0)
-        if not 0.5 <= other_side / max(side, 1e-9) <= 2.0:
+        if other.kind != box.kind or not 0.5 <= other_side / max(side, 1e-9) <= 2.0:
             continue
         distance = max(abs(other.x0 - box.x0), abs(other.y0 - box.y0))
         if distance <= best_distance:
@@ -72,9 +75,14 @@ def _nearest(box: Box, others: Sequence[Box], reach: float) -> Box | None:
 
 
 def _hull(a: Box, b: Box) -> Box:
-    """The smallest box holding both, with the lower score."""
+    """The smallest box holding both, with the lower score (and `a`'s kind)."""
     return Box(
-        min(a.x0, b.x0), min(a.y0, b.y0), max(a.x1, b.x1), max(a.y1, b.y1), min(a.score, b.score)
+        min(a.x0, b.x0),
+        min(a.y0, b.y0),
+        max(a.x1, b.x1),
+        max(a.y1, b.y1),
+        min(a.score, b.score),
+        kind=a.kind,
     )
 
 
