@@ -146,12 +146,14 @@ def carry(
     after: Sequence[Box],
     limit: int,
     reach: float = 4.0,
+    grow: float = 1.0,
 ) -> list[Box]:
     """Boxes of `before` that `after` (the next detection frame) did not find again, moved on.
 
     A face the detector misses for a frame or two (dark, blurred, turned) stays covered: it is
-    carried to where its last step (from its match in `earlier`) would take it, or grown to
-    twice its size where no step is known, for at most `limit` detection frames in a row.
+    carried to where its last step (from its match in `earlier`) would take it, or grown by
+    `grow` (to twice its size) where no step is known, for at most `limit` detection frames in
+    a row.
     """
     carried = []
     for box in before:
@@ -159,7 +161,7 @@ def carry(
             continue
         origin = _nearest(box, earlier, reach)
         if origin is None:
-            moved = box.dilated(1.0)
+            moved = box.dilated(grow)
         else:
             # The centre's step: a box grown in place (above) keeps its centre, so it stays put.
             moved = box.shifted(*_step(origin, box))

@@ -10,7 +10,8 @@ HOLD_DILATION = 0.3
 # A box found within this many of its sides of one found on the previous run is taken to be the
 # same target, and its held copies move on by the step between the two.
 REACH = 2.0
-# A box the next run does not find again is carried on (moved by its step) for this many runs.
+# A box the next run does not find again is carried on (moved by its step, or in place when it
+# has none: a plate seen once is most likely parked) for this many runs.
 CARRY = 1
 
 
@@ -39,7 +40,7 @@ class HeldDetector:
         self._calls += 1
         if since == 0:
             found = tuple(self.inner.detect(image, full))
-            found += tuple(carry(self._before_last, self._last, found, CARRY, REACH))
+            found += tuple(carry(self._before_last, self._last, found, CARRY, REACH, grow=0.0))
             moves = steps(self._last, found, REACH)
             self._moves = [(dx / self.hold, dy / self.hold) for dx, dy in moves]
             self._before_last, self._last = self._last, found

@@ -2,6 +2,7 @@
 
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -145,21 +146,27 @@ def test_held_detector_runs_every_other_call_and_grows_held_boxes() -> None:
     assert results[1] == [Box(0.4, 0.4, 0.6, 0.6).dilated(HOLD_DILATION)]
 
 
+class PlateRuns:
+    """A plate detector that answers each run from a script."""
+
+    kind = DetectionKind.PLATE
+
+    def __init__(self, runs: list[list[Box]]) -> None:
+        self.runs = runs
+
+    def detect(self, image: RgbImage, full: FullFrame | None = None) -> Sequence[Box]:
+        return self.runs.pop(0)
+
+    def versions(self) -> dict[str, str]:
+        return {}
+
+
 def test_held_boxes_move_on_with_their_plate_and_a_missed_plate_is_carried_once() -> None:
     from gateway.redaction.detectors.held import HOLD_DILATION, HeldDetector
 
-    class Runs:
-        kind = DetectionKind.PLATE
-
-        def __init__(self, runs: list[list[Box]]) -> None:
-            self.runs = runs
-
-        def detect(self, image: RgbImage, full: FullFrame | None = None) -> Sequence[Box]:
-            return self.runs.pop(0)
-
     plate = Box(0.10, 0.5, 0.20, 0.55)
     # Found, found again 0.03 further right, then missed twice (a manoeuvring car, in grain).
-    held = HeldDetector(Runs([[plate], [plate.shifted(0.03, 0)], [], []]), hold=3)
+    held = HeldDetector(PlateRuns([[plate], [plate.shifted(0.03, 0)], [], []]), hold=3)
     image = np.zeros((32, 32, 3), np.uint8)
     calls = [list(held.detect(image)) for _ in range(12)]
 
@@ -179,6 +186,17 @@ def test_held_boxes_move_on_with_their_plate_and_a_missed_plate_is_carried_once(
     assert same(calls[6], [at(0.16, False)]) and calls[6][0].held == 1  # missed: carried
     assert same(calls[7], [at(0.17, True)]) and same(calls[8], [at(0.18, True)])
     assert calls[9:] == [[], [], []]  # missed again: dropped
+
+
+def test_a_plate_seen_once_and_then_missed_is_carried_in_place() -> None:
+    from gateway.redaction.detectors.held import HeldDetector
+
+    plate = Box(0.10, 0.5, 0.20, 0.55)
+    held = HeldDetector(PlateRuns([[plate], [], []]), hold=1)
+    image = np.zeros((32, 32, 3), np.uint8)
+    calls = [list(held.detect(image)) for _ in range(3)]
+    assert calls[1] == [replace(plate, held=1)]  # no pace known: most likely parked, not grown
+    assert calls[2] == []
 
 
 def test_held_detector_failures_still_stop_the_job(make_clip: MakeClip, tmp_path: Path) -> None:
