@@ -5,6 +5,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+import pytest
 
 from bench.redaction.coverage import measure
 from bench.redaction.generate import ClipSpec, background, cast, generate, render
@@ -60,3 +61,17 @@ def test_daylight_sensor_noise_has_the_sigma_asked_for() -> None:
     # The same scene with only the grain added: sigma 2, truncated to whole grey levels (1.64).
     assert truth and 1.55 < float(difference.std()) < 1.75
     assert abs(float(difference.mean())) < 0.1
+
+
+def test_the_model_profile_reports_per_operator_time_and_leaves_no_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bench.redaction.model_profile import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["--size", "96x64", "--runs", "2", "--top", "3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("CenterFace at 96x64, one thread:")
+    assert lines[1].split()[0] == "Conv"  # nearly all of a pass is convolution
+    assert len([line for line in lines if "_nchwc" in line or "->" in line]) == 3
+    assert list(tmp_path.iterdir()) == []  # onnxruntime's profile went to a temporary folder

@@ -45,6 +45,24 @@ def bundled_model() -> Path:
     return Path(spec.origin).parent / "centerface.onnx"
 
 
+def session(data: bytes, threads: int, profile: str | None = None) -> ort.InferenceSession:
+    """An onnxruntime session for CenterFace's model bytes, taking frames of any size
+    (`profile`: write onnxruntime's per-operator profile to files with this prefix)."""
+    shapes: dict[str, list[int | str]] = {INPUT: ["N", 3, "H", "W"]}
+    for name, channels in zip(OUTPUTS, (1, 2, 2, 10), strict=True):
+        shapes[name] = ["N", channels, "h", "w"]
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    if profile is not None:
+        options.enable_profiling = True
+        options.profile_file_prefix = profile
+    return ort.InferenceSession(
+        with_free_dims(data, shapes), options, providers=["CPUExecutionProvider"]
+    )
+
+
 class CenterFaceDetector:
     """Detects faces; input sides must be multiples of 32 (the pipeline sizes frames so)."""
 
@@ -72,17 +90,8 @@ class CenterFaceDetector:
         self.verify_threshold = verify_threshold
         # The crops the last second look checked, with what it found in each.
         self._checked: dict[_CropKey, tuple[RgbImage, list[Box]]] = {}
-        shapes: dict[str, list[int | str]] = {INPUT: ["N", 3, "H", "W"]}
-        for name, channels in zip(OUTPUTS, (1, 2, 2, 10), strict=True):
-            shapes[name] = ["N", channels, "h", "w"]
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
         try:
-            self._session = ort.InferenceSession(
-                with_free_dims(data, shapes), options, providers=["CPUExecutionProvider"]
-            )
+            self._session = session(data, threads)
         except Exception as exc:
             raise RedactionError(
                 "The face model is not a CenterFace-compatible ONNX file "
