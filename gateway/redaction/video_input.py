@@ -1,5 +1,6 @@
 """Reading a clip: checks that refuse bad input up front, then frame-accurate trimmed decoding."""
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -19,6 +20,9 @@ MAX_SIDE = 4096  # pixels; larger clips are refused rather than risking memory a
 TRUNCATION_SLACK_S = 1.0
 # Seek only when the window starts this far in; before that decoding from the start is cheaper.
 SEEK_MIN_S = 2.0
+# A seek aims at the start, then this many seconds before it while the keyframe it lands on is
+# after the start; when every try lands late, the clip is read from its first packet.
+SEEK_BACK_S = (0.0, 1.0, 4.0, 16.0)
 
 
 @dataclass(frozen=True)
@@ -60,13 +64,8 @@ class ClipReader:
             raise InputError("The clip file does not exist or is not a regular file.")
         if path.stat().st_size == 0:
             raise InputError("The clip file is empty (0 bytes); export the recording again.")
-        try:
-            self._container: av.container.InputContainer = av.open(str(path), mode="r")
-        except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
-            raise InputError(
-                "The clip cannot be read as video: its header is missing or damaged "
-                "(the file may be truncated or not a video)."
-            ) from exc
+        self._path = path
+        self._container = self._open()
         try:
             self.info = self._probe()
         except BaseException:
@@ -81,6 +80,18 @@ class ClipReader:
     ) -> None:
         self._container.close()
 
+    def _open(self) -> av.container.InputContainer:
+        try:
+            container = av.open(str(self._path), mode="r")
+        except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+            raise InputError(
+                "The clip cannot be read as video: its header is missing or damaged "
+                "(the file may be truncated or not a video)."
+            ) from exc
+        for stream in container.streams.video[:1]:
+            stream.thread_type = "AUTO"
+        return container
+
     @property
     def _stream(self) -> av.video.VideoStream:
         return self._container.streams.video[0]
@@ -89,7 +100,6 @@ class ClipReader:
         if not self._container.streams.video:
             raise InputError("The clip has no video stream (it may be audio only).")
         stream = self._stream
-        stream.thread_type = "AUTO"
         width, height = stream.codec_context.width, stream.codec_context.height
         if width > MAX_SIDE or height > MAX_SIDE:
             raise InputError(
@@ -127,7 +137,6 @@ class ClipReader:
         """Frames with start <= offset < end, in order, with strictly increasing timestamps."""
         info = self.info
         start, end = seconds(start_s), seconds(end_s)
-        self._rewind(start)
         last_pts: int | None = None
         last_offset = Fraction(0)
         step = max(1, round(1 / (info.rate * info.time_base))) if info.rate else 1
@@ -164,10 +173,11 @@ class ClipReader:
         half of them, and more than half the decoding time, in H.264 with B-frames (such as the
         benchmark clips); streams without B-frames usually have none to drop.
         """
+        packets = self._from_keyframe_before(start)
         context = self._stream.codec_context
         context.skip_frame = "NONREF" if start else "DEFAULT"
         info = self.info
-        for packet in self._container.demux(self._stream):
+        for packet in packets:
             if start and (
                 packet.pts is None or (packet.pts - info.first_pts) * info.time_base >= start
             ):
@@ -183,15 +193,33 @@ class ClipReader:
             return None
         return list(self._stream.codec_context.decode(packet))
 
-    def _rewind(self, start: Fraction | None) -> None:
+    def _from_keyframe_before(self, start: Fraction | None) -> Iterator[Any]:
+        """Packets from a keyframe at or before `start`, or from the clip's first packet.
+
+        A seek only lands near the time asked: MP4 and Matroska land on the keyframe before it,
+        but MPEG-TS (common from recorders) on the one after, which would lose every frame in
+        between. So the packet a seek lands on is checked, and the seek tried further back when
+        it is not a keyframe at or before the start.
+        """
         info = self.info
-        target = info.first_pts
         if start is not None and start >= SEEK_MIN_S:
-            # Land on the keyframe before the start (one second early for safety); frames before
-            # the start are decoded and dropped, so the trim stays frame-accurate.
-            target += int((start - 1) / info.time_base)
-        self._container.seek(target, stream=self._stream, backward=True, any_frame=False)
-        self._stream.codec_context.flush_buffers()
+            for back in SEEK_BACK_S:
+                if back >= start:
+                    break
+                target = info.first_pts + int((start - back) / info.time_base)
+                self._container.seek(target, stream=self._stream, backward=True, any_frame=False)
+                self._stream.codec_context.flush_buffers()
+                packets = self._container.demux(self._stream)
+                landed = next(packets, None)
+                if landed is None or landed.pts is None or not landed.is_keyframe:
+                    continue
+                if (landed.pts - info.first_pts) * info.time_base <= start:
+                    return itertools.chain([landed], packets)
+        # From the first packet: a seek to the clip's first timestamp may land late too.
+        reopened = self._open()
+        self._container.close()
+        self._container = reopened
+        return self._container.demux(self._stream)
 
     def _check_complete(self, last_offset: Fraction, end: Fraction | None) -> None:
         declared = self.info.declared_duration_s

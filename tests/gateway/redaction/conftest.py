@@ -55,9 +55,11 @@ def write_clip(
     pix_fmt: str = "yuv420p",
     bframes: int = 0,
     painter: Callable[[int, int, int], Frame] = index_frame,
+    container: str = "mp4",
 ) -> Path:
-    """Write an MP4 clip; `pts` (in 1/rate units) gives variable frame timing when set."""
-    with av.open(str(path), "w", format="mp4") as out:
+    """Write a clip (MP4 unless `container` names another FFmpeg muxer); `pts` (in 1/rate units)
+    gives variable frame timing when set."""
+    with av.open(str(path), "w", format=container) as out:
         out.metadata.update(metadata or {})
         video = out.add_stream(
             codec, rate=rate, options={"g": str(gop), "preset": "ultrafast", "bf": str(bframes)}

@@ -261,3 +261,20 @@ def test_b_frame_input_trims_and_joins_exactly(
     frames, times = decode_all(out)
     assert [read_index(f) for f in frames] == list(range(first, last + 1))
     assert times[0] == 0.0
+
+
+@pytest.mark.parametrize("container", ["mpegts", "matroska"])
+@pytest.mark.parametrize(("start", "end"), [(None, None), (2.5, 7.0), (0.5, 1.0), (4.1, None)])
+def test_containers_whose_seeks_land_late_still_trim_and_join_exactly(
+    make_clip: MakeClip, tmp_path: Path, container: str, start: float | None, end: float | None
+) -> None:
+    # An NVR's MPEG-TS recording: a seek there lands on the keyframe after the asked time, not
+    # the one before (the first GOP and each segment's first frames were silently lost).
+    src = make_clip("clip.ts", frames=240, gop=45, bframes=2, container=container)
+    out = tmp_path / "out.mp4"
+    report = redact(job(src, out, start_s=start, end_s=end))
+    first, last = round((start or 0) * 30), round((end or 8) * 30) - 1
+    frames, times = decode_all(out)
+    assert [read_index(f) for f in frames] == list(range(first, last + 1))
+    assert report.frames == last - first + 1
+    assert times == pytest.approx([i / 30 for i in range(last - first + 1)], abs=1e-3)
