@@ -7,7 +7,9 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
+from av.video.reformatter import ColorRange
 
 from gateway.redaction.contact_sheet import ContactSheet, Tile
 from gateway.redaction.cover_plan import CoverPlanner
@@ -171,8 +173,9 @@ class _Run:
 
     def _emit(self, decoded: DecodedFrame, boxes: tuple[Box, ...]) -> None:
         width, height = self.size
-        yuv = decoded.frame.reformat(width=width, height=height, format="yuv420p")
-        frame: YuvArray = np.asarray(yuv.to_ndarray(), dtype=np.uint8)
+        frame: YuvArray = np.asarray(
+            _limited_yuv420p(decoded.frame, width, height).to_ndarray(), dtype=np.uint8
+        )
         if self.mask is not None:
             fill_mask(frame, width, height, self.mask)
         fill_boxes(frame, width, height, boxes)
@@ -187,6 +190,14 @@ class _Run:
         self.frames += 1
         if self.progress is not None and self.expected_frames:
             self.progress(min(0.999, self.frames / self.expected_frames))
+
+
+def _limited_yuv420p(frame: av.VideoFrame, width: int, height: int) -> av.VideoFrame:
+    """The frame as the output stores it: yuv420p in the limited range players assume. Full-range
+    input (as MJPEG cameras record) is rescaled; copied as is, its contrast would be stretched."""
+    if frame.color_range == ColorRange.JPEG:
+        return frame.reformat(width, height, "yuv420p", dst_color_range=ColorRange.MPEG)
+    return frame.reformat(width=width, height=height, format="yuv420p")
 
 
 def _full_rgb(decoded: DecodedFrame) -> RgbImage:

@@ -278,3 +278,21 @@ def test_containers_whose_seeks_land_late_still_trim_and_join_exactly(
     assert [read_index(f) for f in frames] == list(range(first, last + 1))
     assert report.frames == last - first + 1
     assert times == pytest.approx([i / 30 for i in range(last - first + 1)], abs=1e-3)
+
+
+def test_full_range_input_keeps_its_levels(make_clip: MakeClip, tmp_path: Path) -> None:
+    # MJPEG cameras record full-range (JPEG) YUV; the output is limited-range yuv420p, as
+    # browsers assume, so copying the values would stretch the contrast (29 -> 17, 221 -> 241).
+    def ramp(index: int, width: int, height: int) -> np.ndarray:
+        row = np.linspace(0, 255, width, dtype=np.uint8)
+        return np.repeat(np.repeat(row[None, :, None], height, axis=0), 3, axis=2)
+
+    src = make_clip(
+        "cam.avi", frames=10, painter=ramp, codec="mjpeg", pix_fmt="yuvj420p", container="avi"
+    )
+    out = tmp_path / "out.mp4"
+    redact(job(src, out))
+    before, _ = decode_all(src)
+    after, _ = decode_all(out)
+    difference = np.abs(before[5].astype(int) - after[5].astype(int))
+    assert difference.max() <= 6
