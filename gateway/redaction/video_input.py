@@ -18,6 +18,9 @@ from gateway.redaction.errors import InputError, timecode
 MAX_SIDE = 4096  # pixels; larger clips are refused rather than risking memory and time budgets
 # A clip whose decoded frames stop this long before its declared length is treated as truncated.
 TRUNCATION_SLACK_S = 1.0
+# A timestamp this far behind the previous frame's starts a new timeline (recordings joined
+# end to end); shorter steps back are repeated or misordered frames, which are dropped.
+TIMESTAMP_RESTART_S = 1.0
 # Seek only when the window starts this far in; before that decoding from the start is cheaper.
 SEEK_MIN_S = 2.0
 # A seek aims at the start, then this many seconds before it while the keyframe it lands on is
@@ -154,6 +157,13 @@ class ClipReader:
             for frame in frames:
                 pts = frame.pts if frame.pts is not None else (last_pts or info.first_pts) + step
                 if last_pts is not None and pts <= last_pts:
+                    if (last_pts - pts) * info.time_base > TIMESTAMP_RESTART_S:
+                        raise InputError(
+                            f"The clip's timestamps go back from "
+                            f"{timecode(float(last_offset))} to "
+                            f"{timecode(float((pts - info.first_pts) * info.time_base))}: it joins "
+                            "recordings with separate timelines. Export each recording on its own."
+                        )
                     continue  # a repeated or out-of-order timestamp cannot be encoded; drop it
                 offset = (pts - info.first_pts) * info.time_base
                 last_pts, last_offset = pts, offset

@@ -72,6 +72,18 @@ def test_corrupt_in_the_middle(make_clip: MakeClip, tmp_path: Path) -> None:
             assert sum(1 for _ in clip.decode(video=0)) == report.frames
 
 
+def test_recordings_joined_with_restarting_timestamps_are_refused(
+    make_clip: MakeClip, tmp_path: Path
+) -> None:
+    # Two MPEG-TS recordings joined end to end: the second's timestamps start again at zero, so
+    # its frames were dropped as out of order and the output silently ended after the first.
+    first = make_clip("a.ts", frames=120, container="mpegts")
+    second = make_clip("b.ts", frames=120, container="mpegts")
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(first.read_bytes() + second.read_bytes())
+    run_refused(joined, tmp_path, r"timestamps go back from 00:03 to 00:00")
+
+
 def test_audio_only(tmp_path: Path) -> None:
     src = tmp_path / "voice.m4a"
     with av.open(str(src), "w", format="mp4") as out:
