@@ -296,3 +296,46 @@ def test_full_range_input_keeps_its_levels(make_clip: MakeClip, tmp_path: Path) 
     after, _ = decode_all(out)
     difference = np.abs(before[5].astype(int) - after[5].astype(int))
     assert difference.max() <= 6
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        ("hevc.ts", {"codec": "libx265", "container": "mpegts", "bframes": 2}),
+        ("vp9.webm", {"codec": "libvpx-vp9", "container": "webm"}),
+        ("mjpeg.avi", {"codec": "mjpeg", "container": "avi", "pix_fmt": "yuvj420p"}),
+        ("10bit.mp4", {"pix_fmt": "yuv420p10le"}),
+    ],
+)
+@pytest.mark.parametrize(("start", "end"), [(None, None), (2.5, 7.0)])
+def test_camera_codecs_and_containers_trim_and_join_exactly(
+    make_clip: MakeClip,
+    tmp_path: Path,
+    name: str,
+    options: dict[str, object],
+    start: float | None,
+    end: float | None,
+) -> None:
+    src = make_clip(name, frames=240, gop=45, **options)
+    out = tmp_path / "out.mp4"
+    redact(job(src, out, start_s=start, end_s=end))
+    first, last = round((start or 0) * 30), round((end or 8) * 30) - 1
+    frames, _ = decode_all(out)
+    assert [read_index(f) for f in frames] == list(range(first, last + 1))
+
+
+def test_a_size_change_mid_stream_is_scaled_to_the_first_size(
+    make_clip: MakeClip, tmp_path: Path
+) -> None:
+    small = make_clip("a.ts", frames=90, container="mpegts")
+    large = make_clip(
+        "b.ts", frames=90, width=640, height=360, container="mpegts", pts=range(90, 180)
+    )
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(small.read_bytes() + large.read_bytes())
+    out = tmp_path / "out.mp4"
+    report = redact(job(joined, out))
+    frames, _ = decode_all(out)
+    assert (report.frames, report.width, report.height) == (180, 320, 240)
+    assert {f.shape for f in frames} == {(240, 320, 3)}
+    assert [read_index(f) for f in frames] == list(range(90)) * 2
