@@ -7,10 +7,6 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
-import av
-import numpy as np
-from av.video.reformatter import ColorRange
-
 from gateway.redaction.contact_sheet import ContactSheet, Tile
 from gateway.redaction.cover_plan import CoverPlanner
 from gateway.redaction.detectors.base import DetectionKind, Detector, RgbImage
@@ -141,9 +137,8 @@ class _Run:
         if not self.detectors:
             return ()
         width, height = self.settings.detection_size(*self.size)
-        rgb = decoded.frame.reformat(width=width, height=height, format="rgb24")
-        image: RgbImage = np.asarray(rgb.to_ndarray(), dtype=np.uint8)
-        full = functools.cache(lambda: _full_rgb(decoded))
+        image: RgbImage = decoded.rgb(width, height)
+        full = functools.cache(decoded.full_rgb)
         limit = self.settings.still_limit
         if self.still is not None and limit is not None and unchanged(self.still[0], image, limit):
             for kind, count in self.still[2].items():
@@ -173,9 +168,7 @@ class _Run:
 
     def _emit(self, decoded: DecodedFrame, boxes: tuple[Box, ...]) -> None:
         width, height = self.size
-        frame: YuvArray = np.asarray(
-            _limited_yuv420p(decoded.frame, width, height).to_ndarray(), dtype=np.uint8
-        )
+        frame: YuvArray = decoded.yuv420p(width, height)
         if self.mask is not None:
             fill_mask(frame, width, height, self.mask)
         fill_boxes(frame, width, height, boxes)
@@ -190,18 +183,6 @@ class _Run:
         self.frames += 1
         if self.progress is not None and self.expected_frames:
             self.progress(min(0.999, self.frames / self.expected_frames))
-
-
-def _limited_yuv420p(frame: av.VideoFrame, width: int, height: int) -> av.VideoFrame:
-    """The frame as the output stores it: yuv420p in the limited range players assume. Full-range
-    input (as MJPEG cameras record) is rescaled; copied as is, its contrast would be stretched."""
-    if frame.color_range == ColorRange.JPEG:
-        return frame.reformat(width, height, "yuv420p", dst_color_range=ColorRange.MPEG)
-    return frame.reformat(width=width, height=height, format="yuv420p")
-
-
-def _full_rgb(decoded: DecodedFrame) -> RgbImage:
-    return np.asarray(decoded.frame.to_ndarray(format="rgb24"), dtype=np.uint8)
 
 
 def _clock(offset: Fraction) -> str:

@@ -12,8 +12,14 @@ import av
 import av.container
 import av.error
 import av.video
+import numpy as np
+import numpy.typing as npt
+from av.video.reformatter import ColorRange
 
 from gateway.redaction.errors import InputError, timecode
+from gateway.redaction.obscure import planes
+
+Pixels = npt.NDArray[np.uint8]
 
 MAX_SIDE = 4096  # pixels; larger clips are refused rather than risking memory and time budgets
 # A clip whose decoded frames stop this long before its declared length is treated as truncated.
@@ -32,12 +38,15 @@ SEEK_BACK_S = (0.0, 1.0, 4.0, 16.0)
 class ClipInfo:
     """What the pipeline needs to know about the input's video stream."""
 
-    width: int
+    width: int  # upright, as the clip is shown
     height: int
     time_base: Fraction
     first_pts: int
     rate: Fraction  # average frame rate (frames per second); VFR clips keep their own timestamps
     declared_duration_s: float | None
+    # Quarter turns counterclockwise that stand the stored picture upright: phones store a
+    # portrait clip sideways with a display rotation, which the output (no metadata) cannot keep.
+    turns: int = 0
 
     @property
     def even_size(self) -> tuple[int, int]:
@@ -47,11 +56,43 @@ class ClipInfo:
 
 @dataclass(frozen=True)
 class DecodedFrame:
-    """A decoded frame in the window with its offset from the clip's first frame."""
+    """A decoded frame in the window with its offset from the clip's first frame; its pictures
+    are upright and `width` x `height` as the clip is shown."""
 
     frame: av.VideoFrame
     pts: int  # in the input time base, strictly increasing
     offset_s: Fraction
+    turns: int = 0  # as ClipInfo.turns
+
+    def rgb(self, width: int, height: int) -> Pixels:
+        """The picture as RGB."""
+        stored = self.frame.reformat(*self._stored(width, height), format="rgb24")
+        return self._upright(np.asarray(stored.to_ndarray(), dtype=np.uint8))
+
+    def full_rgb(self) -> Pixels:
+        """The picture as RGB at the size it was decoded."""
+        return self._upright(np.asarray(self.frame.to_ndarray(format="rgb24"), dtype=np.uint8))
+
+    def yuv420p(self, width: int, height: int) -> Pixels:
+        """The picture as yuv420p planes (even sides) in the limited range players assume:
+        full-range input (as MJPEG cameras record) is rescaled, or its contrast would be
+        stretched."""
+        size = self._stored(width, height)
+        if self.frame.color_range == ColorRange.JPEG:
+            stored = self.frame.reformat(*size, "yuv420p", dst_color_range=ColorRange.MPEG)
+        else:
+            stored = self.frame.reformat(*size, "yuv420p")
+        array = np.asarray(stored.to_ndarray(), dtype=np.uint8)
+        if not self.turns:
+            return array
+        turned = [np.rot90(plane, self.turns).ravel() for plane in planes(array, *size)]
+        return np.concatenate(turned).reshape(height * 3 // 2, width)
+
+    def _stored(self, width: int, height: int) -> tuple[int, int]:
+        return (height, width) if self.turns % 2 else (width, height)
+
+    def _upright(self, image: Pixels) -> Pixels:
+        return np.ascontiguousarray(np.rot90(image, self.turns)) if self.turns else image
 
 
 def seconds(value: float | None) -> Fraction | None:
@@ -112,18 +153,20 @@ class ClipReader:
         first = self._first_frame()
         if first.width < 2 or first.height < 2:
             raise InputError("The clip's video frames are too small to be a camera recording.")
+        turns = round(first.rotation / 90) % 4
         time_base = stream.time_base or Fraction(1, 90_000)
         rate = stream.average_rate or stream.guessed_rate or Fraction(30)
         declared = float(stream.duration * time_base) if stream.duration else None
         if declared is None and self._container.duration:
             declared = self._container.duration / 1_000_000
         return ClipInfo(
-            width=first.width,
-            height=first.height,
+            width=first.height if turns % 2 else first.width,
+            height=first.width if turns % 2 else first.height,
             time_base=Fraction(time_base.numerator, time_base.denominator),
             first_pts=first.pts if first.pts is not None else 0,
             rate=Fraction(rate.numerator, rate.denominator),
             declared_duration_s=declared,
+            turns=turns,
         )
 
     def _first_frame(self) -> av.VideoFrame:
@@ -171,7 +214,7 @@ class ClipReader:
                     continue
                 if end is not None and offset >= end:
                     return
-                yield DecodedFrame(frame, pts, offset)
+                yield DecodedFrame(frame, pts, offset, info.turns)
         self._check_complete(last_offset, end)
 
     def _packets(self, start: Fraction | None) -> Iterator[Any]:

@@ -56,21 +56,27 @@ def write_clip(
     bframes: int = 0,
     painter: Callable[[int, int, int], Frame] = index_frame,
     container: str = "mp4",
+    rotation: int = 0,
 ) -> Path:
     """Write a clip (MP4 unless `container` names another FFmpeg muxer); `pts` (in 1/rate units)
-    gives variable frame timing when set."""
+    gives variable frame timing when set. With `rotation` (degrees counterclockwise, a multiple
+    of 90) the painted picture is stored turned back, with a display rotation, as phones do."""
     with av.open(str(path), "w", format=container) as out:
         out.metadata.update(metadata or {})
         video = out.add_stream(
             codec, rate=rate, options={"g": str(gop), "preset": "ultrafast", "bf": str(bframes)}
         )
         assert isinstance(video, av.VideoStream)
-        video.width, video.height = width, height
+        turns = rotation // 90
+        video.width, video.height = (height, width) if turns % 2 else (width, height)
         video.pix_fmt = pix_fmt
+        if rotation:
+            video.set_display_rotation(rotation)
         video.codec_context.time_base = Fraction(1, rate)
         sound = out.add_stream("aac", rate=48_000) if audio else None
         for index in range(frames):
-            frame = av.VideoFrame.from_ndarray(painter(index, width, height), format="rgb24")
+            picture = np.ascontiguousarray(np.rot90(painter(index, width, height), -turns))
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
             frame.pts = pts[index] if pts is not None else index
             out.mux(video.encode(frame))
             if sound is not None:

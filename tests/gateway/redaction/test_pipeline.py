@@ -339,3 +339,22 @@ def test_a_size_change_mid_stream_is_scaled_to_the_first_size(
     assert (report.frames, report.width, report.height) == (180, 320, 240)
     assert {f.shape for f in frames} == {(240, 320, 3)}
     assert [read_index(f) for f in frames] == list(range(90)) * 2
+
+
+@pytest.mark.parametrize("rotation", [90, -90, 180])
+@pytest.mark.parametrize(("start", "end"), [(None, None), (2.5, 7.0)])
+def test_a_clip_stored_sideways_is_redacted_upright(
+    make_clip: MakeClip, tmp_path: Path, rotation: int, start: float | None, end: float | None
+) -> None:
+    # Phones store portrait video sideways with a display rotation; the output has no metadata
+    # to carry it, so the frames themselves are turned (and the detectors see faces upright).
+    src = make_clip(frames=240, gop=45, width=240, height=320, rotation=rotation)
+    with av.open(str(src)) as clip:
+        assert clip.streams.video[0].codec_context.width == (240 if rotation == 180 else 320)
+    out = tmp_path / "out.mp4"
+    report = redact(job(src, out, start_s=start, end_s=end))
+    first, last = round((start or 0) * 30), round((end or 8) * 30) - 1
+    frames, _ = decode_all(out)
+    assert (report.width, report.height) == (240, 320)
+    assert {f.shape for f in frames} == {(320, 240, 3)}
+    assert [read_index(f) for f in frames] == list(range(first, last + 1))
