@@ -60,7 +60,7 @@ def cover_boxes(
     return tuple(box.grown(dilation, *margin) for group in groups for box in group)
 
 
-def _nearest(box: Box, others: Sequence[Box], reach: float) -> Box | None:
+def nearest(box: Box, others: Sequence[Box], reach: float) -> Box | None:
     """The similar-sized box (half to twice the size) nearest to `box`, within `reach` sides."""
     side = max(box.x1 - box.x0, box.y1 - box.y0)
     best, best_distance = None, reach * side
@@ -86,7 +86,7 @@ def _hull(a: Box, b: Box) -> Box:
     )
 
 
-def _step(origin: Box, box: Box) -> tuple[float, float]:
+def centre_step(origin: Box, box: Box) -> tuple[float, float]:
     """How far the centre moved from `origin` to `box`."""
     dx = (box.x0 + box.x1 - origin.x0 - origin.x1) / 2
     dy = (box.y0 + box.y1 - origin.y0 - origin.y1) / 2
@@ -102,7 +102,7 @@ def bridge(before: Iterable[Box], after: Iterable[Box], reach: float = 4.0) -> l
     later = list(after)
     hulls = []
     for box in before:
-        best = _nearest(box, later, reach)
+        best = nearest(box, later, reach)
         if best is not None:
             hulls.append(_hull(box, best))
     return hulls
@@ -119,25 +119,14 @@ def arrivals(
     earlier, following = list(before), list(later)
     grown = []
     for box in after:
-        if _nearest(box, earlier, reach) is not None:
+        if nearest(box, earlier, reach) is not None:
             continue
         grown.append(box.dilated(1.0))
-        ahead = _nearest(box, following, reach)
+        ahead = nearest(box, following, reach)
         if ahead is not None:
-            dx, dy = _step(box, ahead)
+            dx, dy = centre_step(box, ahead)
             grown.append(_hull(box, box.shifted(-dx, -dy)))
     return grown
-
-
-def steps(
-    before: Sequence[Box], after: Iterable[Box], reach: float = 4.0
-) -> list[tuple[float, float]]:
-    """How far each box of `after` moved from its match in `before`; (0, 0) where none."""
-    moves = []
-    for box in after:
-        origin = _nearest(box, before, reach)
-        moves.append((0.0, 0.0) if origin is None else _step(origin, box))
-    return moves
 
 
 def carry(
@@ -146,25 +135,23 @@ def carry(
     after: Sequence[Box],
     limit: int,
     reach: float = 4.0,
-    grow: float = 1.0,
 ) -> list[Box]:
     """Boxes of `before` that `after` (the next detection frame) did not find again, moved on.
 
     A face the detector misses for a frame or two (dark, blurred, turned) stays covered: it is
-    carried to where its last step (from its match in `earlier`) would take it, or grown by
-    `grow` (to twice its size) where no step is known, for at most `limit` detection frames in
-    a row.
+    carried to where its last step (from its match in `earlier`) would take it, or grown to
+    twice its size where no step is known, for at most `limit` detection frames in a row.
     """
     carried = []
     for box in before:
-        if box.held >= limit or _nearest(box, after, reach) is not None:
+        if box.held >= limit or nearest(box, after, reach) is not None:
             continue
-        origin = _nearest(box, earlier, reach)
+        origin = nearest(box, earlier, reach)
         if origin is None:
-            moved = box.dilated(grow)
+            moved = box.dilated(1.0)
         else:
             # The centre's step: a box grown in place (above) keeps its centre, so it stays put.
-            moved = box.shifted(*_step(origin, box))
+            moved = box.shifted(*centre_step(origin, box))
         carried.append(replace(moved, held=box.held + 1))
     return carried
 

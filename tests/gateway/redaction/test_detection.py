@@ -161,6 +161,26 @@ class PlateRuns:
         return {}
 
 
+class FollowedPlates(PlateRuns):
+    """...that also looks for a plate again near where it is expected, from a second script."""
+
+    def __init__(self, runs: list[list[Box]], near: list[list[Box]]) -> None:
+        super().__init__(runs)
+        self.near = near
+        self.asked: list[Box] = []
+
+    def detect_near(self, full: RgbImage, around: Box) -> Sequence[Box]:
+        self.asked.append(around)
+        return self.near.pop(0)
+
+
+def same(found: Sequence[Box], expected: Sequence[Box]) -> bool:
+    return len(found) == len(expected) and all(
+        abs(a.x0 - b.x0) < 1e-9 and abs(a.x1 - b.x1) < 1e-9 and abs(a.y0 - b.y0) < 1e-9
+        for a, b in zip(found, expected, strict=True)
+    )
+
+
 def test_held_boxes_move_on_with_their_plate_and_a_missed_plate_is_carried_once() -> None:
     from gateway.redaction.detectors.held import HOLD_DILATION, HeldDetector
 
@@ -173,12 +193,6 @@ def test_held_boxes_move_on_with_their_plate_and_a_missed_plate_is_carried_once(
     def at(x: float, grown: bool) -> Box:
         box = plate.shifted(x - plate.x0, 0)
         return box.dilated(HOLD_DILATION) if grown else box
-
-    def same(found: list[Box], expected: list[Box]) -> bool:
-        return len(found) == len(expected) and all(
-            abs(a.x0 - b.x0) < 1e-9 and abs(a.x1 - b.x1) < 1e-9 and a.y0 == b.y0
-            for a, b in zip(found, expected, strict=True)
-        )
 
     assert same(calls[1], [at(0.10, True)]) and same(calls[2], [at(0.10, True)])  # no pace yet
     assert same(calls[3], [at(0.13, False)])
@@ -197,6 +211,28 @@ def test_a_plate_seen_once_and_then_missed_is_carried_in_place() -> None:
     calls = [list(held.detect(image)) for _ in range(3)]
     assert calls[1] == [replace(plate, held=1)]  # no pace known: most likely parked, not grown
     assert calls[2] == []
+
+
+def test_a_plate_pulling_away_is_followed_between_runs() -> None:
+    from gateway.redaction.detectors.held import HOLD_DILATION, HeldDetector
+
+    plate = Box(0.10, 0.5, 0.20, 0.55)
+    # Found by a run, found again nearby twice as the car pulls away, then missed everywhere.
+    inner = FollowedPlates(
+        [[plate], []], near=[[plate.shifted(0.02, 0)], [plate.shifted(0.04, 0)], [], []]
+    )
+    held = HeldDetector(inner, hold=3)
+    image = np.zeros((32, 32, 3), np.uint8)
+    calls = [list(held.detect(image, lambda: image)) for _ in range(6)]
+    assert calls[0] == [plate]
+    assert same(calls[1], [plate.shifted(0.02, 0)]) and same(calls[2], [plate.shifted(0.04, 0)])
+    # Looked for where expected: in place at first, then at the pace it showed.
+    assert same(inner.asked[:2], [plate, plate.shifted(0.04, 0)])
+    # The run misses it: carried on from where it was last seen, at its pace since then.
+    assert same(calls[3], [plate.shifted(0.06, 0)]) and calls[3][0].held == 1
+    assert same(inner.asked[2:], [plate.shifted(0.08, 0), plate.shifted(0.10, 0)])
+    assert same(calls[4], [plate.shifted(0.08, 0).dilated(HOLD_DILATION)])  # not found: grown
+    assert same(calls[5], [plate.shifted(0.10, 0).dilated(HOLD_DILATION)])
 
 
 def test_held_detector_failures_still_stop_the_job(make_clip: MakeClip, tmp_path: Path) -> None:
@@ -259,13 +295,17 @@ def test_unchanged_compares_blocks_not_the_whole_frame() -> None:
     assert not unchanged(base, base[:, :704], 1.0)
 
 
-def street_with_plates(width: int = 1280, height: int = 720) -> tuple[Frame, list[Box]]:
-    """A grey street frame with two white plates, 100 and 150 px wide, and their boxes."""
+def street_with_plates(
+    width: int = 1280, height: int = 720, dx: int = 0
+) -> tuple[Frame, list[Box]]:
+    """A grey street frame with two white plates, 100 and 150 px wide (moved `dx` px right),
+    and their boxes."""
     from PIL import Image, ImageDraw, ImageFont
 
     frame = Image.new("RGB", (width, height), (95, 95, 100))
     boxes = []
     for text, plate_width, x, y in (("KX 4821", 100, 300, 560), ("ABC 123", 150, 800, 520)):
+        x += dx
         plate_height = plate_width * 2 // 9
         draw = ImageDraw.Draw(frame)
         draw.rectangle((x, y, x + plate_width - 1, y + plate_height - 1), fill=(245, 245, 240),
@@ -291,3 +331,17 @@ def test_plates_are_searched_on_the_full_frame() -> None:
             cx, cy = (plate.x0 + plate.x1) / 2, (plate.y0 + plate.y1) / 2
             assert any(b.x0 <= cx <= b.x1 and b.y0 <= cy <= b.y1 for b in found), plate
     assert detector.detect(small, lambda: blank) == []
+
+
+def test_a_plate_is_found_again_near_where_it_was() -> None:
+    frame, _ = street_with_plates()
+    moved, plates = street_with_plates(dx=40)  # the cars moved on
+    detector = HaarPlateDetector()
+    found = detector.detect(frame)
+    assert len(found) == 2
+    for before, plate in zip(sorted(found, key=lambda b: b.x0), plates, strict=True):
+        again = detector.detect_near(moved, before)
+        assert len(again) == 1
+        cx, cy = (plate.x0 + plate.x1) / 2, (plate.y0 + plate.y1) / 2
+        assert again[0].x0 <= cx <= again[0].x1 and again[0].y0 <= cy <= again[0].y1
+        assert detector.detect_near(np.full_like(frame, 95), before) == []
