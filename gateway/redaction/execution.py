@@ -58,8 +58,9 @@ def execute(
     """Redact one window into `window.output`; the file exists only if this returns."""
     with ClipReader(window.input_path) as reader:
         run = _Run(window, reader.info, detectors, settings, progress, sheet_tiles)
+        info = reader.info
         with ClipWriter(
-            window.output, *run.size, reader.info.rate, reader.info.time_base
+            window.output, *run.size, info.rate, info.time_base, info.pixel_aspect
         ) as writer:
             run.writer = writer
             for decoded in reader.frames(window.start_s, window.end_s):

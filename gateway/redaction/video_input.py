@@ -47,6 +47,7 @@ class ClipInfo:
     # Quarter turns counterclockwise that stand the stored picture upright: phones store a
     # portrait clip sideways with a display rotation, which the output (no metadata) cannot keep.
     turns: int = 0
+    pixel_aspect: Fraction = Fraction(1)  # width / height of one pixel as shown, upright
 
     @property
     def even_size(self) -> tuple[int, int]:
@@ -154,6 +155,10 @@ class ClipReader:
         if first.width < 2 or first.height < 2:
             raise InputError("The clip's video frames are too small to be a camera recording.")
         turns = round(first.rotation / 90) % 4
+        aspect = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
+        pixel_aspect = Fraction(aspect.numerator, aspect.denominator) if aspect else Fraction(1)
+        if turns % 2:
+            pixel_aspect = 1 / pixel_aspect
         time_base = stream.time_base or Fraction(1, 90_000)
         rate = stream.average_rate or stream.guessed_rate or Fraction(30)
         declared = float(stream.duration * time_base) if stream.duration else None
@@ -167,6 +172,7 @@ class ClipReader:
             rate=Fraction(rate.numerator, rate.denominator),
             declared_duration_s=declared,
             turns=turns,
+            pixel_aspect=pixel_aspect,
         )
 
     def _first_frame(self) -> av.VideoFrame:

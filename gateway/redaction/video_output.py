@@ -34,7 +34,13 @@ class ClipWriter:
     """Encodes yuv420p arrays to a temporary file; `commit` renames it into place."""
 
     def __init__(
-        self, output: Path, width: int, height: int, rate: Fraction, time_base: Fraction
+        self,
+        output: Path,
+        width: int,
+        height: int,
+        rate: Fraction,
+        time_base: Fraction,
+        pixel_aspect: Fraction = Fraction(1),
     ) -> None:
         self.output = output
         self.temp = temp_path_for(output)
@@ -54,6 +60,9 @@ class ClipWriter:
             stream.width, stream.height = width, height
             stream.pix_fmt = "yuv420p"
             stream.codec_context.time_base = time_base
+            # Shape, not metadata: a recorder's non-square pixels (a D1 DVR's 704 x 576 shown
+            # at 4:3) would play squeezed without it.
+            stream.codec_context.sample_aspect_ratio = pixel_aspect
             self._stream: av.video.VideoStream = stream
             # Pin only the codec: given the stream, the filter would copy (and write back) codec
             # parameters captured before the encoder opened.

@@ -57,6 +57,7 @@ def write_clip(
     painter: Callable[[int, int, int], Frame] = index_frame,
     container: str = "mp4",
     rotation: int = 0,
+    pixel_aspect: Fraction | None = None,
 ) -> Path:
     """Write a clip (MP4 unless `container` names another FFmpeg muxer); `pts` (in 1/rate units)
     gives variable frame timing when set. With `rotation` (degrees counterclockwise, a multiple
@@ -72,6 +73,8 @@ def write_clip(
         video.pix_fmt = pix_fmt
         if rotation:
             video.set_display_rotation(rotation)
+        if pixel_aspect is not None:
+            video.codec_context.sample_aspect_ratio = pixel_aspect
         video.codec_context.time_base = Fraction(1, rate)
         sound = out.add_stream("aac", rate=48_000) if audio else None
         for index in range(frames):

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -358,3 +359,19 @@ def test_a_clip_stored_sideways_is_redacted_upright(
     assert (report.width, report.height) == (240, 320)
     assert {f.shape for f in frames} == {(320, 240, 3)}
     assert [read_index(f) for f in frames] == list(range(first, last + 1))
+
+
+@pytest.mark.parametrize(("rotation", "shown"), [(0, Fraction(12, 11)), (90, Fraction(11, 12))])
+def test_non_square_pixels_keep_their_shape(
+    make_clip: MakeClip, tmp_path: Path, rotation: int, shown: Fraction
+) -> None:
+    # A D1 recorder's 704 x 576 is shown at 4:3 through 12:11 pixels; without them the output
+    # plays squeezed. Turned upright, a pixel's shape turns too. Whole clip: two segments.
+    width, height = (288, 352) if rotation else (352, 288)  # as shown
+    src = make_clip(
+        frames=240, width=width, height=height, rotation=rotation, pixel_aspect=Fraction(12, 11)
+    )
+    out = tmp_path / "out.mp4"
+    redact(job(src, out))
+    with av.open(str(out)) as clip:
+        assert clip.streams.video[0].sample_aspect_ratio == shown
