@@ -133,17 +133,21 @@ class ClipReader:
                 "The clip cannot be read as video: its header is missing or damaged "
                 "(the file may be truncated or not a video)."
             ) from exc
-        for stream in container.streams.video[:1]:
+        stream = container.streams.best("video")
+        if isinstance(stream, av.video.VideoStream):
             stream.thread_type = "AUTO"
         return container
 
     @property
     def _stream(self) -> av.video.VideoStream:
-        return self._container.streams.video[0]
+        """The recording: FFmpeg's best video stream, as its own tools choose (a cover picture
+        or a thumbnail track stored before it is passed over)."""
+        stream = self._container.streams.best("video")
+        if not isinstance(stream, av.video.VideoStream):
+            raise InputError("The clip has no video stream (it may be audio only).")
+        return stream
 
     def _probe(self) -> ClipInfo:
-        if not self._container.streams.video:
-            raise InputError("The clip has no video stream (it may be audio only).")
         stream = self._stream
         width, height = stream.codec_context.width, stream.codec_context.height
         if width > MAX_SIDE or height > MAX_SIDE:

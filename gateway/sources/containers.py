@@ -31,9 +31,9 @@ def probe_container(path: Path) -> ContainerTimes:
     """Open `path`, check it has a video stream and return its times; raise if unreadable."""
     try:
         with av.open(str(path), mode="r") as container:
-            if not container.streams.video:
+            stream = container.streams.best("video")  # as FFmpeg's tools choose
+            if not isinstance(stream, av.VideoStream):
                 raise UnreadableRecordingError(f"{path.name} has no video stream")
-            stream = container.streams.video[0]
             duration = _duration_s(container, stream)
             creation = _parse_tag(container.metadata.get("creation_time"))
             wallclock = _wallclock_start(container.start_time)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from gateway.redaction.pipeline import RedactionError, RedactionJob, redact
-from tests.gateway.redaction.conftest import MakeClip, decode_all, read_index
+from tests.gateway.redaction.conftest import MakeClip, decode_all, index_frame, read_index
 
 
 def job(src: Path, dst: Path, **options: object) -> RedactionJob:
@@ -375,3 +375,29 @@ def test_non_square_pixels_keep_their_shape(
     redact(job(src, out))
     with av.open(str(out)) as clip:
         assert clip.streams.video[0].sample_aspect_ratio == shown
+
+
+def test_the_recording_is_chosen_over_a_thumbnail_track_stored_first(
+    make_clip: MakeClip, tmp_path: Path
+) -> None:
+    # Some cameras and apps store a one-frame thumbnail as the first video track; taking the
+    # first track redacted the thumbnail and failed as "truncated".
+    src = tmp_path / "thumb.mkv"
+    with av.open(str(src), "w") as out:
+        thumb = out.add_stream("mjpeg", rate=1)
+        thumb.width, thumb.height, thumb.pix_fmt = 64, 64, "yuvj420p"
+        video = out.add_stream("libx264", rate=30)
+        video.width, video.height, video.pix_fmt = 320, 240, "yuv420p"
+        picture = av.VideoFrame.from_ndarray(np.zeros((64, 64, 3), np.uint8), format="rgb24")
+        picture.pts = 0
+        out.mux(thumb.encode(picture) + thumb.encode(None))
+        for index in range(90):
+            frame = av.VideoFrame.from_ndarray(index_frame(index, 320, 240), format="rgb24")
+            frame.pts = index
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+    out_path = tmp_path / "out.mp4"
+    report = redact(job(src, out_path))
+    frames, _ = decode_all(out_path)
+    assert (report.frames, report.width, report.height) == (90, 320, 240)
+    assert [read_index(f) for f in frames] == list(range(90))
