@@ -23,7 +23,10 @@ Tile = tuple[float, RgbTile]  # (offset in seconds within the output, thumbnail)
 class ContactSheet:
     """Keeps small thumbnails of the output frames nearest to evenly spaced times (memory flat)."""
 
-    def __init__(self, duration_s: float | None, tiles: int = COLUMNS * ROWS) -> None:
+    def __init__(
+        self, duration_s: float | None, tiles: int = COLUMNS * ROWS, pixel_aspect: float = 1.0
+    ) -> None:
+        self.pixel_aspect = pixel_aspect  # a pixel's width / height as shown
         span = duration_s if duration_s and duration_s > 0 else 0.0
         self._targets = [span * i / tiles for i in range(tiles)] if span else [0.0]
         self.tiles: list[Tile] = []
@@ -33,7 +36,7 @@ class ContactSheet:
         if len(self.tiles) >= len(self._targets) or offset_s < self._targets[len(self.tiles)]:
             return
         rgb = np.asarray(cv2.cvtColor(frame, cv2.COLOR_YUV2RGB_I420), dtype=np.uint8)
-        tile_height = max(2, round(height * TILE_WIDTH / width))
+        tile_height = max(2, round(height * TILE_WIDTH / (width * self.pixel_aspect)))
         tile = np.asarray(
             cv2.resize(rgb, (TILE_WIDTH, tile_height), interpolation=cv2.INTER_AREA), dtype=np.uint8
         )

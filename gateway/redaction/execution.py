@@ -108,7 +108,9 @@ class _Run:
         if end is None and info.declared_duration_s is not None:
             end = Fraction(info.declared_duration_s)
         self.expected_frames = max(1, int((end - start) * info.rate)) if end is not None else 0
-        self.sheet = ContactSheet(float(end - start) if end is not None else None, sheet_tiles)
+        self.sheet = ContactSheet(
+            float(end - start) if end is not None else None, sheet_tiles, float(info.pixel_aspect)
+        )
         every = settings.every if detectors else 1
         margin = (settings.margin, settings.margin * self.size[0] / self.size[1])
         self.planner = CoverPlanner[DecodedFrame](

@@ -9,6 +9,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from PIL import Image
 
 from gateway.redaction.pipeline import RedactionError, RedactionJob, redact
 from tests.gateway.redaction.conftest import MakeClip, decode_all, index_frame, read_index
@@ -371,10 +372,13 @@ def test_non_square_pixels_keep_their_shape(
     src = make_clip(
         frames=240, width=width, height=height, rotation=rotation, pixel_aspect=Fraction(12, 11)
     )
-    out = tmp_path / "out.mp4"
-    redact(job(src, out))
+    out, preview = tmp_path / "out.mp4", tmp_path / "sheet.png"
+    redact(job(src, out, preview=preview))
     with av.open(str(out)) as clip:
         assert clip.streams.video[0].sample_aspect_ratio == shown
+    tile = round(height * 320 / (width * shown))  # the preview shows the picture's shape too
+    with Image.open(preview) as sheet:
+        assert sheet.size == (4 * 320, 3 * (tile + 18))
 
 
 def test_the_recording_is_chosen_over_a_thumbnail_track_stored_first(
