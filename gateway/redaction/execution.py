@@ -60,7 +60,7 @@ def execute(
         run = _Run(window, reader.info, detectors, settings, progress, sheet_tiles)
         info = reader.info
         with ClipWriter(
-            window.output, *run.size, info.rate, info.time_base, info.pixel_aspect
+            window.output, *run.size, info.rate, info.time_base, info.pixel_aspect, info.colour
         ) as writer:
             run.writer = writer
             for decoded in reader.frames(window.start_s, window.end_s):

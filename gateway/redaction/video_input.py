@@ -48,6 +48,9 @@ class ClipInfo:
     # portrait clip sideways with a display rotation, which the output (no metadata) cannot keep.
     turns: int = 0
     pixel_aspect: Fraction = Fraction(1)  # width / height of one pixel as shown, upright
+    # How the YUV values map to colour (FFmpeg's colorspace, primaries and transfer codes; 2 is
+    # unspecified): an SD matrix unmarked in HD output would be read as BT.709, shifting hues.
+    colour: tuple[int, int, int] = (2, 2, 2)
 
     @property
     def even_size(self) -> tuple[int, int]:
@@ -163,6 +166,8 @@ class ClipReader:
         pixel_aspect = Fraction(aspect.numerator, aspect.denominator) if aspect else Fraction(1)
         if turns % 2:
             pixel_aspect = 1 / pixel_aspect
+        codec = stream.codec_context
+        colour = (codec.colorspace, codec.color_primaries, codec.color_trc)
         time_base = stream.time_base or Fraction(1, 90_000)
         rate = stream.average_rate or stream.guessed_rate or Fraction(30)
         declared = float(stream.duration * time_base) if stream.duration else None
@@ -177,6 +182,7 @@ class ClipReader:
             declared_duration_s=declared,
             turns=turns,
             pixel_aspect=pixel_aspect,
+            colour=colour,
         )
 
     def _first_frame(self) -> av.VideoFrame:

@@ -41,6 +41,7 @@ class ClipWriter:
         rate: Fraction,
         time_base: Fraction,
         pixel_aspect: Fraction = Fraction(1),
+        colour: tuple[int, int, int] = (2, 2, 2),
     ) -> None:
         self.output = output
         self.temp = temp_path_for(output)
@@ -63,6 +64,9 @@ class ClipWriter:
             # Shape, not metadata: a recorder's non-square pixels (a D1 DVR's 704 x 576 shown
             # at 4:3) would play squeezed without it.
             stream.codec_context.sample_aspect_ratio = pixel_aspect
+            # Likewise the colour matrix, primaries and transfer, carried over as they were.
+            codec = stream.codec_context
+            codec.colorspace, codec.color_primaries, codec.color_trc = colour
             self._stream: av.video.VideoStream = stream
             # Pin only the codec: given the stream, the filter would copy (and write back) codec
             # parameters captured before the encoder opened.

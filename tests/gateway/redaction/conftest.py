@@ -58,6 +58,7 @@ def write_clip(
     container: str = "mp4",
     rotation: int = 0,
     pixel_aspect: Fraction | None = None,
+    colour: tuple[int, int, int] | None = None,
 ) -> Path:
     """Write a clip (MP4 unless `container` names another FFmpeg muxer); `pts` (in 1/rate units)
     gives variable frame timing when set. With `rotation` (degrees counterclockwise, a multiple
@@ -75,6 +76,9 @@ def write_clip(
             video.set_display_rotation(rotation)
         if pixel_aspect is not None:
             video.codec_context.sample_aspect_ratio = pixel_aspect
+        if colour is not None:  # FFmpeg's colorspace, primaries and transfer codes
+            codec = video.codec_context
+            codec.colorspace, codec.color_primaries, codec.color_trc = colour
         video.codec_context.time_base = Fraction(1, rate)
         sound = out.add_stream("aac", rate=48_000) if audio else None
         for index in range(frames):

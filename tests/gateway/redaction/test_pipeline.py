@@ -282,6 +282,27 @@ def test_containers_whose_seeks_land_late_still_trim_and_join_exactly(
     assert times == pytest.approx([i / 30 for i in range(last - first + 1)], abs=1e-3)
 
 
+@pytest.mark.parametrize(
+    ("options", "colour"),
+    [
+        ({"colour": (1, 1, 1)}, (1, 1, 1)),  # BT.709, as HD cameras mark it; two segments
+        ({"codec": "mjpeg", "container": "avi", "pix_fmt": "yuvj420p"}, (5, 2, 2)),  # BT.601
+        ({}, (2, 2, 2)),  # unmarked stays unmarked
+    ],
+)
+def test_the_colour_matrix_is_carried_over(
+    make_clip: MakeClip, tmp_path: Path, options: dict[str, object], colour: tuple[int, int, int]
+) -> None:
+    # Output YUV keeps the input's matrix, so it must say so: an HD player reads an unmarked
+    # stream as BT.709, and an MJPEG camera's BT.601 colours would shift in hue.
+    src = make_clip("in.avi" if "container" in options else "in.mp4", frames=240, **options)
+    out = tmp_path / "out.mp4"
+    redact(job(src, out))
+    with av.open(str(out)) as clip:
+        codec = clip.streams.video[0].codec_context
+        assert (codec.colorspace, codec.color_primaries, codec.color_trc) == colour
+
+
 def test_full_range_input_keeps_its_levels(make_clip: MakeClip, tmp_path: Path) -> None:
     # MJPEG cameras record full-range (JPEG) YUV; the output is limited-range yuv420p, as
     # browsers assume, so copying the values would stretch the contrast (29 -> 17, 221 -> 241).
