@@ -57,8 +57,8 @@ def execute(
 ) -> Outcome:
     """Redact one window into `window.output`; the file exists only if this returns."""
     with ClipReader(window.input_path) as reader:
-        run = _Run(window, reader.info, detectors, settings, progress, sheet_tiles)
         info = reader.info
+        run = _Run(window, info, detectors, settings, progress, sheet_tiles)
         with ClipWriter(
             window.output, *run.size, info.rate, info.time_base, info.pixel_aspect, info.colour
         ) as writer:

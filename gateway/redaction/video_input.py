@@ -115,6 +115,7 @@ class ClipReader:
         self._path = path
         self._container = self._open()
         try:
+            self._stream = _recording(self._container)
             self.info = self._probe()
         except BaseException:
             self._container.close()
@@ -136,19 +137,7 @@ class ClipReader:
                 "The clip cannot be read as video: its header is missing or damaged "
                 "(the file may be truncated or not a video)."
             ) from exc
-        stream = container.streams.best("video")
-        if isinstance(stream, av.video.VideoStream):
-            stream.thread_type = "AUTO"
         return container
-
-    @property
-    def _stream(self) -> av.video.VideoStream:
-        """The recording: FFmpeg's best video stream, as its own tools choose (a cover picture
-        or a thumbnail track stored before it is passed over)."""
-        stream = self._container.streams.best("video")
-        if not isinstance(stream, av.video.VideoStream):
-            raise InputError("The clip has no video stream (it may be audio only).")
-        return stream
 
     def _probe(self) -> ClipInfo:
         stream = self._stream
@@ -287,7 +276,7 @@ class ClipReader:
         # From the first packet: a seek to the clip's first timestamp may land late too.
         reopened = self._open()
         self._container.close()
-        self._container = reopened
+        self._container, self._stream = reopened, _recording(reopened)
         return self._container.demux(self._stream)
 
     def _check_complete(self, last_offset: Fraction, end: Fraction | None) -> None:
@@ -300,3 +289,13 @@ class ClipReader:
                 f"The clip stops at {timecode(float(last_offset))} although it claims to be "
                 f"{timecode(declared)} long; it is truncated. Export the recording again."
             )
+
+
+def _recording(container: av.container.InputContainer) -> av.video.VideoStream:
+    """The recording: FFmpeg's best video stream, as its own tools choose (a cover picture or a
+    thumbnail track stored before it is passed over)."""
+    stream = container.streams.best("video")
+    if not isinstance(stream, av.video.VideoStream):
+        raise InputError("The clip has no video stream (it may be audio only).")
+    stream.thread_type = "AUTO"
+    return stream
