@@ -25,8 +25,11 @@ MAX_SIDE = 4096  # pixels; larger clips are refused rather than risking memory a
 # A clip whose decoded frames stop this long before its declared length is treated as truncated.
 TRUNCATION_SLACK_S = 1.0
 # A timestamp this far behind the previous frame's starts a new timeline (recordings joined
-# end to end); shorter steps back are repeated or misordered frames, which are dropped.
+# end to end); shorter steps back are repeated timestamps, and the frame is timed a frame later.
 TIMESTAMP_RESTART_S = 1.0
+# Demuxers whose seeks land on the wrong frame: MPEG-PS stamps only some frames, and after a
+# seek gives a keyframe the timestamp of a frame after it; raw streams have no timestamps.
+UNSEEKABLE_FORMATS = frozenset({"mpeg", "mpegvideo", "h264", "hevc"})
 # Seek only when the window starts this far in; before that decoding from the start is cheaper.
 SEEK_MIN_S = 2.0
 # A seek aims at the start, then this many seconds before it while the keyframe it lands on is
@@ -212,7 +215,9 @@ class ClipReader:
                             f"{timecode(float((pts - info.first_pts) * info.time_base))}: it joins "
                             "recordings with separate timelines. Export each recording on its own."
                         )
-                    continue  # a repeated or out-of-order timestamp cannot be encoded; drop it
+                    # A repeated timestamp (MPEG-PS written with B-frames has them): the
+                    # decoder gives frames in the order shown, so this one comes next.
+                    pts = last_pts + step
                 offset = (pts - info.first_pts) * info.time_base
                 last_pts, last_offset = pts, offset
                 if start is not None and offset < start:
@@ -260,7 +265,11 @@ class ClipReader:
         it is not a keyframe at or before the start.
         """
         info = self.info
-        if start is not None and start >= SEEK_MIN_S:
+        if (
+            start is not None
+            and start >= SEEK_MIN_S
+            and self._container.format.name not in UNSEEKABLE_FORMATS
+        ):
             for back in SEEK_BACK_S:
                 if back >= start:
                     break

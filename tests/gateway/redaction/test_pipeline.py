@@ -282,6 +282,22 @@ def test_containers_whose_seeks_land_late_still_trim_and_join_exactly(
     assert times == pytest.approx([i / 30 for i in range(last - first + 1)], abs=1e-3)
 
 
+@pytest.mark.parametrize(("start", "end"), [(None, None), (1.0, 3.0), (2.9, 3.5)])
+def test_mpeg_ps_keeps_every_frame_and_trims_without_seeking(
+    make_clip: MakeClip, tmp_path: Path, start: float | None, end: float | None
+) -> None:
+    # FFmpeg writes H.264 with B-frames into MPEG-PS (.mpg) with timestamps on only some frames,
+    # some of them a frame or more wrong: frame 117 repeated an earlier timestamp and was
+    # dropped, and a seek to 2.9 s landed on a keyframe stamped with a later frame's time.
+    src = make_clip("clip.mpg", frames=120, gop=12, bframes=2, container="mpeg")
+    out = tmp_path / "out.mp4"
+    report = redact(job(src, out, start_s=start, end_s=end))
+    first, last = round((start or 0) * 30), round((end or 4) * 30) - 1
+    frames, _ = decode_all(out)
+    assert [read_index(f) for f in frames] == list(range(first, last + 1))
+    assert report.frames == last - first + 1
+
+
 @pytest.mark.parametrize(
     ("options", "colour"),
     [
