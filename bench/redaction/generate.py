@@ -57,6 +57,9 @@ class ClipSpec:
     # None: encoded at CRF 16 whatever the bit rate (the noisy low-light clip comes to 23 Mbit/s).
     # A number caps the rate as a camera's encoder does, which smears noise into blocks.
     max_kbps: int | None = None
+    # "street": faces and plates crossing the whole frame all the time; "porch": a doorbell's
+    # view, a still scene where a visitor walks up and stops while a few others pass behind.
+    scene: str = "street"
 
 
 def _rgb(image: npt.NDArray[np.generic]) -> Rgb:
@@ -139,9 +142,11 @@ class Actor:
     vy: float
     occluded: bool = False
     source: str = "photo"  # "photo" (astronaut, cameraman), "lfw" (25 px crops) or "plate"
+    stops: int | None = None  # the frame after which it stands still (None: it never stops)
 
     def position(self, t: int, width: int, height: int) -> tuple[int, int]:
         h, w = self.image.shape[:2]
+        t = t if self.stops is None else min(t, self.stops)
         return _bounce(self.x + self.vx * t, width - w), _bounce(self.y + self.vy * t, height - h)
 
 
@@ -151,8 +156,64 @@ def _bounce(value: float, limit: int) -> int:
     return int(folded if folded <= limit else period - folded)
 
 
+def _face(sprite: Sprite, size: float) -> tuple[Rgb, tuple[int, int, int, int]]:
+    """The sprite scaled so its face is `size` pixels wide, and the face box in it."""
+    factor = size / (sprite.face[2] - sprite.face[0])
+    image = np.asarray(
+        cv2.resize(sprite.image, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA),
+        dtype=np.uint8,
+    )
+    x0, y0, x1, y1 = (round(v * factor) for v in sprite.face)
+    return image, (x0, y0, x1, y1)
+
+
+def _plate(text: str, width: int, x: float, y: float, vx: float) -> Actor:
+    plate = plate_image(text, width)
+    h, w = plate.shape[:2]
+    return Actor(plate, (0, 0, w, h), "plate", x, y, vx, 0.0, source="plate")
+
+
+def porch_cast(spec: ClipSpec) -> list[Actor]:
+    """A doorbell's view: a visitor walks up to the door and stops, a second one comes more
+    slowly from the other side; behind them one person stands across the street and another
+    walks past; a parked car, and one driving by."""
+    scale = spec.height / 720
+    pool = sprites()  # astronaut, cameraman, four LFW crops, then the same flipped
+    entry = EMPTY_S * FPS
+    people = [
+        # sprite, face px, x and y where it appears (shares of the frame), px per frame,
+        # direction, frames it walks before standing still (None: it walks on)
+        (pool[0], 140, 0.02, 0.30, 6.0, 0.0, 100),
+        (pool[7], 64, 0.92, 0.35, 3.0, np.pi, 60),
+        (pool[2], 24, 0.70, 0.25, 0.0, 0.0, 0),
+        (pool[3], 32, 0.05, 0.22, 3.0, 0.0, None),
+    ]
+    actors = []
+    for sprite, size, x, y, speed, angle, walks in people:
+        image, box = _face(sprite, size * scale)
+        vx, vy = speed * scale * np.cos(angle), speed * scale * np.sin(angle)
+        actors.append(
+            Actor(
+                image,
+                box,
+                "face",
+                x * spec.width - vx * entry,
+                y * spec.height - vy * entry,
+                vx,
+                vy,
+                source="lfw" if sprite.image.shape[0] == 25 else "photo",
+                stops=None if walks is None else round(entry) + walks,
+            )
+        )
+    actors.append(_plate("KX 4821", round(100 * scale), 0.75 * spec.width, 0.78 * spec.height, 0))
+    actors.append(_plate("ABC 123", round(120 * scale), 0.0, 0.88 * spec.height, 8.0 * scale))
+    return actors
+
+
 def cast(spec: ClipSpec, rng: np.random.Generator) -> list[Actor]:
     """Faces at 24-200 px (scaled for 1080p), several speeds, one partly occluded; two plates."""
+    if spec.scene == "porch":
+        return porch_cast(spec)
     scale = spec.height / 720
     pool = sprites()
     large = [s for s in pool if s.image.shape[0] > 25]  # photographs, not 25 px LFW crops
@@ -163,13 +224,7 @@ def cast(spec: ClipSpec, rng: np.random.Generator) -> list[Actor]:
     for i, size in enumerate(sizes):
         # Small faces alternate between photographs and the tight 25 px LFW crops.
         sprite = small[i % len(small)] if size <= 32 and i % 2 else large[i % len(large)]
-        fx0, fy0, fx1, fy1 = sprite.face
-        factor = size * scale / (fx1 - fx0)
-        image = np.asarray(
-            cv2.resize(sprite.image, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA),
-            dtype=np.uint8,
-        )
-        box = (round(fx0 * factor), round(fy0 * factor), round(fx1 * factor), round(fy1 * factor))
+        image, box = _face(sprite, size * scale)
         speed = speeds[i % len(speeds)] * scale
         angle = rng.uniform(0, 2 * np.pi)
         actors.append(
@@ -186,20 +241,8 @@ def cast(spec: ClipSpec, rng: np.random.Generator) -> list[Actor]:
             )
         )
     for text, width in (("ABC 123", 150), ("KX 4821", 100)):
-        plate = plate_image(text, round(width * scale))
-        h, w = plate.shape[:2]
-        actors.append(
-            Actor(
-                plate,
-                (0, 0, w, h),
-                "plate",
-                rng.uniform(0, spec.width),
-                spec.height * 0.8,
-                3.0 * scale,
-                0.0,
-                source="plate",
-            )
-        )
+        x = rng.uniform(0, spec.width)
+        actors.append(_plate(text, round(width * scale), x, spec.height * 0.8, 3.0 * scale))
     return actors
 
 

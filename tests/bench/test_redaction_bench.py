@@ -63,6 +63,26 @@ def test_daylight_sensor_noise_has_the_sigma_asked_for() -> None:
     assert abs(float(difference.mean())) < 0.1
 
 
+def test_the_porch_visitor_walks_up_and_stops_while_others_pass() -> None:
+    spec = ClipSpec("porch", 1280, 720, 12.0, scene="porch")
+    rng = np.random.default_rng(3)
+    actors = cast(spec, rng)
+    backdrop = background(1280, 720, rng)
+
+    def faces(index: int) -> dict[int, list[int]]:
+        _, truth = render(spec, actors, backdrop, index, rng)
+        return {r["size"]: r["box"] for r in truth if r["kind"] == "face"}  # type: ignore[misc]
+
+    assert not render(spec, actors, backdrop, 44, rng)[1]  # empty before 1.5 s
+    arriving, later, still_later = faces(45), faces(120), faces(300)
+    assert set(arriving) == {140, 64, 24, 32}
+    visitor = [box[0] for box in (arriving[140], later[140], still_later[140])]
+    assert visitor[0] < 100 < visitor[1] < visitor[2]  # walks in from the left
+    assert faces(290)[140] == still_later[140]  # and stands at the door
+    assert arriving[24] == still_later[24]  # across the street, standing
+    assert later[32] != still_later[32]  # walking past all the time
+
+
 def test_the_model_profile_reports_per_operator_time_and_leaves_no_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
