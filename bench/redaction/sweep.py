@@ -65,6 +65,10 @@ def variants(base: DetectionSettings) -> list[tuple[str, DetectionSettings, list
         ("detection 640 px wide", replace(base, width=640)),
         ("detection 800 px wide", replace(base, width=800)),
         ("plates on every 2nd detection frame", replace(base, plate_hold=2)),
+        (
+            "first pass on the whole frame every time (not only where it changed)",
+            replace(base, changed_regions=False),
+        ),
     ]
     rows = [
         (label, settings, build_detectors(Profile.STANDARD, None, settings))

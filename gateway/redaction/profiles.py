@@ -44,6 +44,9 @@ class DetectionSettings:
     # face-like noise on dark, grainy walls and lawns is turned down. None: no second look.
     face_candidate_threshold: float | None = 0.02
     face_verify_threshold: float = 0.3
+    # The face model's first pass looks again only where the picture changed since it last
+    # looked there, keeping its peaks elsewhere (still.Changes); False: the whole frame.
+    changed_regions: bool = True
     # The plate cascade runs on one detection frame in this many (its boxes are held, grown, in
     # between): it costs twice the face model, and plates move slowly in doorbell footage.
     plate_hold: int = 3
@@ -75,5 +78,6 @@ def build_detectors(
         chosen.threads,
         chosen.face_candidate_threshold,
         chosen.face_verify_threshold,
+        chosen.changed_regions,
     )
     return [faces, HeldDetector(HaarPlateDetector(), hold=chosen.plate_hold)]

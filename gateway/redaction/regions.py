@@ -26,6 +26,11 @@ class Box:
     held: int = 0
     kind: str = ""
 
+    def contains(self, other: "Box") -> bool:
+        """Whether `other` lies wholly inside this box."""
+        inside_x = self.x0 <= other.x0 and other.x1 <= self.x1
+        return inside_x and self.y0 <= other.y0 and other.y1 <= self.y1
+
     def dilated(self, factor: float) -> "Box":
         """Grow the box by `factor` of its width/height on each axis (0.25 = 25 % larger)."""
         return self.grown(factor, 0.0, 0.0)

@@ -1,9 +1,11 @@
-"""Detection frames that show the same picture as the last detected one reuse its boxes.
+"""Where the picture changed: detectors look again only there.
 
 Doorbell footage is mostly a still porch: H.264 copies unchanged blocks exactly, so a detection
-frame often matches the last detected frame pixel for pixel. The comparison is against the last
-frame the detectors actually ran on (never a chain of small changes), block by block, so a face
-entering anywhere changes some block far beyond the limit.
+frame often matches the last detected frame pixel for pixel, and then reuses its boxes
+(`unchanged`). When only part of it changed, a detector can look at that part alone and keep
+what it found elsewhere (`Changes`). Comparisons are always against what was last looked at
+(never a chain of small changes), block by block, so a face entering anywhere changes some
+block far beyond the limit.
 """
 
 import cv2
@@ -25,3 +27,101 @@ def unchanged(reference: RgbImage, image: RgbImage, limit: float) -> bool:
         change, (max(1, width // BLOCK), max(1, height // BLOCK)), interpolation=cv2.INTER_AREA
     )
     return float(blocks.max()) <= limit
+
+
+Rect = tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels
+# A detector looks at the whole frame when the changes cover more than MAX_SHARE of it (one
+# call on many crops costs more), and at least on every REFRESH-th call.
+MAX_SHARE = 0.5
+REFRESH = 6
+WHOLE_CHANGE = 10.0  # grey levels; the benchmark's low-light grain changes the typical block by 2-3
+
+
+def changed_regions(
+    reference: RgbImage, image: RgbImage, limit: float, pad: int, grid: int
+) -> list[Rect]:
+    """Rectangles around the BLOCK x BLOCK blocks that changed by more than `limit` grey levels
+    above the frame's typical (median) block change, so a camera's grain is not change; each is
+    grown by `pad` blocks of context, snapped outward to `grid` pixels, and overlapping ones
+    are merged. Empty when nothing changed; the whole frame when the typical block changed by
+    more than WHOLE_CHANGE (the light, or the camera, moved)."""
+    height, width = image.shape[:2]
+    change = cv2.absdiff(reference, image).astype(np.float32)
+    blocks = cv2.resize(
+        change, (max(1, width // BLOCK), max(1, height // BLOCK)), interpolation=cv2.INTER_AREA
+    ).max(axis=2)
+    typical = float(np.median(blocks))
+    if typical > WHOLE_CHANGE:
+        return [(0, 0, width, height)]
+    moved = (blocks - typical > limit).astype(np.uint8)
+    if not moved.any():
+        return []
+    grown = cv2.dilate(moved, np.ones((2 * pad + 1, 2 * pad + 1), np.uint8))
+    count, _, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
+    scale_x, scale_y = width / blocks.shape[1], height / blocks.shape[0]
+    rects = []
+    for x, y, w, h, _ in stats[1:count]:
+        x0, y0 = int(x * scale_x) // grid * grid, int(y * scale_y) // grid * grid
+        x1 = min(width, -(-int((x + w) * scale_x) // grid) * grid)
+        y1 = min(height, -(-int((y + h) * scale_y) // grid) * grid)
+        rects.append((x0, y0, x1, y1))
+    return _merged(rects)
+
+
+def _merged(rects: list[Rect]) -> list[Rect]:
+    """The rectangles with every overlapping pair replaced by their bounding rectangle."""
+    merged = True
+    while merged:
+        merged = False
+        for i, a in enumerate(rects):
+            for j in range(i + 1, len(rects)):
+                b = rects[j]
+                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
+                    rects[i] = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+                    del rects[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return rects
+
+
+class Changes:
+    """What a detector last looked at, block by block, to tell it where to look again.
+
+    `where` gives the rectangles changed since each part was last looked at, or None to look at
+    the whole frame: the first time, when the changes cover more than `max_share` of it, and on
+    every `refresh`-th call at least, so nothing the rectangles' edges cut off stays unseen.
+    """
+
+    def __init__(
+        self,
+        limit: float,
+        pad: int,
+        grid: int,
+        max_share: float = MAX_SHARE,
+        refresh: int = REFRESH,
+    ) -> None:
+        self.limit, self.pad, self.grid = limit, pad, grid
+        self.max_share, self.refresh = max_share, refresh
+        self._seen: RgbImage | None = None
+        self._since_whole = 0
+
+    def where(self, image: RgbImage) -> list[Rect] | None:
+        """The rectangles to look at, or None for the whole frame; either is taken as looked
+        at from here on."""
+        seen = self._seen
+        rects = None
+        if seen is not None and seen.shape == image.shape and self._since_whole < self.refresh:
+            rects = changed_regions(seen, image, self.limit, self.pad, self.grid)
+            height, width = image.shape[:2]
+            area = sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in rects)
+            if area > self.max_share * width * height:
+                rects = None
+        if seen is None or rects is None:
+            self._seen, self._since_whole = image.copy(), 0
+            return None
+        self._since_whole += 1
+        for x0, y0, x1, y1 in rects:
+            seen[y0:y1, x0:x1] = image[y0:y1, x0:x1]
+        return rects

@@ -14,10 +14,12 @@ from gateway.redaction.detectors.base import DetectionKind, FullFrame, RgbImage
 from gateway.redaction.detectors.onnx_graph import with_free_dims
 from gateway.redaction.errors import RedactionError
 from gateway.redaction.regions import Box
+from gateway.redaction.still import Changes
 
 INPUT = "input.1"
 OUTPUTS = ("537", "538", "539", "540")  # heatmap, scale, offset, landmarks
 STRIDE = 4  # output cells per input pixel
+SIDE = 32  # input sides are multiples of this
 NMS_IOU = 0.3
 # Second look: a doubtful peak (candidate_threshold <= score < threshold) is cropped from the
 # full-resolution frame, CONTEXT times its size, scaled to between CROP and MAX_CROP pixels
@@ -33,6 +35,11 @@ GROW = 0.5
 # frame checked the same crop keeps that answer: static texture is not looked at twice.
 UNCHANGED = 1.0
 _CropKey = tuple[int, int, int]  # crop origin (full-resolution pixels) and size
+# The first pass looks again only where the picture changed since it last looked there
+# (still.Changes: 16 px blocks changed by more than CHANGE_LIMIT grey levels, PAD blocks of
+# context), and keeps its peaks elsewhere.
+CHANGE_LIMIT = 2.0
+PAD = 2
 
 
 def bundled_model() -> Path:
@@ -75,6 +82,7 @@ class CenterFaceDetector:
         threads: int = 1,
         candidate_threshold: float | None = None,
         verify_threshold: float = 0.3,
+        regions: bool = False,
     ) -> None:
         self.model = model or bundled_model()
         try:
@@ -88,6 +96,9 @@ class CenterFaceDetector:
             threshold if candidate_threshold is None else min(threshold, candidate_threshold)
         )
         self.verify_threshold = verify_threshold
+        # Where the first pass looked last, and the peaks it found.
+        self._changes = Changes(CHANGE_LIMIT, PAD, SIDE) if regions else None
+        self._peaks: list[Box] = []
         # The crops the last second look checked, with what it found in each.
         self._checked: dict[_CropKey, tuple[RgbImage, list[Box]]] = {}
         try:
@@ -105,7 +116,7 @@ class CenterFaceDetector:
         full-resolution frame (of `image` when `full` is not given), where a small face is
         larger and sharper; peaks inside an accepted box are not checked.
         """
-        found = self._run([image], self.candidate_threshold)[0]
+        found = self._first_pass(image)
         accepted = [box for box in found if box.score >= self.threshold]
         doubtful: list[Box] = []
         for box in found:  # highest score first
@@ -117,6 +128,23 @@ class CenterFaceDetector:
             source = image if full is None else full()
             accepted += self._verify(source, doubtful)
         return accepted
+
+    def _first_pass(self, image: RgbImage) -> list[Box]:
+        """Peaks of at least the candidate threshold, highest first."""
+        rects = None if self._changes is None else self._changes.where(image)
+        if rects is None:
+            self._peaks = self._run([image], self.candidate_threshold)[0]
+            return self._peaks
+        height, width = image.shape[:2]
+        for x0, y0, x1, y1 in rects:
+            region = Box(x0 / width, y0 / height, x1 / width, y1 / height)
+            # A peak whose box the crop shows whole is the crop's to find again or not.
+            self._peaks = [peak for peak in self._peaks if not region.contains(peak)]
+            crop = np.ascontiguousarray(image[y0:y1, x0:x1])
+            found = self._run([crop], self.candidate_threshold)[0]
+            self._peaks += [_within(peak, region) for peak in found]
+        self._peaks.sort(key=lambda peak: -peak.score)
+        return self._peaks
 
     def _verify(self, frame: RgbImage, candidates: list[Box]) -> list[Box]:
         """Faces CenterFace finds on crops around the candidates."""
