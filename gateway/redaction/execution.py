@@ -9,13 +9,14 @@ from pathlib import Path
 
 from gateway.redaction.contact_sheet import ContactSheet, Tile
 from gateway.redaction.cover_plan import CoverPlanner
+from gateway.redaction.decoded import DecodedFrame
 from gateway.redaction.detectors.base import DetectionKind, Detector, RgbImage
 from gateway.redaction.errors import DetectionError, RedactionError, timecode
 from gateway.redaction.obscure import PlaneMask, YuvArray, fill_boxes, fill_mask, rasterise_masks
 from gateway.redaction.profiles import DetectionSettings
 from gateway.redaction.regions import Box, Polygon
 from gateway.redaction.still import unchanged
-from gateway.redaction.video_input import ClipInfo, ClipReader, DecodedFrame, seconds
+from gateway.redaction.video_input import ClipInfo, ClipReader, seconds
 from gateway.redaction.video_output import ClipWriter
 
 Progress = Callable[[float], None]

@@ -12,14 +12,9 @@ import av
 import av.container
 import av.error
 import av.video
-import numpy as np
-import numpy.typing as npt
-from av.video.reformatter import ColorRange
 
+from gateway.redaction.decoded import DecodedFrame
 from gateway.redaction.errors import InputError, timecode
-from gateway.redaction.obscure import planes
-
-Pixels = npt.NDArray[np.uint8]
 
 MAX_SIDE = 4096  # pixels; larger clips are refused rather than risking memory and time budgets
 # A clip whose decoded frames stop this long before its declared length is treated as truncated.
@@ -27,9 +22,12 @@ TRUNCATION_SLACK_S = 1.0
 # A timestamp this far behind the previous frame's starts a new timeline (recordings joined
 # end to end); shorter steps back are repeated timestamps, and the frame is timed a frame later.
 TIMESTAMP_RESTART_S = 1.0
-# Demuxers whose seeks land on the wrong frame: MPEG-PS stamps only some frames, and after a
-# seek gives a keyframe the timestamp of a frame after it; raw streams have no timestamps.
-UNSEEKABLE_FORMATS = frozenset({"mpeg", "mpegvideo", "h264", "hevc"})
+# FFmpeg's AVFMT_NOTIMESTAMPS: a raw stream (.h264, .hevc, as cheap recorders export), timed
+# only by its frame rate, which its demuxer assumes (25 fps) where the codec states it.
+NO_TIMESTAMPS = 0x0080
+# MPEG-PS stamps only some frames, and after a seek gives a keyframe the timestamp of a frame
+# after it; so it, like a raw stream, is read from the start rather than seeked.
+UNSEEKABLE_FORMATS = frozenset({"mpeg"})
 # Seek only when the window starts this far in; before that decoding from the start is cheaper.
 SEEK_MIN_S = 2.0
 # A seek aims at the start, then this many seconds before it while the keyframe it lands on is
@@ -61,47 +59,6 @@ class ClipInfo:
         return self.width & ~1, self.height & ~1
 
 
-@dataclass(frozen=True)
-class DecodedFrame:
-    """A decoded frame in the window with its offset from the clip's first frame; its pictures
-    are upright and `width` x `height` as the clip is shown."""
-
-    frame: av.VideoFrame
-    pts: int  # in the input time base, strictly increasing
-    offset_s: Fraction
-    turns: int = 0  # as ClipInfo.turns
-
-    def rgb(self, width: int, height: int) -> Pixels:
-        """The picture as RGB."""
-        stored = self.frame.reformat(*self._stored(width, height), format="rgb24")
-        return self._upright(np.asarray(stored.to_ndarray(), dtype=np.uint8))
-
-    def full_rgb(self) -> Pixels:
-        """The picture as RGB at the size it was decoded."""
-        return self._upright(np.asarray(self.frame.to_ndarray(format="rgb24"), dtype=np.uint8))
-
-    def yuv420p(self, width: int, height: int) -> Pixels:
-        """The picture as yuv420p planes (even sides) in the limited range players assume:
-        full-range input (as MJPEG cameras record) is rescaled, or its contrast would be
-        stretched."""
-        size = self._stored(width, height)
-        if self.frame.color_range == ColorRange.JPEG:
-            stored = self.frame.reformat(*size, "yuv420p", dst_color_range=ColorRange.MPEG)
-        else:
-            stored = self.frame.reformat(*size, "yuv420p")
-        array = np.asarray(stored.to_ndarray(), dtype=np.uint8)
-        if not self.turns:
-            return array
-        turned = [np.rot90(plane, self.turns).ravel() for plane in planes(array, *size)]
-        return np.concatenate(turned).reshape(height * 3 // 2, width)
-
-    def _stored(self, width: int, height: int) -> tuple[int, int]:
-        return (height, width) if self.turns % 2 else (width, height)
-
-    def _upright(self, image: Pixels) -> Pixels:
-        return np.ascontiguousarray(np.rot90(image, self.turns)) if self.turns else image
-
-
 def seconds(value: float | None) -> Fraction | None:
     """Exact offset for comparisons: 12.5 -> 25/2, 0.1 -> 1/10 (microsecond resolution)."""
     return None if value is None else Fraction(value).limit_denominator(1_000_000)
@@ -117,6 +74,7 @@ class ClipReader:
             raise InputError("The clip file is empty (0 bytes); export the recording again.")
         self._path = path
         self._container = self._open()
+        self._raw = bool(self._container.format.flags & NO_TIMESTAMPS)
         try:
             self._stream = _recording(self._container)
             self.info = self._probe()
@@ -162,6 +120,8 @@ class ClipReader:
         colour = (codec.colorspace, codec.color_primaries, codec.color_trc)
         time_base = stream.time_base or Fraction(1, 90_000)
         rate = stream.average_rate or stream.guessed_rate or Fraction(30)
+        if self._raw:
+            rate = codec.framerate or rate
         declared = float(stream.duration * time_base) if stream.duration else None
         if declared is None and self._container.duration:
             declared = self._container.duration / 1_000_000
@@ -206,7 +166,9 @@ class ClipReader:
             if frames is None:
                 break
             for frame in frames:
-                pts = frame.pts if frame.pts is not None else (last_pts or info.first_pts) + step
+                pts = frame.pts
+                if pts is None:  # raw streams, and some frames in MPEG-PS, carry no timestamp
+                    pts = info.first_pts if last_pts is None else last_pts + step
                 if last_pts is not None and pts <= last_pts:
                     if (last_pts - pts) * info.time_base > TIMESTAMP_RESTART_S:
                         raise InputError(
@@ -268,6 +230,7 @@ class ClipReader:
         if (
             start is not None
             and start >= SEEK_MIN_S
+            and not self._raw
             and self._container.format.name not in UNSEEKABLE_FORMATS
         ):
             for back in SEEK_BACK_S:

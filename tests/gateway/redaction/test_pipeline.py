@@ -298,6 +298,21 @@ def test_mpeg_ps_keeps_every_frame_and_trims_without_seeking(
     assert report.frames == last - first + 1
 
 
+@pytest.mark.parametrize(("start", "end"), [(None, None), (2.9, 3.5)])
+def test_a_raw_h264_stream_is_timed_at_the_rate_its_codec_states(
+    make_clip: MakeClip, tmp_path: Path, start: float | None, end: float | None
+) -> None:
+    # A recorder's raw .h264 export has no timestamps; FFmpeg's demuxer assumes 25 fps, where
+    # the stream itself says 30, so a 4 s clip came out 4.8 s long and trims missed their frames.
+    src = make_clip("clip.h264", frames=120, gop=12, bframes=2, container="h264")
+    out = tmp_path / "out.mp4"
+    redact(job(src, out, start_s=start, end_s=end))
+    first, last = round((start or 0) * 30), round((end or 4) * 30) - 1
+    frames, times = decode_all(out)
+    assert [read_index(f) for f in frames] == list(range(first, last + 1))
+    assert times == pytest.approx([i / 30 for i in range(last - first + 1)], abs=1e-3)
+
+
 @pytest.mark.parametrize(
     ("options", "colour"),
     [
