@@ -10,25 +10,11 @@ block far beyond the limit.
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from gateway.redaction.detectors.base import RgbImage
 
 BLOCK = 16  # pixels of the detection frame (about 28 px of a 720p frame)
-
-
-def unchanged(reference: RgbImage, image: RgbImage, limit: float) -> bool:
-    """True when no BLOCK x BLOCK block's mean absolute change exceeds `limit` grey levels in
-    any colour channel."""
-    if reference.shape != image.shape:
-        return False
-    change = cv2.absdiff(reference, image).astype(np.float32)
-    height, width = change.shape[:2]
-    blocks = cv2.resize(
-        change, (max(1, width // BLOCK), max(1, height // BLOCK)), interpolation=cv2.INTER_AREA
-    )
-    return float(blocks.max()) <= limit
-
-
 Rect = tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels
 # A detector looks at the whole frame when the changes cover more than MAX_SHARE of it (one
 # call on many crops costs more), and at least on every REFRESH-th call.
@@ -37,28 +23,29 @@ REFRESH = 6
 WHOLE_CHANGE = 10.0  # grey levels; the benchmark's low-light grain changes the typical block by 2-3
 
 
+def unchanged(reference: RgbImage, image: RgbImage, limit: float) -> bool:
+    """True when no block changed by more than `limit` (see `_moved`)."""
+    if reference.shape != image.shape:
+        return False
+    moved = _moved(reference, image, limit)
+    return moved is not None and not moved.any()
+
+
 def changed_regions(
     reference: RgbImage, image: RgbImage, limit: float, pad: int, grid: int
 ) -> list[Rect]:
-    """Rectangles around the BLOCK x BLOCK blocks that changed by more than `limit` grey levels
-    above the frame's typical (median) block change, so a camera's grain is not change; each is
-    grown by `pad` blocks of context, snapped outward to `grid` pixels, and overlapping ones
-    are merged. Empty when nothing changed; the whole frame when the typical block changed by
-    more than WHOLE_CHANGE (the light, or the camera, moved)."""
+    """Rectangles around the blocks changed by more than `limit` (see `_moved`), each grown by
+    `pad` blocks of context and snapped outward to `grid` pixels, overlapping ones merged; the
+    whole frame when everything changed."""
     height, width = image.shape[:2]
-    change = cv2.absdiff(reference, image).astype(np.float32)
-    blocks = cv2.resize(
-        change, (max(1, width // BLOCK), max(1, height // BLOCK)), interpolation=cv2.INTER_AREA
-    ).max(axis=2)
-    typical = float(np.median(blocks))
-    if typical > WHOLE_CHANGE:
+    moved = _moved(reference, image, limit)
+    if moved is None:
         return [(0, 0, width, height)]
-    moved = (blocks - typical > limit).astype(np.uint8)
     if not moved.any():
         return []
     grown = cv2.dilate(moved, np.ones((2 * pad + 1, 2 * pad + 1), np.uint8))
     count, _, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
-    scale_x, scale_y = width / blocks.shape[1], height / blocks.shape[0]
+    scale_x, scale_y = width / moved.shape[1], height / moved.shape[0]
     rects = []
     for x, y, w, h, _ in stats[1:count]:
         x0, y0 = int(x * scale_x) // grid * grid, int(y * scale_y) // grid * grid
@@ -66,6 +53,22 @@ def changed_regions(
         y1 = min(height, -(-int((y + h) * scale_y) // grid) * grid)
         rects.append((x0, y0, x1, y1))
     return _merged(rects)
+
+
+def _moved(reference: RgbImage, image: RgbImage, limit: float) -> npt.NDArray[np.uint8] | None:
+    """Which BLOCK x BLOCK blocks changed, on average in any colour channel, by more than
+    `limit` grey levels above the frame's typical (median) block change, so a camera's grain
+    is not change; None when the typical block changed by more than WHOLE_CHANGE (the light,
+    or the camera, moved: everything did)."""
+    height, width = image.shape[:2]
+    change = cv2.absdiff(reference, image).astype(np.float32)
+    columns, rows = max(1, width // BLOCK), max(1, height // BLOCK)
+    means = cv2.resize(change, (columns, rows), interpolation=cv2.INTER_AREA)
+    blocks = means.reshape(rows, columns, -1).max(axis=2)
+    typical = float(np.median(blocks))
+    if typical > WHOLE_CHANGE:
+        return None
+    return (blocks - typical > limit).astype(np.uint8)
 
 
 def _merged(rects: list[Rect]) -> list[Rect]:

@@ -8,7 +8,7 @@ import pytest
 from gateway.redaction import still
 from gateway.redaction.detectors.centerface import CenterFaceDetector
 from gateway.redaction.regions import Box
-from gateway.redaction.still import changed_regions
+from gateway.redaction.still import changed_regions, unchanged
 from tests.gateway.redaction.conftest import Frame
 from tests.gateway.redaction.test_detection import ASTRONAUT_FACE, astronaut
 
@@ -40,6 +40,8 @@ def test_grain_over_the_whole_frame_is_not_change() -> None:
         return np.clip(noisy, 0, 255).astype(np.uint8)
 
     assert changed_regions(grainy(before), grainy(before), 2.0, 2, 32) == []
+    # ... so a still scene in the dark skips the detectors, as one in daylight does.
+    assert unchanged(grainy(before), grainy(before), 1.0)
     after = before.copy()
     after[100:130, 600:630] = 250
     [(x0, y0, x1, y1)] = changed_regions(grainy(before), grainy(after), 2.0, 2, 32)
