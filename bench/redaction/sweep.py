@@ -66,7 +66,7 @@ def variants(base: DetectionSettings) -> list[tuple[str, DetectionSettings, list
         ("detection 800 px wide", replace(base, width=800)),
         ("plates on every 2nd detection frame", replace(base, plate_hold=2)),
         (
-            "first pass on the whole frame every time (not only where it changed)",
+            "faces' first pass and plates on the whole frame every time (not where it changed)",
             replace(base, changed_regions=False),
         ),
     ]

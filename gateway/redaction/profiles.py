@@ -44,8 +44,9 @@ class DetectionSettings:
     # face-like noise on dark, grainy walls and lawns is turned down. None: no second look.
     face_candidate_threshold: float | None = 0.02
     face_verify_threshold: float = 0.3
-    # The face model's first pass looks again only where the picture changed since it last
-    # looked there, keeping its peaks elsewhere (still.Changes); False: the whole frame.
+    # The face model's first pass and the plate cascade look again only where the picture
+    # changed since they last looked there, keeping what they found elsewhere (still.Changes);
+    # False: the whole frame every time.
     changed_regions: bool = True
     # The plate cascade runs on one detection frame in this many (its boxes are held, grown, in
     # between): it costs twice the face model, and plates move slowly in doorbell footage.
@@ -80,4 +81,5 @@ def build_detectors(
         chosen.face_verify_threshold,
         chosen.changed_regions,
     )
-    return [faces, HeldDetector(HaarPlateDetector(), hold=chosen.plate_hold)]
+    plates = HaarPlateDetector(regions=chosen.changed_regions)
+    return [faces, HeldDetector(plates, hold=chosen.plate_hold)]

@@ -9,10 +9,18 @@ import cv2
 from gateway.redaction.detectors.base import DetectionKind, FullFrame, RgbImage
 from gateway.redaction.errors import RedactionError
 from gateway.redaction.regions import Box
+from gateway.redaction.still import BLOCK, Changes
 
 CASCADE = "haarcascade_russian_plate_number.xml"
 # Sizes, relative to the plate found before, searched when looking for it again nearby.
 NEAR_SIZES = (0.6, 1.6)
+# With `regions`, the cascade searches again only the detection frame's blocks changed by more
+# than CHANGE_LIMIT grey levels since it last searched them (still.Changes), with PAD blocks of
+# context (with two, crops missed plates the whole frame's search finds), and the whole frame
+# at least on every third run.
+CHANGE_LIMIT = 2.0
+PAD = 4
+REFRESH = 2
 
 
 def bundled_cascades() -> Path:
@@ -43,6 +51,7 @@ class HaarPlateDetector:
         min_share: float = 1 / 15,
         scale_step: float = 1.15,
         neighbours: int = 2,
+        regions: bool = False,
     ) -> None:
         self.cascade_path = cascade or bundled_cascades() / CASCADE
         if not self.cascade_path.is_file():
@@ -58,13 +67,26 @@ class HaarPlateDetector:
         self.min_share = min_share
         self.scale_step = scale_step
         self.neighbours = neighbours
+        # Where the cascade searched last, and the plates it found.
+        self._changes = Changes(CHANGE_LIMIT, PAD, BLOCK, refresh=REFRESH) if regions else None
+        self._plates: list[Box] = []
 
     def detect(self, image: RgbImage, full: FullFrame | None = None) -> Sequence[Box]:
-        """Plate boxes, normalised to the frame."""
+        """Plate boxes, normalised to the frame; with `regions`, searched for again only
+        where the picture changed, plates elsewhere kept."""
         frame = image if full is None else full()
-        width = frame.shape[1]
-        smallest = round(min(width, self.max_width) * self.min_share)
-        return self._search(frame, Box(0.0, 0.0, 1.0, 1.0), (smallest, smallest // 3), None)
+        smallest = round(min(frame.shape[1], self.max_width) * self.min_share)
+        sizes = (smallest, smallest // 3)
+        rects = None if self._changes is None else self._changes.where(image)
+        if rects is None:
+            self._plates = self._search(frame, Box(0.0, 0.0, 1.0, 1.0), sizes, None)
+            return list(self._plates)
+        height, width = image.shape[:2]
+        for x0, y0, x1, y1 in rects:
+            region = Box(x0 / width, y0 / height, x1 / width, y1 / height)
+            self._plates = [plate for plate in self._plates if not region.contains(plate)]
+            self._plates += self._search(frame, region, sizes, None)
+        return list(self._plates)
 
     def detect_near(self, full: RgbImage, around: Box) -> Sequence[Box]:
         """Plates of about `around`'s size (NEAR_SIZES times) within its own width and height of

@@ -2,15 +2,17 @@
 
 from typing import Any
 
+import cv2
 import numpy as np
 import pytest
 
 from gateway.redaction import still
 from gateway.redaction.detectors.centerface import CenterFaceDetector
+from gateway.redaction.detectors.plates import HaarPlateDetector
 from gateway.redaction.regions import Box
 from gateway.redaction.still import changed_regions, unchanged
 from tests.gateway.redaction.conftest import Frame
-from tests.gateway.redaction.test_detection import ASTRONAUT_FACE, astronaut
+from tests.gateway.redaction.test_detection import ASTRONAUT_FACE, astronaut, street_with_plates
 
 HEIGHT, WIDTH = 416, 736  # the detection frame of a 720p clip
 
@@ -128,3 +130,38 @@ def test_a_frame_changed_all_over_is_looked_at_whole(regions: bool) -> None:
     boxes = detector.detect(with_astronaut(backdrop(2), 400, 80))
     assert face_near(list(boxes), 400, 80) and not face_near(list(boxes), 40, 80)
     assert session.sizes == [(HEIGHT, WIDTH)] * 2
+
+
+def test_plates_are_searched_again_where_the_picture_changed_and_kept_elsewhere() -> None:
+    frame, (small_plate, large_plate) = street_with_plates()
+    # The car with the small plate drives off; the other stays parked.
+    gone = frame.copy()
+    x0, y0, x1, y1 = small_plate.to_pixels(1280, 720)
+    gone[y0 - 10 : y1 + 10, x0 - 10 : x1 + 10] = 95
+
+    def detection_frame(full: Frame) -> Frame:
+        return np.asarray(cv2.resize(full, (736, 416), interpolation=cv2.INTER_AREA), np.uint8)
+
+    detector = HaarPlateDetector(regions=True)
+    cascade = detector._cascade = RecordingCascade(detector._cascade)
+    assert len(detector.detect(detection_frame(frame), lambda: frame)) == 2
+    [kept] = detector.detect(detection_frame(gone), lambda: gone)
+    middle = (large_plate.x0 + large_plate.x1) / 2, (large_plate.y0 + large_plate.y1) / 2
+    assert kept.contains(Box(*middle, *middle))
+    # It comes back: found again where it changed, the parked one still kept.
+    assert len(detector.detect(detection_frame(frame), lambda: frame)) == 2
+    whole, *crops = cascade.sizes
+    assert whole == (720, 1280) and len(crops) == 2
+    assert all(h * w < 0.2 * 720 * 1280 for h, w in crops)
+
+
+class RecordingCascade:
+    """OpenCV's cascade classifier, noting the size of every image it searches."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.sizes: list[tuple[int, int]] = []
+
+    def detectMultiScale(self, image: Any, **options: Any) -> Any:  # OpenCV's name
+        self.sizes.append(image.shape[:2])
+        return self.inner.detectMultiScale(image, **options)
