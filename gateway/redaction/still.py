@@ -8,11 +8,14 @@ what it found elsewhere (`Changes`). Comparisons are always against what was las
 block far beyond the limit.
 """
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 import numpy.typing as npt
 
 from gateway.redaction.detectors.base import RgbImage
+from gateway.redaction.regions import Box
 
 BLOCK = 16  # pixels of the detection frame (about 28 px of a 720p frame)
 Rect = tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels
@@ -72,29 +75,34 @@ def _moved(reference: RgbImage, image: RgbImage, limit: float) -> npt.NDArray[np
 
 
 def _merged(rects: list[Rect]) -> list[Rect]:
-    """The rectangles with every overlapping pair replaced by their bounding rectangle."""
-    merged = True
-    while merged:
-        merged = False
-        for i, a in enumerate(rects):
-            for j in range(i + 1, len(rects)):
-                b = rects[j]
-                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
-                    rects[i] = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
-                    del rects[j]
-                    merged = True
-                    break
-            if merged:
-                break
-    return rects
+    """The rectangles, each overlapping group replaced by its bounding rectangle."""
+    merged: list[Rect] = []
+    for rect in rects:
+        # Absorb every kept rectangle it overlaps, then any the grown one overlaps in turn.
+        while overlapping := [m for m in merged if _overlap(m, rect)]:
+            for other in overlapping:
+                merged.remove(other)
+                rect = (
+                    min(rect[0], other[0]),
+                    min(rect[1], other[1]),
+                    max(rect[2], other[2]),
+                    max(rect[3], other[3]),
+                )
+        merged.append(rect)
+    return merged
+
+
+def _overlap(a: Rect, b: Rect) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 class Changes:
     """What a detector last looked at, block by block, to tell it where to look again.
 
-    `where` gives the rectangles changed since each part was last looked at, or None to look at
-    the whole frame: the first time, when the changes cover more than `max_share` of it, and on
-    every `refresh`-th call at least, so nothing the rectangles' edges cut off stays unseen.
+    `look` runs the detector's search on the rectangles changed since each part was last looked
+    at, or on the whole frame: the first time, when the changes cover more than `max_share` of
+    it, and on every `refresh`-th call at least, so nothing the rectangles' edges cut off stays
+    unseen.
     """
 
     def __init__(
@@ -110,21 +118,31 @@ class Changes:
         self._seen: RgbImage | None = None
         self._since_whole = 0
 
-    def where(self, image: RgbImage) -> list[Rect] | None:
-        """The rectangles to look at, or None for the whole frame; either is taken as looked
-        at from here on."""
+    def look(
+        self, image: RgbImage, found: list[Box], search: Callable[[Rect, Box], list[Box]]
+    ) -> list[Box]:
+        """What the detector finds now: `search(rect, region)` on each rectangle to look at (in
+        pixels of `image`, and normalised) replaces the boxes it shows whole; the others, where
+        nothing changed, are kept."""
+        height, width = image.shape[:2]
+        for x0, y0, x1, y1 in self._where(image):
+            region = Box(x0 / width, y0 / height, x1 / width, y1 / height)
+            kept = [box for box in found if not region.contains(box)]
+            found = kept + search((x0, y0, x1, y1), region)
+        return found
+
+    def _where(self, image: RgbImage) -> list[Rect]:
+        """The rectangles to look at, taken as looked at from here on."""
+        height, width = image.shape[:2]
         seen = self._seen
-        rects = None
         if seen is not None and seen.shape == image.shape and self._since_whole < self.refresh:
             rects = changed_regions(seen, image, self.limit, self.pad, self.grid)
-            height, width = image.shape[:2]
-            area = sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in rects)
-            if area > self.max_share * width * height:
-                rects = None
-        if seen is None or rects is None:
-            self._seen, self._since_whole = image.copy(), 0
-            return None
-        self._since_whole += 1
-        for x0, y0, x1, y1 in rects:
-            seen[y0:y1, x0:x1] = image[y0:y1, x0:x1]
-        return rects
+            if sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in rects) <= (
+                self.max_share * width * height
+            ):
+                self._since_whole += 1
+                for x0, y0, x1, y1 in rects:
+                    seen[y0:y1, x0:x1] = image[y0:y1, x0:x1]
+                return rects
+        self._seen, self._since_whole = image.copy(), 0
+        return [(0, 0, width, height)]

@@ -14,7 +14,7 @@ from gateway.redaction.detectors.base import DetectionKind, FullFrame, RgbImage
 from gateway.redaction.detectors.onnx_graph import with_free_dims
 from gateway.redaction.errors import RedactionError
 from gateway.redaction.regions import Box
-from gateway.redaction.still import Changes
+from gateway.redaction.still import Changes, Rect
 
 INPUT = "input.1"
 OUTPUTS = ("537", "538", "539", "540")  # heatmap, scale, offset, landmarks
@@ -131,18 +131,16 @@ class CenterFaceDetector:
 
     def _first_pass(self, image: RgbImage) -> list[Box]:
         """Peaks of at least the candidate threshold, highest first."""
-        rects = None if self._changes is None else self._changes.where(image)
-        if rects is None:
-            self._peaks = self._run([image], self.candidate_threshold)[0]
-            return self._peaks
-        height, width = image.shape[:2]
-        for x0, y0, x1, y1 in rects:
-            region = Box(x0 / width, y0 / height, x1 / width, y1 / height)
-            # A peak whose box the crop shows whole is the crop's to find again or not.
-            self._peaks = [peak for peak in self._peaks if not region.contains(peak)]
+        if self._changes is None:
+            return self._run([image], self.candidate_threshold)[0]
+
+        def search(rect: Rect, region: Box) -> list[Box]:
+            x0, y0, x1, y1 = rect
             crop = np.ascontiguousarray(image[y0:y1, x0:x1])
             found = self._run([crop], self.candidate_threshold)[0]
-            self._peaks += [_within(peak, region) for peak in found]
+            return [_within(peak, region) for peak in found]
+
+        self._peaks = self._changes.look(image, self._peaks, search)
         self._peaks.sort(key=lambda peak: -peak.score)
         return self._peaks
 

@@ -77,15 +77,11 @@ class HaarPlateDetector:
         frame = image if full is None else full()
         smallest = round(min(frame.shape[1], self.max_width) * self.min_share)
         sizes = (smallest, smallest // 3)
-        rects = None if self._changes is None else self._changes.where(image)
-        if rects is None:
-            self._plates = self._search(frame, Box(0.0, 0.0, 1.0, 1.0), sizes, None)
-            return list(self._plates)
-        height, width = image.shape[:2]
-        for x0, y0, x1, y1 in rects:
-            region = Box(x0 / width, y0 / height, x1 / width, y1 / height)
-            self._plates = [plate for plate in self._plates if not region.contains(plate)]
-            self._plates += self._search(frame, region, sizes, None)
+        if self._changes is None:
+            return self._search(frame, Box(0.0, 0.0, 1.0, 1.0), sizes, None)
+        self._plates = self._changes.look(
+            image, self._plates, lambda _, region: self._search(frame, region, sizes, None)
+        )
         return list(self._plates)
 
     def detect_near(self, full: RgbImage, around: Box) -> Sequence[Box]:
