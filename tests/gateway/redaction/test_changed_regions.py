@@ -73,6 +73,29 @@ def test_far_changes_stay_apart_and_overlapping_ones_are_merged() -> None:
     assert x0 == 0 and y0 == 0 and x1 >= 400 and y1 >= 380
 
 
+def test_a_change_over_most_of_the_frame_is_searched_as_a_crop_and_over_all_of_it_whole() -> None:
+    # Searching costs in proportion to the pixels searched, so a crop of over half the frame is
+    # still cheaper than the whole; only a change over nearly all of it is looked at whole.
+    changes = still.Changes(2.0, 2, 32)
+    searched: list[still.Rect] = []
+
+    def search(rect: still.Rect, region: Box) -> list[Box]:
+        searched.append(rect)
+        return []
+
+    before = backdrop()
+    changes.look(before, [], search)
+    half = before.copy()
+    half[:, :352] = 0
+    changes.look(half, [], search)
+    stripes = half.copy()
+    for x in (*range(0, 600, 96), 640):
+        stripes[:, x : x + 32] = 255
+    assert changed_regions(half, stripes, 2.0, 2, 32) == [(0, 0, 704, HEIGHT)]
+    changes.look(stripes, [], search)
+    assert searched == [(0, 0, WIDTH, HEIGHT), (0, 0, 384, HEIGHT), (0, 0, WIDTH, HEIGHT)]
+
+
 class RecordingSession:
     """onnxruntime's session, noting the size of every batch it is given."""
 
