@@ -8,8 +8,13 @@ from pathlib import Path
 
 import av
 
+from gateway.redaction.video_input import NO_TIMESTAMPS
+
 from .base import SourceError
 
+# MPEG-PS stamps only some frames, and FFmpeg then guesses its length from the bit rate (a 3 s
+# export read as 1.4 s): its packets are read through instead.
+_SPARSE_TIMESTAMPS = frozenset({"mpeg"})
 # Before this moment a container time is an unset camera clock, not a real recording time.
 _EARLIEST_PLAUSIBLE = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -50,20 +55,33 @@ def probe_container(path: Path) -> ContainerTimes:
 
 
 def _duration_s(container: av.container.InputContainer, stream: av.VideoStream) -> float:
-    if container.duration:
-        return float(container.duration) / av.time_base
-    if stream.duration and stream.time_base:
-        return float(stream.duration * stream.time_base)
-    # Streams without an index (raw MPEG-TS) need a demux pass to find the last timestamp.
+    if container.format.flags & NO_TIMESTAMPS:
+        # A raw stream (.h264, .hevc) has no times, and its demuxer assumes 25 fps: count its
+        # frames at the rate its codec states, as the redaction reads it.
+        rate = stream.codec_context.framerate or stream.guessed_rate
+        frames = sum(1 for packet in container.demux(stream) if packet.size)
+        return float(frames / rate) if rate else 0.0
+    if container.format.name not in _SPARSE_TIMESTAMPS:
+        if container.duration:
+            return float(container.duration) / av.time_base
+        if stream.duration and stream.time_base:
+            return float(stream.duration * stream.time_base)
+    # Streams without an index (raw MPEG-TS) need a demux pass to find the last timestamp, in
+    # decoding order (a B-frame's display time jumps back and forth); a packet without one
+    # follows the packet before it.
     first: float | None = None
     last = 0.0
+    after: float | None = None  # where the packet before ended
     for packet in container.demux(stream):
-        if packet.pts is None or packet.time_base is None:
+        if packet.time_base is None or not packet.size:
             continue
-        at = float(packet.pts * packet.time_base)
-        span = float((packet.duration or 0) * packet.time_base)
+        stamp = packet.pts if packet.dts is None else packet.dts
+        at = after if stamp is None else float(stamp * packet.time_base)
+        if at is None:
+            continue
+        after = at + float((packet.duration or 0) * packet.time_base)
         first = at if first is None else min(first, at)
-        last = max(last, at + span)
+        last = max(last, after)
     return last - first if first is not None else 0.0
 
 

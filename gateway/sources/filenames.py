@@ -8,7 +8,11 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from enum import StrEnum
 from pathlib import PurePosixPath
 
-VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".ts", ".avi", ".webm"})
+# Containers, plus MPEG-PS and the raw H.264 / H.265 streams some recorders export.
+VIDEO_SUFFIXES = frozenset(
+    {".mp4", ".m4v", ".mov", ".mkv", ".ts", ".avi", ".webm", ".mpg", ".mpeg"}
+    | {".h264", ".264", ".hevc", ".h265", ".265"}
+)
 
 
 class NamePattern(StrEnum):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import multiprocessing
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -81,11 +82,12 @@ async def run_until(fulfilment: Fulfilment, done: Callable[[], bool], limit_s: f
         await asyncio.wait_for(task, 10)
 
 
-def add_request(rig: Rig, city: CityServer) -> str:
+def add_request(rig: Rig, city: CityServer, suffix: str = ".mp4", fps: int = 10) -> str:
     request = fresh_request(rig.gateway)
     # a recording on the front camera starting 1 s before the window, 3 s long
     start = request.window.start - timedelta(seconds=1)
-    write_clip(rig.footage / "front door" / f"front_{start:%Y%m%d_%H%M%S}.mp4", seconds=3.0)
+    name = f"front_{start:%Y%m%d_%H%M%S}{suffix}"
+    write_clip(rig.footage / "front door" / name, seconds=3.0, fps=fps)
     assert rig.parts.intake.accept(envelope(city.double.signing, request)) is not None
     return request.request_id
 
@@ -133,6 +135,24 @@ async def test_preview_then_approval_seals_and_queues(rig: Rig, city: CityServer
     cams = {c.registration_id: c for c in inbox.get(rid).cameras}
     assert cams[front].state is CameraState.DELIVERED
     assert AuditKind.UPLOAD_ACKNOWLEDGED in [e.kind for e in rig.parts.audit.entries(rid)]
+
+
+@pytest.mark.parametrize("suffix", [".mpg", ".h264"])
+async def test_a_recorders_mpeg_ps_or_raw_h264_export_is_redacted_from_the_window(
+    rig: Rig, city: CityServer, suffix: str
+) -> None:
+    rid = add_request(rig, city, suffix, fps=30)
+    fulfilment = rig.fulfilment()
+    fulfilment.schedule(JobKind.PREVIEW, rid)
+    settled = (PreviewStatus.READY, PreviewStatus.FAILED)
+    await run_until(fulfilment, lambda: rig.parts.inbox.get(rid).preview in settled)
+    assert rig.parts.inbox.get(rid).preview is PreviewStatus.READY
+    [redacted] = [e for e in rig.parts.audit.entries(rid) if e.kind is AuditKind.REDACTED]
+    # The window starts 1 s (and the part of a second the file name leaves out) into the 3 s
+    # clip: every frame from there to its end, at 30 fps.
+    window_start = rig.parts.inbox.get(rid).request.window.start
+    start_s = 1 + window_start.microsecond / 1e6
+    assert redacted.data["frames"] == 90 - math.ceil(start_s * 30 - 1e-9)
 
 
 async def test_declined_work_is_deleted_and_restart_resumes(rig: Rig, city: CityServer) -> None:

@@ -108,6 +108,20 @@ async def test_hikvision_names_by_file_name(tmp_path: Path, make_clip: MakeClip)
     assert found.start == T0
 
 
+@pytest.mark.parametrize("suffix", [".mpg", ".h264"])
+async def test_mpeg_ps_and_raw_h264_exports_are_indexed_at_their_true_length(
+    tmp_path: Path, make_clip: MakeClip, suffix: str
+) -> None:
+    # Older DVRs export MPEG-PS; cheap cameras write raw H.264, which has no timestamps and
+    # which FFmpeg's demuxer would time at 25 fps (this one is 3 s at 30 fps, not 3.6 s).
+    make_clip(tmp_path / "nvr-export" / f"ch02_20261121093000{suffix}", seconds=3.0, fps=30)
+    source = FolderSource(tmp_path, settings=FolderSettings(layout=CameraLayout.FILE_NAME))
+    [found] = await source.recordings("ch02", window(0, 5))
+    assert found.start == T0
+    assert abs((found.end - found.start).total_seconds() - 3.0) <= 1 / 30
+    assert found.recording_id.endswith(suffix) and source.skipped() == {}
+
+
 async def test_container_creation_time_when_the_name_says_nothing(
     tmp_path: Path, make_clip: MakeClip
 ) -> None:
