@@ -58,6 +58,7 @@ def variants(base: DetectionSettings) -> list[tuple[str, DetectionSettings, list
         ("second look from 0.05 instead of 0.02", replace(base, face_candidate_threshold=0.05)),
         ("hold 0: nothing carried on, arrivals not grown", replace(base, hold=0)),
         ("hold 2: carried for two detection frames", replace(base, hold=2)),
+        ("no looking back for a box found late", replace(base, look_back=False)),
         ("no minimum margin", replace(base, margin=0.0)),
         ("dilation 30 %", replace(base, dilation=0.3)),
         ("every 3rd frame", replace(base, every=3)),

@@ -8,19 +8,24 @@ detection frame does not find again is carried on to it for up to `hold` detecti
 (`carry`), so a face the detector misses for a while stays covered, and a box with no match on
 the previous detection frame is grown on the frames before it, that previous detection frame
 included (it may have missed the face there), and stretched back along its step to the
-detection frame after it (`arrivals`). A frame is held until a detection frame more than N
-frames after it has run, so both detection frames after it are known (at most 2N + 1 frames
-buffered), and the last frame of a clip is always a detection frame.
+detection frame after it (`arrivals`). Such a box is first looked for on the previous
+detection frame by its picture (`look_back`), where the detector may have missed it: found
+there, it is covered from its step between the two, further back than growing reaches. A frame
+is held until a detection frame more than N frames after it has run, so both detection frames
+after it are known (at most 2N + 1 frames buffered), and the last frame of a clip is always a
+detection frame.
 """
 
 from collections import deque
 from collections.abc import Callable
 from typing import TypeVar
 
-from gateway.redaction.regions import Box, arrivals, bridge, carry, cover_boxes
+from gateway.redaction.regions import REACH, Box, arrivals, bridge, carry, cover_boxes, nearest
 
 T = TypeVar("T")
 Detect = Callable[[T], tuple[Box, ...]]
+# Where boxes found on a detection frame (the first item) were on an earlier one (the second).
+LookBack = Callable[[T, T, list[Box]], list[Box]]
 
 
 class CoverPlanner[T]:
@@ -33,6 +38,7 @@ class CoverPlanner[T]:
         dilation: float,
         hold: int = 0,
         margin: tuple[float, float] = (0.0, 0.0),
+        look_back: LookBack[T] | None = None,
     ) -> None:
         if every < 1:
             raise ValueError("detection interval must be at least 1 frame")
@@ -41,8 +47,10 @@ class CoverPlanner[T]:
         self._dilation = dilation
         self._hold = hold  # 0: no carrying forward (`carry`) and no growing arrivals
         self._margin = margin
+        self._look_back = look_back
         self._pending: deque[tuple[int, T]] = deque()
         self._found: dict[int, tuple[Box, ...]] = {}
+        self._items: dict[int, T] = {}  # the detection frames in `_found`
         self._next_index = 0
         self.detections = 0
 
@@ -67,11 +75,18 @@ class CoverPlanner[T]:
         found = self._detect(item)
         # The last two detection frames are still in `_found`: `_release` drops only those more
         # than N frames before the oldest frame it has not released.
-        recent = [self._found[f] for f in sorted(self._found)[-2:]]
+        last = sorted(self._found)[-2:]
+        if self._look_back is not None and last:
+            before = last[-1]
+            new = [box for box in found if nearest(box, self._found[before], REACH) is None]
+            if new:
+                seen = self._look_back(item, self._items[before], new)
+                self._found[before] += tuple(seen)
+        recent = [self._found[f] for f in last]
         if self._hold and recent:
             earlier = recent[-2] if len(recent) > 1 else ()
             found += tuple(carry(earlier, recent[-1], found, self._hold))
-        self._found[index] = found
+        self._found[index], self._items[index] = found, item
         self.detections += 1
 
     def _release(self, final: bool) -> list[tuple[T, tuple[Box, ...]]]:
@@ -99,5 +114,5 @@ class CoverPlanner[T]:
         if self._pending:
             oldest = self._pending[0][0] - self._every
             for found in [found for found in self._found if found < oldest]:
-                del self._found[found]
+                del self._found[found], self._items[found]
         return ready

@@ -33,6 +33,10 @@ class DecodedFrame:
         """The picture as RGB at the size it was decoded."""
         return self._upright(np.asarray(self.frame.to_ndarray(format="rgb24"), dtype=np.uint8))
 
+    def luma(self) -> Pixels:
+        """The picture's brightness (grey) at the size it was decoded."""
+        return self._upright(np.asarray(self.frame.to_ndarray(format="gray"), dtype=np.uint8))
+
     def yuv420p(self, width: int, height: int) -> Pixels:
         """The picture as yuv420p planes (even sides) in the limited range players assume:
         full-range input (as MJPEG cameras record) is rescaled, or its contrast would be

@@ -12,6 +12,7 @@ from gateway.redaction.cover_plan import CoverPlanner
 from gateway.redaction.decoded import DecodedFrame
 from gateway.redaction.detectors.base import DetectionKind, Detector, RgbImage
 from gateway.redaction.errors import DetectionError, RedactionError, timecode
+from gateway.redaction.look_back import look_back
 from gateway.redaction.obscure import PlaneMask, YuvArray, fill_boxes, fill_mask, rasterise_masks
 from gateway.redaction.profiles import DetectionSettings
 from gateway.redaction.regions import Box, Polygon
@@ -114,8 +115,9 @@ class _Run:
         )
         every = settings.every if detectors else 1
         margin = (settings.margin, settings.margin * self.size[0] / self.size[1])
+        look = self._look_back if detectors and settings.look_back else None
         self.planner = CoverPlanner[DecodedFrame](
-            self._detect, every, settings.dilation, settings.hold, margin
+            self._detect, every, settings.dilation, settings.hold, margin, look
         )
         self.counts = dict.fromkeys(DetectionKind, 0)
         # The last frame the detectors ran on, with what they found (see still.py).
@@ -169,6 +171,9 @@ class _Run:
             found.extend(replace(box, kind=detector.kind.value) for box in boxes)
         self.still = (image, tuple(found), counts)
         return self.still[1]
+
+    def _look_back(self, later: DecodedFrame, earlier: DecodedFrame, boxes: list[Box]) -> list[Box]:
+        return look_back(later.luma(), earlier.luma(), boxes)
 
     def _emit(self, decoded: DecodedFrame, boxes: tuple[Box, ...]) -> None:
         width, height = self.size

@@ -48,6 +48,9 @@ class DetectionSettings:
     # changed since they last looked there, keeping what they found elsewhere (still.Changes);
     # False: the whole frame every time.
     changed_regions: bool = True
+    # A box found with no match on the previous detection frame is looked for there by its
+    # picture (look_back.py), so the frames before it are covered along its path.
+    look_back: bool = True
     # The plate cascade runs on one detection frame in this many (its boxes are held, grown, in
     # between): it costs twice the face model, and plates move slowly in doorbell footage.
     plate_hold: int = 3

@@ -8,6 +8,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 Polygon = tuple[tuple[float, float], ...]  # normalised 0..1 (x, y) vertices
+# Boxes on neighbouring detection frames are taken for the same target within this many sides.
+REACH = 4.0
 
 
 @dataclass(frozen=True)
@@ -66,14 +68,17 @@ def cover_boxes(
 
 
 def nearest(box: Box, others: Sequence[Box], reach: float) -> Box | None:
-    """The similar-sized box (half to twice the size) nearest to `box`, within `reach` sides."""
-    side = max(box.x1 - box.x0, box.y1 - box.y0)
-    best, best_distance = None, reach * side
+    """The similar-sized box (half to twice the size) nearest to `box`, within `reach` of its
+    widths across and of its heights up or down (so the same in pixels whatever the frame's
+    shape: normalised, a square face on a 16:9 frame is 1.8 times taller than wide)."""
+    width, height = max(box.x1 - box.x0, 1e-9), max(box.y1 - box.y0, 1e-9)
+    side = max(width, height)
+    best, best_distance = None, reach
     for other in others:
         other_side = max(other.x1 - other.x0, other.y1 - other.y0)
-        if other.kind != box.kind or not 0.5 <= other_side / max(side, 1e-9) <= 2.0:
+        if other.kind != box.kind or not 0.5 <= other_side / side <= 2.0:
             continue
-        distance = max(abs(other.x0 - box.x0), abs(other.y0 - box.y0))
+        distance = max(abs(other.x0 - box.x0) / width, abs(other.y0 - box.y0) / height)
         if distance <= best_distance:
             best, best_distance = other, distance
     return best
@@ -98,7 +103,7 @@ def centre_step(origin: Box, box: Box) -> tuple[float, float]:
     return dx, dy
 
 
-def bridge(before: Iterable[Box], after: Iterable[Box], reach: float = 4.0) -> list[Box]:
+def bridge(before: Iterable[Box], after: Iterable[Box], reach: float = REACH) -> list[Box]:
     """Hulls joining each box to the nearest similar-sized box one detection frame later.
 
     Frames between two detection frames get these, so a face that moved far between them is
@@ -114,7 +119,7 @@ def bridge(before: Iterable[Box], after: Iterable[Box], reach: float = 4.0) -> l
 
 
 def arrivals(
-    before: Iterable[Box], after: Sequence[Box], later: Sequence[Box] = (), reach: float = 4.0
+    before: Iterable[Box], after: Sequence[Box], later: Sequence[Box] = (), reach: float = REACH
 ) -> list[Box]:
     """Boxes of `after` with no match in `before` (the previous detection frame), grown to twice
     their size: a face that came into view (or out from behind something) since `before` was
@@ -139,7 +144,7 @@ def carry(
     before: Sequence[Box],
     after: Sequence[Box],
     limit: int,
-    reach: float = 4.0,
+    reach: float = REACH,
 ) -> list[Box]:
     """Boxes of `before` that `after` (the next detection frame) did not find again, moved on.
 

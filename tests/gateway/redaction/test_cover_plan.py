@@ -166,6 +166,40 @@ def test_a_face_missed_on_the_detection_frame_it_arrived_on_is_covered_there_too
     assert plan(3, seen, 12, hold=1)[3] == plan(3, seen, 12, hold=0)[3]
 
 
+def test_a_face_found_late_is_looked_for_on_the_detection_frame_before() -> None:
+    # In view from frame 1 at 0.34, moving right 0.02 a frame; the detector misses it on frame
+    # 3 and finds it on frames 6 (0.44) and 9 (0.50). Looking back from frame 6 finds it on
+    # frame 3 (0.38): frames 1 and 2 are covered back along its step, which growing the box
+    # found on frame 6 does not reach.
+    found = {6: (face_at(0.44),), 9: (face_at(0.50),)}
+    asked: list[tuple[int, int, list[Box]]] = []
+
+    def look_back(later: int, earlier: int, boxes: list[Box]) -> list[Box]:
+        asked.append((later, earlier, boxes))
+        return [face_at(0.38)] if (later, earlier) == (6, 3) else []
+
+    planner = CoverPlanner[int](
+        lambda i: found.get(i, ()), 3, dilation=0.0, hold=1, look_back=look_back
+    )
+    out = [pair for index in range(12) for pair in planner.push(index)] + planner.finish()
+    cover = [set(boxes) for _, boxes in out]
+    assert covers(cover[1], 0.34) and covers(cover[2], 0.36) and covers(cover[3], 0.38)
+    assert not covers(plan(3, found, 12, hold=1)[1], 0.34)
+    # Only a box with no match on the detection frame before is looked for.
+    assert asked == [(6, 3, [face_at(0.44)])]
+
+
+def test_boxes_are_matched_within_so_many_of_their_widths_across_and_heights_down() -> None:
+    from gateway.redaction.regions import nearest
+
+    # A square 24 px face on a 1280 x 720 frame: normalised, it is 1.8 times taller than wide.
+    face = Box(0.5, 0.5, 0.5 + 24 / 1280, 0.5 + 24 / 720)
+    beside = [face.shifted(dx * 24 / 1280, 0.0) for dx in (3.5, 5.0)]
+    below = [face.shifted(0.0, dy * 24 / 720) for dy in (3.5, 5.0)]
+    assert nearest(face, beside, 4.0) == beside[0] and nearest(face, beside[1:], 4.0) is None
+    assert nearest(face, below, 4.0) == below[0] and nearest(face, below[1:], 4.0) is None
+
+
 def test_a_margin_grows_small_boxes_at_least_so_far() -> None:
     from gateway.redaction.regions import cover_boxes
 
