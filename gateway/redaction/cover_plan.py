@@ -50,7 +50,6 @@ class CoverPlanner[T]:
         self._look_back = look_back
         self._pending: deque[tuple[int, T]] = deque()
         self._found: dict[int, tuple[Box, ...]] = {}
-        self._items: dict[int, T] = {}  # the detection frames in `_found`
         self._next_index = 0
         self.detections = 0
 
@@ -80,13 +79,14 @@ class CoverPlanner[T]:
             before = last[-1]
             new = [box for box in found if nearest(box, self._found[before], REACH) is None]
             if new:
-                seen = self._look_back(item, self._items[before], new)
-                self._found[before] += tuple(seen)
+                # Still held: frames are released only once a detection frame N after them ran.
+                previous = next(held for at, held in self._pending if at == before)
+                self._found[before] += tuple(self._look_back(item, previous, new))
         recent = [self._found[f] for f in last]
         if self._hold and recent:
             earlier = recent[-2] if len(recent) > 1 else ()
             found += tuple(carry(earlier, recent[-1], found, self._hold))
-        self._found[index], self._items[index] = found, item
+        self._found[index] = found
         self.detections += 1
 
     def _release(self, final: bool) -> list[tuple[T, tuple[Box, ...]]]:
@@ -114,5 +114,5 @@ class CoverPlanner[T]:
         if self._pending:
             oldest = self._pending[0][0] - self._every
             for found in [found for found in self._found if found < oldest]:
-                del self._found[found], self._items[found]
+                del self._found[found]
         return ready

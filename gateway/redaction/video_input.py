@@ -25,9 +25,10 @@ TIMESTAMP_RESTART_S = 1.0
 # FFmpeg's AVFMT_NOTIMESTAMPS: a raw stream (.h264, .hevc, as cheap recorders export), timed
 # only by its frame rate, which its demuxer assumes (25 fps) where the codec states it.
 NO_TIMESTAMPS = 0x0080
-# MPEG-PS stamps only some frames, and after a seek gives a keyframe the timestamp of a frame
-# after it; so it, like a raw stream, is read from the start rather than seeked.
-UNSEEKABLE_FORMATS = frozenset({"mpeg"})
+# MPEG-PS stamps only some frames: after a seek it gives a keyframe the timestamp of a frame
+# after it, so it is read from the start (as a raw stream is), and FFmpeg guesses its length
+# from the bit rate.
+SPARSE_TIMESTAMPS = frozenset({"mpeg"})
 # Seek only when the window starts this far in; before that decoding from the start is cheaper.
 SEEK_MIN_S = 2.0
 # A seek aims at the start, then this many seconds before it while the keyframe it lands on is
@@ -119,9 +120,6 @@ class ClipReader:
         codec = stream.codec_context
         colour = (codec.colorspace, codec.color_primaries, codec.color_trc)
         time_base = stream.time_base or Fraction(1, 90_000)
-        rate = stream.average_rate or stream.guessed_rate or Fraction(30)
-        if self._raw:
-            rate = codec.framerate or rate
         declared = float(stream.duration * time_base) if stream.duration else None
         if declared is None and self._container.duration:
             declared = self._container.duration / 1_000_000
@@ -130,7 +128,7 @@ class ClipReader:
             height=first.width if turns % 2 else first.height,
             time_base=Fraction(time_base.numerator, time_base.denominator),
             first_pts=first.pts if first.pts is not None else 0,
-            rate=Fraction(rate.numerator, rate.denominator),
+            rate=frame_rate(stream, self._raw),
             declared_duration_s=declared,
             turns=turns,
             pixel_aspect=pixel_aspect,
@@ -231,7 +229,7 @@ class ClipReader:
             start is not None
             and start >= SEEK_MIN_S
             and not self._raw
-            and self._container.format.name not in UNSEEKABLE_FORMATS
+            and self._container.format.name not in SPARSE_TIMESTAMPS
         ):
             for back in SEEK_BACK_S:
                 if back >= start:
@@ -261,6 +259,15 @@ class ClipReader:
                 f"The clip stops at {timecode(float(last_offset))} although it claims to be "
                 f"{timecode(declared)} long; it is truncated. Export the recording again."
             )
+
+
+def frame_rate(stream: av.video.VideoStream, raw: bool) -> Fraction:
+    """Frames per second: the stream's average (FFmpeg's guess, else 30, when it states none);
+    for a raw stream the rate its codec states, where its demuxer assumes 25."""
+    rate = stream.average_rate or stream.guessed_rate or Fraction(30)
+    if raw:
+        rate = stream.codec_context.framerate or rate
+    return Fraction(rate.numerator, rate.denominator)
 
 
 def _recording(container: av.container.InputContainer) -> av.video.VideoStream:

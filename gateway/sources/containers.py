@@ -8,13 +8,10 @@ from pathlib import Path
 
 import av
 
-from gateway.redaction.video_input import NO_TIMESTAMPS
+from gateway.redaction.video_input import NO_TIMESTAMPS, SPARSE_TIMESTAMPS, frame_rate
 
 from .base import SourceError
 
-# MPEG-PS stamps only some frames, and FFmpeg then guesses its length from the bit rate (a 3 s
-# export read as 1.4 s): its packets are read through instead.
-_SPARSE_TIMESTAMPS = frozenset({"mpeg"})
 # Before this moment a container time is an unset camera clock, not a real recording time.
 _EARLIEST_PLAUSIBLE = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -56,12 +53,11 @@ def probe_container(path: Path) -> ContainerTimes:
 
 def _duration_s(container: av.container.InputContainer, stream: av.VideoStream) -> float:
     if container.format.flags & NO_TIMESTAMPS:
-        # A raw stream (.h264, .hevc) has no times, and its demuxer assumes 25 fps: count its
-        # frames at the rate its codec states, as the redaction reads it.
-        rate = stream.codec_context.framerate or stream.guessed_rate
+        # A raw stream (.h264, .hevc) has no times: its frames at the rate the redaction reads.
         frames = sum(1 for packet in container.demux(stream) if packet.size)
-        return float(frames / rate) if rate else 0.0
-    if container.format.name not in _SPARSE_TIMESTAMPS:
+        return float(frames / frame_rate(stream, raw=True))
+    # MPEG-PS's declared length is a guess from its bit rate (a 3 s export read as 1.4 s).
+    if container.format.name not in SPARSE_TIMESTAMPS:
         if container.duration:
             return float(container.duration) / av.time_base
         if stream.duration and stream.time_base:
