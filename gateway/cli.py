@@ -19,7 +19,9 @@ from .cli_requests import register as register_requests
 from .config import ConfigError, DataLayout, GatewayConfig, GatewayError, ListenAddress, Timing
 from .inbox import InboxError
 from .keys import create_api_token, load_device_key, load_or_create_device_key
+from .redaction.cli import add_model_options, models_from
 from .redaction.cli import register as register_redact
+from .redaction.profiles import Profile
 from .sources.base import SourceError
 from .sources.cli import register as register_sources
 from .store import GatewayStore
@@ -154,7 +156,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     config = GatewayConfig(
         data=_layout(args), listen=listen, allow_remote=args.allow_remote,
         advertise=not args.no_advertise, redaction_profile=args.profile,
-        timing=Timing(feed_wait_s=args.feed_wait),
+        redaction_models=models_from(args), timing=Timing(feed_wait_s=args.feed_wait),
     )
     asyncio.run(GatewayService(config).run())
     return 0
@@ -262,7 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-remote", action="store_true",
                    help="allow a non-loopback listen address (advertised over zeroconf)")
     p.add_argument("--no-advertise", action="store_true", help="never advertise over zeroconf")
-    p.add_argument("--profile", default="standard", help="redaction profile")
+    p.add_argument("--profile", choices=[profile.value for profile in Profile], default="standard",
+                   help="redaction profile")
+    add_model_options(p)
     p.add_argument("--feed-wait", type=int, default=25, help=argparse.SUPPRESS)
     p.set_defaults(handler=cmd_serve)
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+from .redaction.profiles import BUNDLED, Models
+
 DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 8765
 API_PREFIX: Final = "/api/v1"
@@ -129,6 +131,7 @@ class GatewayConfig:
     allow_remote: bool = False
     advertise: bool = True
     redaction_profile: str = "standard"
+    redaction_models: Models = BUNDLED  # the resident's model files (checked at start-up)
     timing: Timing = field(default_factory=Timing)
 
     def __post_init__(self) -> None:

@@ -38,6 +38,7 @@ from .preparation import (
     SourceLookup,
     folder_name,
 )
+from .redaction.profiles import BUNDLED, Models
 from .store import GatewayStore
 from .uploadmirror import WORKING as _WORKING
 from .uploadmirror import UploadMirror, which_part
@@ -60,7 +61,7 @@ class Fulfilment:
         self, *, work_dir: Path, spool_dir: Path, store: GatewayStore, inbox: Inbox,
         audit: AuditLog, uploads: UploadQueue, sources: SourceLookup,
         device_key: Ed25519PrivateKey, executor: Executor, profile: str,
-        on_change: Callable[[InboxRequest], None],
+        on_change: Callable[[InboxRequest], None], models: Models = BUNDLED,
     ) -> None:
         self._work = work_dir
         self._spool = spool_dir
@@ -71,7 +72,7 @@ class Fulfilment:
         self._device_key = device_key
         self._on_change = on_change
         self._prep = ClipPreparation(work_dir=work_dir, audit=audit, sources=sources,
-                                     executor=executor, profile=profile)
+                                     executor=executor, profile=profile, models=models)
         self._jobs: asyncio.Queue[tuple[JobKind, str]] = asyncio.Queue()
         self._mirror = UploadMirror(inbox=inbox, audit=audit, uploads=uploads,
                                     on_change=on_change)

@@ -22,6 +22,7 @@ from .redaction.pipeline import (
     file_sha256,
     redact,
 )
+from .redaction.profiles import BUNDLED, Models
 from .sources.base import FootageSource, Recording, SourceError
 from .store import CameraRecord
 
@@ -83,9 +84,9 @@ class ClipPreparation:
     """Lists, fetches and redacts (in the worker process) a camera's recordings."""
 
     def __init__(self, *, work_dir: Path, audit: AuditLog, sources: SourceLookup,
-                 executor: Executor, profile: str) -> None:
+                 executor: Executor, profile: str, models: Models = BUNDLED) -> None:
         self._work, self._audit, self._sources = work_dir, audit, sources
-        self._executor, self._profile = executor, profile
+        self._executor, self._profile, self._models = executor, profile, models
         # Redactions done in this run (a preview's clip is reused when the window is approved).
         self._reports: dict[Path, RedactionReport] = {}
 
@@ -130,6 +131,7 @@ class ClipPreparation:
             job = RedactionJob(
                 input=original, output=output, start_s=start_s, end_s=end_s,
                 masks=camera.masks, profile=self._profile, preview=folder / "preview.png",
+                models=self._models,
             )
             loop = asyncio.get_running_loop()
             try:
@@ -144,6 +146,7 @@ class ClipPreparation:
             self._audit.append(AuditKind.REDACTED, request_id, {
                 "registration_id": camera.registration_id, "frames": report.frames,
                 "faces": report.faces, "plates": report.plates, "profile": report.profile,
+                "tools": report.tools,
                 "redacted_sha256": report.output_sha256,
                 "part": planned.part, "parts": planned.parts,
             })

@@ -24,12 +24,15 @@ from .api import create_api
 from .audit import AuditKind, AuditLog
 from .cameras import cameras_api_json
 from .cityclient import CityClient, CityError
-from .config import GatewayConfig
+from .config import ConfigError, GatewayConfig
 from .events import EventBus, EventKind
 from .feed import Backoff, FeedLoop, RequestIntake
 from .fulfilment import Fulfilment, JobKind, preview_file
 from .inbox import CameraState, Inbox, InboxRequest, PreviewStatus, RequestState
 from .keys import create_api_token, load_device_key, read_api_token
+from .redaction.errors import RedactionError
+from .redaction.pipeline import check_models
+from .redaction.profiles import BUNDLED
 from .requeststate import InvalidTransitionError
 from .sources.registry import SourceRegistry
 from .store import GatewayStore, PinnedCity
@@ -232,7 +235,8 @@ class GatewayService:
                 work_dir=self.layout.work, spool_dir=self.layout.spool, store=self.store,
                 inbox=self.inbox, audit=self.audit, uploads=uploads, sources=self.sources,
                 device_key=self.device_key, executor=self._executor,
-                profile=self.config.redaction_profile, on_change=self.on_request_change,
+                profile=self.config.redaction_profile, models=self.config.redaction_models,
+                on_change=self.on_request_change,
             )
             fulfilment_ref.append(self._fulfilment)
             intake = RequestIntake(
@@ -271,6 +275,14 @@ class GatewayService:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, self._stop.set)
         self._executor = worker_pool(1, multiprocessing.get_context("spawn"))
+        if self.config.redaction_models != BUNDLED:  # the resident's: refused now, not later
+            try:
+                await loop.run_in_executor(self._executor, check_models,
+                                           self.config.redaction_profile,
+                                           self.config.redaction_models)
+            except RedactionError as err:
+                self._executor.shutdown(wait=False, cancel_futures=True)
+                raise ConfigError(f"cannot redact with the model files given: {err}") from err
         runner = web.AppRunner(create_api(self), handle_signals=False, access_log=None,
                                shutdown_timeout=2.0)
         await runner.setup()

@@ -42,7 +42,7 @@ def filled_by_pipeline(clip: Path, out: Path) -> list[list[Box]]:
     try:
         execute(
             Window(clip, out, None, None, ()),
-            build_detectors(Profile.STANDARD, None, settings),
+            build_detectors(Profile.STANDARD, settings=settings),
             settings,
         )
     finally:

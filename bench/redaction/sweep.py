@@ -72,10 +72,10 @@ def variants(base: DetectionSettings) -> list[tuple[str, DetectionSettings, list
         ),
     ]
     rows = [
-        (label, settings, build_detectors(Profile.STANDARD, None, settings))
+        (label, settings, build_detectors(Profile.STANDARD, settings=settings))
         for label, settings in changes
     ]
-    faces_only = build_detectors(Profile.STANDARD, None, base)[:1]
+    faces_only = build_detectors(Profile.STANDARD, settings=base)[:1]
     small_plates = HeldDetector(HaarPlateDetector(max_width=base.width), base.plate_hold)
     rows.append(("plates on the 736 px detection frame", base, [*faces_only, small_plates]))
     fine_plates = HeldDetector(HaarPlateDetector(scale_step=1.1, neighbours=3), base.plate_hold)

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from gateway.redaction.errors import RedactionError
-from gateway.redaction.profiles import Profile
+from gateway.redaction.profiles import Models, Profile
 from gateway.redaction.regions import Polygon, validate_polygon
 
 _CLOCK = re.compile(r"^(\d+):([0-5]\d):([0-5]\d(?:\.\d+)?)$")
@@ -67,10 +67,26 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser.add_argument(
         "--profile", choices=[p.value for p in Profile], default=Profile.STANDARD.value
     )
+    add_model_options(parser)
+    parser.set_defaults(handler=run_redact)
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """--face-model and --plate-model: files replacing the bundled detectors' models."""
     parser.add_argument(
         "--face-model", type=Path, metavar="ONNX", help="a CenterFace-compatible face model file"
     )
-    parser.set_defaults(handler=run_redact)
+    parser.add_argument(
+        "--plate-model",
+        type=Path,
+        metavar="XML",
+        help="an OpenCV cascade file for licence plates (Haar or LBP), e.g. for your country's",
+    )
+
+
+def models_from(args: argparse.Namespace) -> Models:
+    """The model files named by `add_model_options`' options."""
+    return Models(face=args.face_model, plates=args.plate_model)
 
 
 def run_redact(args: argparse.Namespace) -> int:
@@ -87,7 +103,7 @@ def run_redact(args: argparse.Namespace) -> int:
         masks=tuple(args.mask),
         profile=args.profile,
         preview=args.preview,
-        face_model=args.face_model,
+        models=models_from(args),
     )
     with _progress_bar() as progress:
         try:
@@ -120,4 +136,3 @@ def _progress_bar() -> Iterator[Callable[[float], None] | None]:
             bar.update(round(fraction * 1000) - bar.n)
 
         yield update
-

@@ -14,7 +14,13 @@ from gateway.redaction.detectors.base import Detector
 from gateway.redaction.errors import RedactionError
 from gateway.redaction.execution import Outcome, Window, execute
 from gateway.redaction.picture import is_picture, redact_picture
-from gateway.redaction.profiles import DetectionSettings, Profile, build_detectors
+from gateway.redaction.profiles import (
+    BUNDLED,
+    DetectionSettings,
+    Models,
+    Profile,
+    build_detectors,
+)
 from gateway.redaction.regions import Polygon, validate_polygon
 from gateway.redaction.segments import plan_segments, run_segments
 
@@ -34,7 +40,7 @@ class RedactionJob:
     masks: tuple[Polygon, ...] = ()
     profile: str = "standard"  # "standard" = faces + plates + masks; "masks-only" = no detectors
     preview: Path | None = None  # contact-sheet PNG of redacted frames
-    face_model: Path | None = None  # a CenterFace-compatible ONNX file replacing the bundled one
+    models: Models = BUNDLED  # model files replacing the bundled ones
 
 
 @dataclass(frozen=True)
@@ -64,16 +70,22 @@ def redact(job: RedactionJob, progress: Progress | None = None) -> RedactionRepo
     settings = DetectionSettings()
     started = time.perf_counter()
     if is_picture(job.input):  # a Nest event image or a snapshot: one frame, written as PNG
-        detectors = build_detectors(profile, job.face_model, settings)
+        detectors = build_detectors(profile, job.models, settings)
         outcome = redact_picture(job.input, job.output, job.masks, detectors, settings)
         return _finish(job, outcome, started)
     windows = plan_segments(_window(job), settings.workers)
     if len(windows) > 1:
-        outcome = run_segments(windows, job.output, profile, job.face_model, settings, progress)
+        outcome = run_segments(windows, job.output, profile, job.models, settings, progress)
     else:
-        detectors = build_detectors(profile, job.face_model, settings)
+        detectors = build_detectors(profile, job.models, settings)
         outcome = execute(_window(job), detectors, settings, progress)
     return _finish(job, outcome, started)
+
+
+def check_models(profile: str, models: Models) -> None:
+    """Load the detectors `profile` runs with these model files (RedactionError if one is
+    missing or not a model), so the gateway refuses them when it starts, not on a request."""
+    build_detectors(_profile(profile), models)
 
 
 def redact_with(
@@ -122,14 +134,16 @@ def _finish(job: RedactionJob, outcome: Outcome, started: float) -> RedactionRep
     )
 
 
-def _check_job(job: RedactionJob) -> Profile:
+def _profile(name: str) -> Profile:
     try:
-        profile = Profile(job.profile)
+        return Profile(name)
     except ValueError:
         names = ", ".join(p.value for p in Profile)
-        raise RedactionError(
-            f"Unknown redaction profile {job.profile!r}; use one of: {names}."
-        ) from None
+        raise RedactionError(f"Unknown redaction profile {name!r}; use one of: {names}.") from None
+
+
+def _check_job(job: RedactionJob) -> Profile:
+    profile = _profile(job.profile)
     for value in (job.start_s, job.end_s):
         if value is not None and (value != value or value < 0):
             raise RedactionError("Start and end times must be zero or positive numbers of seconds.")

@@ -19,6 +19,17 @@ class Profile(StrEnum):
 
 
 @dataclass(frozen=True)
+class Models:
+    """Model files a resident supplies in place of the bundled ones (None: the bundled one)."""
+
+    face: Path | None = None  # a CenterFace-compatible ONNX file
+    plates: Path | None = None  # an OpenCV cascade (Haar or LBP XML), e.g. for another country
+
+
+BUNDLED = Models()
+
+
+@dataclass(frozen=True)
 class DetectionSettings:
     """How often and at what size detection runs; defaults measured in docs/benchmarks.md."""
 
@@ -65,7 +76,7 @@ class DetectionSettings:
 
 
 def build_detectors(
-    profile: Profile, face_model: Path | None = None, settings: DetectionSettings | None = None
+    profile: Profile, models: Models = BUNDLED, settings: DetectionSettings | None = None
 ) -> list[Detector]:
     """The detectors a profile runs (none for masks-only)."""
     if profile is Profile.MASKS_ONLY:
@@ -77,12 +88,12 @@ def build_detectors(
 
     chosen = settings or DetectionSettings()
     faces = CenterFaceDetector(
-        face_model,
+        models.face,
         chosen.face_threshold,
         chosen.threads,
         chosen.face_candidate_threshold,
         chosen.face_verify_threshold,
         chosen.changed_regions,
     )
-    plates = HaarPlateDetector(regions=chosen.changed_regions)
+    plates = HaarPlateDetector(models.plates, regions=chosen.changed_regions)
     return [faces, HeldDetector(plates, hold=chosen.plate_hold)]

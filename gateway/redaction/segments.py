@@ -18,7 +18,7 @@ import cv2
 
 from gateway.redaction.errors import RedactionError
 from gateway.redaction.execution import Outcome, Window, execute
-from gateway.redaction.profiles import DetectionSettings, Profile, build_detectors
+from gateway.redaction.profiles import DetectionSettings, Models, Profile, build_detectors
 from gateway.redaction.video_input import ClipReader
 from gateway.redaction.video_output import MUXER_OPTIONS, temp_path_for
 
@@ -80,12 +80,12 @@ def _one_opencv_thread() -> Iterator[None]:
 def _worker(
     window: Window,
     profile: Profile,
-    face_model: Path | None,
+    models: Models,
     settings: DetectionSettings,
     tiles: int,
 ) -> Outcome:
     with _one_opencv_thread():
-        detectors = build_detectors(profile, face_model, settings)
+        detectors = build_detectors(profile, models, settings)
         return execute(window, detectors, settings, None, tiles)
 
 
@@ -93,7 +93,7 @@ def run_segments(
     windows: list[Window],
     output: Path,
     profile: Profile,
-    face_model: Path | None,
+    models: Models,
     settings: DetectionSettings,
     progress: Callable[[float], None] | None,
 ) -> Outcome:
@@ -110,14 +110,13 @@ def run_segments(
         with worker_pool(len(windows) - 1, context) as pool, ThreadPoolExecutor(1) as starter:
             started = starter.submit(
                 lambda: [
-                    pool.submit(_worker, w, profile, face_model, settings, tiles)
-                    for w in windows[:-1]
+                    pool.submit(_worker, w, profile, models, settings, tiles) for w in windows[:-1]
                 ]
             )
             # The windows run side by side at about the same speed: ours stands for all.
             own_progress = None if progress is None else (lambda f: progress(min(f, 0.99)))
             with _one_opencv_thread():
-                detectors = build_detectors(profile, face_model, settings)
+                detectors = build_detectors(profile, models, settings)
                 own = execute(windows[-1], detectors, settings, own_progress, tiles)
             outcomes = [future.result() for future in started.result()] + [own]
         joined = join(windows, outcomes, output)

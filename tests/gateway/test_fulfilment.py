@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import math
 import multiprocessing
 from collections.abc import AsyncIterator, Callable
@@ -16,6 +17,8 @@ import pytest
 from gateway.audit import AuditKind
 from gateway.fulfilment import Fulfilment, JobKind
 from gateway.inbox import CameraState, InboxRequest, PreviewStatus, RequestState
+from gateway.redaction.detectors.plates import bundled_cascades
+from gateway.redaction.profiles import BUNDLED, Models
 from gateway.sources.base import FootageSource
 from gateway.sources.folder import FolderSource
 from gateway.uploads import UploadQueue, UploadState, UploadStatus
@@ -45,12 +48,13 @@ class Rig:
     executor: ProcessPoolExecutor
     changes: list[InboxRequest]
 
-    def fulfilment(self) -> Fulfilment:
+    def fulfilment(self, profile: str = "masks-only", models: Models = BUNDLED) -> Fulfilment:
         return Fulfilment(
             work_dir=self.gateway.layout.work, spool_dir=self.gateway.layout.spool,
             store=self.gateway.store, inbox=self.parts.inbox, audit=self.parts.audit,
             uploads=self.uploads, sources=Sources(self.footage), device_key=self.gateway.key,
-            executor=self.executor, profile="masks-only", on_change=self.changes.append,
+            executor=self.executor, profile=profile, on_change=self.changes.append,
+            models=models,
         )
 
 
@@ -153,6 +157,24 @@ async def test_a_recorders_mpeg_ps_or_raw_h264_export_is_redacted_from_the_windo
     window_start = rig.parts.inbox.get(rid).request.window.start
     start_s = 1 + window_start.microsecond / 1e6
     assert redacted.data["frames"] == 90 - math.ceil(start_s * 30 - 1e-9)
+
+
+async def test_the_residents_model_files_redact_and_are_recorded_in_the_audit(
+    rig: Rig, city: CityServer, tmp_path: Path
+) -> None:
+    cascade = tmp_path / "our-plates.xml"
+    cascade.write_bytes((bundled_cascades() / "haarcascade_license_plate_rus_16stages.xml")
+                        .read_bytes())
+    rid = add_request(rig, city)
+    fulfilment = rig.fulfilment("standard", Models(plates=cascade))
+    fulfilment.schedule(JobKind.PREVIEW, rid)
+    settled = (PreviewStatus.READY, PreviewStatus.FAILED)
+    await run_until(fulfilment, lambda: rig.parts.inbox.get(rid).preview in settled)
+    assert rig.parts.inbox.get(rid).preview is PreviewStatus.READY
+    [redacted] = [e for e in rig.parts.audit.entries(rid) if e.kind is AuditKind.REDACTED]
+    tools = redacted.data["tools"]
+    assert tools["plate-model:our-plates.xml"] == hashlib.sha256(cascade.read_bytes()).hexdigest()
+    assert tools["face-model:centerface.onnx"]
 
 
 async def test_declined_work_is_deleted_and_restart_resumes(rig: Rig, city: CityServer) -> None:

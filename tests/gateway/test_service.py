@@ -148,3 +148,24 @@ async def test_cli_answers_requests_through_the_running_gateway(
     code, _, err = await arun(data, "requests", "show", "no-such-id")
     assert code == 2 and "404" in err
     assert city.double.replies == []
+
+
+async def test_a_bad_model_file_stops_the_gateway_before_it_listens(
+    gateway: Gateway, tmp_path: Path
+) -> None:
+    bad = tmp_path / "plates.xml"
+    bad.write_text("<not a cascade/>")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway", "--data", str(gateway.layout.root), "serve",
+        "--listen", "127.0.0.1:0", "--plate-model", str(bad), stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        _, err = await asyncio.wait_for(proc.communicate(), 60)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 2
+    assert ("error: cannot redact with the model files given: The licence-plate model is not "
+            "an OpenCV cascade file") in err.decode()
+    assert GatewayStore(gateway.layout.db).get_setting("api_url") is None

@@ -33,7 +33,7 @@ def bundled_cascades() -> Path:
 class HaarPlateDetector:
     """Finds plate-like regions (dark characters on a light rectangle) in the full frame.
 
-    The cascade looks through a 60x20 px window, so it runs on the full-resolution frame
+    The bundled cascade looks through a 60x20 px window, so it runs on the full-resolution frame
     (scaled down to `max_width` when wider) rather than on the small detection frame, where a
     plate narrower than about 100 px at 720p could not fill the window. Plates narrower than
     `min_share` of the frame's width, whose characters are too small to read, are not searched.
@@ -54,15 +54,10 @@ class HaarPlateDetector:
         regions: bool = False,
     ) -> None:
         self.cascade_path = cascade or bundled_cascades() / CASCADE
-        if not self.cascade_path.is_file():
-            raise RedactionError(
-                "The licence-plate model is missing from OpenCV; reinstall "
-                "opencv-python-headless 4.x (version 5 dropped Haar cascades)."
-            )
-        self._cascade = cv2.CascadeClassifier(str(self.cascade_path))
-        if self._cascade.empty():
-            raise RedactionError("The licence-plate model file is damaged.")
-        self.sha256 = hashlib.sha256(self.cascade_path.read_bytes()).hexdigest()
+        self._cascade, self.sha256 = _load(self.cascade_path, bundled=cascade is None)
+        # The cascade's window (60 x 20 px for the bundled one): the shape of the smallest plate.
+        window_w, window_h = self._cascade.getOriginalWindowSize()
+        self._window = (window_w, window_h)
         self.max_width = max_width
         self.min_share = min_share
         self.scale_step = scale_step
@@ -76,7 +71,8 @@ class HaarPlateDetector:
         where the picture changed, plates elsewhere kept."""
         frame = image if full is None else full()
         smallest = round(min(frame.shape[1], self.max_width) * self.min_share)
-        sizes = (smallest, smallest // 3)
+        window_w, window_h = self._window
+        sizes = (smallest, max(1, smallest * window_h // window_w))
         if self._changes is None:
             return self._search(frame, Box(0.0, 0.0, 1.0, 1.0), sizes, None)
         self._plates = self._changes.look(
@@ -135,4 +131,31 @@ class HaarPlateDetector:
 
     def versions(self) -> dict[str, str]:
         """OpenCV version and the cascade file's SHA-256."""
-        return {"opencv": cv2.__version__, f"plate-model:{CASCADE}": self.sha256}
+        return {"opencv": cv2.__version__, f"plate-model:{self.cascade_path.name}": self.sha256}
+
+
+def _load(path: Path, bundled: bool) -> tuple[cv2.CascadeClassifier, str]:
+    """The cascade in `path` and the file's SHA-256, or a RedactionError saying what is wrong."""
+    if not path.is_file():
+        raise RedactionError(
+            "The licence-plate model is missing from OpenCV; reinstall opencv-python-headless "
+            "4.x (version 5 dropped Haar cascades)."
+            if bundled
+            else "The licence-plate model file does not exist."
+        )
+    try:
+        sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise RedactionError("The licence-plate model file cannot be read.") from exc
+    try:
+        cascade = cv2.CascadeClassifier(str(path))
+        loaded = not cascade.empty()
+    except (cv2.error, SystemError):  # OpenCV's binding raises SystemError on a parse error
+        loaded = False
+    if not loaded:
+        raise RedactionError(
+            "The licence-plate model file is damaged."
+            if bundled
+            else "The licence-plate model is not an OpenCV cascade file (Haar or LBP XML)."
+        )
+    return cascade, sha256

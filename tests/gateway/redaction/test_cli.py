@@ -10,6 +10,7 @@ import pytest
 
 from gateway.cli import main
 from gateway.redaction.cli import parse_polygon, parse_time, register
+from gateway.redaction.detectors.centerface import bundled_model
 from tests.gateway.redaction.conftest import MakeClip
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -96,3 +97,21 @@ def test_failure_is_a_message_and_exit_code(
     captured = capsys.readouterr()
     assert captured.out == "" and "empty" in captured.err
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_model_files_reach_the_job_and_a_bad_one_is_a_message(
+    make_clip: MakeClip, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src, out = make_clip(frames=3), tmp_path / "o.mp4"
+    cascade = tmp_path / "plates.xml"
+    cascade.write_text("<not a cascade/>")
+    assert main(["redact", str(src), str(out), "--plate-model", str(cascade)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "licence-plate model is not an OpenCV cascade file" in captured.err
+    assert not out.exists()
+    model = tmp_path / "faces.onnx"
+    model.write_bytes(bundled_model().read_bytes())
+    argv = ["redact", str(src), str(out), "--face-model", str(model), "--json"]
+    assert main(argv) == 0
+    assert "face-model:faces.onnx" in json.loads(capsys.readouterr().out)["tools"]

@@ -1,5 +1,6 @@
 """Detectors behind the Protocol: real CenterFace on a real face, fail-closed on failures."""
 
+import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -12,10 +13,10 @@ import skimage.data
 
 from gateway.redaction.detectors.base import DetectionKind, Detector, FullFrame, RgbImage
 from gateway.redaction.detectors.centerface import CenterFaceDetector, bundled_model
-from gateway.redaction.detectors.plates import HaarPlateDetector
+from gateway.redaction.detectors.plates import HaarPlateDetector, bundled_cascades
 from gateway.redaction.errors import DetectionError, RedactionError
 from gateway.redaction.pipeline import RedactionJob, redact, redact_with
-from gateway.redaction.profiles import DetectionSettings
+from gateway.redaction.profiles import DetectionSettings, Models
 from gateway.redaction.regions import Box
 from tests.gateway.redaction.conftest import Frame, MakeClip, decode_all
 
@@ -83,15 +84,64 @@ def test_standard_profile_obscures_a_real_face(make_clip: MakeClip, tmp_path: Pa
 def test_a_resident_supplied_face_model_is_used(make_clip: MakeClip, tmp_path: Path) -> None:
     model = tmp_path / "better.onnx"
     model.write_bytes(bundled_model().read_bytes())
-    report = redact(RedactionJob(make_clip(frames=3), tmp_path / "o.mp4", face_model=model))
+    report = redact(RedactionJob(make_clip(frames=3), tmp_path / "o.mp4", models=Models(model)))
     assert "face-model:better.onnx" in report.tools
 
 
-def test_a_broken_face_model_is_refused_clearly(make_clip: MakeClip, tmp_path: Path) -> None:
+# A valid ONNX model (opset 13) with CenterFace's input, 'input.1', and one Identity output, 'y'.
+IDENTITY_ONNX = bytes.fromhex(
+    "08083a5b0a160a07696e7075742e3112017922084964656e746974791201675a"
+    "210a07696e7075742e3112160a14080112100a0208010a0208030a0208200a02"
+    "0820621b0a017912160a14080112100a0208010a0208030a0208200a02082042"
+    "040a00100d"
+)
+
+
+@pytest.mark.parametrize("content", [b"not a model", IDENTITY_ONNX])
+def test_a_broken_face_model_is_refused_clearly(
+    make_clip: MakeClip, tmp_path: Path, content: bytes
+) -> None:
     model = tmp_path / "broken.onnx"
-    model.write_bytes(b"not a model")
+    model.write_bytes(content)
     with pytest.raises(RedactionError, match="not a CenterFace-compatible ONNX file"):
-        redact(RedactionJob(make_clip(frames=3), tmp_path / "o.mp4", face_model=model))
+        redact(RedactionJob(make_clip(frames=3), tmp_path / "o.mp4", models=Models(model)))
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_a_resident_supplied_plate_cascade_is_what_searches_for_plates(
+    make_clip: MakeClip, tmp_path: Path
+) -> None:
+    # OpenCV's frontal-face cascade standing in for a country's plate cascade: it finds the
+    # astronaut's face, where the bundled plate cascade finds nothing.
+    cascade = tmp_path / "our-plates.xml"
+    cascade.write_bytes((bundled_cascades() / "haarcascade_frontalface_default.xml").read_bytes())
+    still = make_clip("still.mp4", frames=3, width=1280, height=720, painter=astronaut_scene)
+    assert redact(RedactionJob(still, tmp_path / "bundled.mp4")).plates == 0
+    # 6.7 s: two segment processes, and the report names the worker's models.
+    src = make_clip(frames=200, width=1280, height=720, painter=astronaut_scene, gop=30)
+    report = redact(RedactionJob(src, tmp_path / "o.mp4", models=Models(plates=cascade)))
+    assert report.plates >= 2
+    digest = hashlib.sha256(cascade.read_bytes()).hexdigest()
+    assert report.tools["plate-model:our-plates.xml"] == digest
+    assert "plate-model:haarcascade_russian_plate_number.xml" not in report.tools
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "plate model file does not exist"),
+        (b"\x00\x01 not a cascade", "not an OpenCV cascade file"),
+        (b'<?xml version="1.0"?><opencv_storage></opencv_storage>', "not an OpenCV cascade"),
+    ],
+)
+def test_a_broken_plate_model_is_refused_clearly(
+    make_clip: MakeClip, tmp_path: Path, content: bytes | None, message: str
+) -> None:
+    cascade = tmp_path / "plates.xml"
+    if content is not None:
+        cascade.write_bytes(content)
+    with pytest.raises(RedactionError, match=message):
+        redact(RedactionJob(make_clip(frames=3), tmp_path / "o.mp4", models=Models(plates=cascade)))
     assert not (tmp_path / "o.mp4").exists()
 
 

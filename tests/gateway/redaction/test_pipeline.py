@@ -224,7 +224,7 @@ def test_a_failing_worker_window_fails_the_job_and_leaves_nothing(
     make_clip: MakeClip, tmp_path: Path
 ) -> None:
     from gateway.redaction.execution import Window
-    from gateway.redaction.profiles import DetectionSettings, Profile
+    from gateway.redaction.profiles import BUNDLED, DetectionSettings, Profile
     from gateway.redaction.segments import run_segments
 
     src = make_clip(frames=60)
@@ -236,7 +236,7 @@ def test_a_failing_worker_window_fails_the_job_and_leaves_nothing(
         Window(src, out.parent / ".b.partial", 1.0, None, ()),
     ]
     with pytest.raises(RedactionError, match="does not exist"):
-        run_segments(windows, out, Profile.MASKS_ONLY, None, DetectionSettings(), None)
+        run_segments(windows, out, Profile.MASKS_ONLY, BUNDLED, DetectionSettings(), None)
     assert list(out.parent.iterdir()) == []
 
 
