@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import multiprocessing
 import re
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -15,16 +16,19 @@ from protocol.custody import MAX_PARTS
 from protocol.timeutil import TimeWindow
 
 from .audit import AuditKind, AuditLog
+from .config import ConfigError
 from .redaction.pipeline import (
     RedactionError,
     RedactionJob,
     RedactionReport,
+    check_models,
     file_sha256,
     redact,
 )
 from .redaction.profiles import BUNDLED, Models
 from .sources.base import FootageSource, Recording, SourceError
 from .store import CameraRecord
+from .workers import worker_pool
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -78,6 +82,20 @@ def plan_parts(recordings: list[Recording], window: TimeWindow) -> list[PlannedP
         )
     return [PlannedPart(index, len(overlaps), rec, clip)
             for index, (rec, clip) in enumerate(overlaps, start=1)]
+
+
+async def start_redaction_worker(profile: str, models: Models) -> ProcessPoolExecutor:
+    """The process that redacts. The resident's model files are loaded there first, so a bad one
+    stops the gateway when it starts instead of failing every request."""
+    executor = worker_pool(1, multiprocessing.get_context("spawn"))
+    if models != BUNDLED:
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(executor, check_models, profile, models)
+        except RedactionError as err:
+            executor.shutdown(wait=False, cancel_futures=True)
+            raise ConfigError(f"cannot redact with the model files given: {err}") from err
+    return executor
 
 
 class ClipPreparation:

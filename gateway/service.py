@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import multiprocessing
 import signal
 from concurrent.futures import ProcessPoolExecutor
 from importlib.metadata import PackageNotFoundError, version
@@ -24,21 +23,18 @@ from .api import create_api
 from .audit import AuditKind, AuditLog
 from .cameras import cameras_api_json
 from .cityclient import CityClient, CityError
-from .config import ConfigError, GatewayConfig
+from .config import GatewayConfig
 from .events import EventBus, EventKind
 from .feed import Backoff, FeedLoop, RequestIntake
 from .fulfilment import Fulfilment, JobKind, preview_file
 from .inbox import CameraState, Inbox, InboxRequest, PreviewStatus, RequestState
 from .keys import create_api_token, load_device_key, read_api_token
-from .redaction.errors import RedactionError
-from .redaction.pipeline import check_models
-from .redaction.profiles import BUNDLED
+from .preparation import start_redaction_worker
 from .requeststate import InvalidTransitionError
 from .sources.registry import SourceRegistry
 from .store import GatewayStore, PinnedCity
 from .uploads import UploadQueue
 from .verification import ReplayGuard
-from .workers import worker_pool
 
 _LOGGER = logging.getLogger(__name__)
 _ENROLLMENT_POLL_S = 5.0
@@ -274,15 +270,8 @@ class GatewayService:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, self._stop.set)
-        self._executor = worker_pool(1, multiprocessing.get_context("spawn"))
-        if self.config.redaction_models != BUNDLED:  # the resident's: refused now, not later
-            try:
-                await loop.run_in_executor(self._executor, check_models,
-                                           self.config.redaction_profile,
-                                           self.config.redaction_models)
-            except RedactionError as err:
-                self._executor.shutdown(wait=False, cancel_futures=True)
-                raise ConfigError(f"cannot redact with the model files given: {err}") from err
+        self._executor = await start_redaction_worker(self.config.redaction_profile,
+                                                      self.config.redaction_models)
         runner = web.AppRunner(create_api(self), handle_signals=False, access_log=None,
                                shutdown_timeout=2.0)
         await runner.setup()
