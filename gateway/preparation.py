@@ -7,7 +7,8 @@ import hashlib
 import logging
 import multiprocessing
 import re
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -28,7 +29,7 @@ from .redaction.pipeline import (
 from .redaction.profiles import BUNDLED, Models
 from .sources.base import FootageSource, Recording, SourceError
 from .store import CameraRecord
-from .workers import worker_pool
+from .workers import RestartingPool
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -84,10 +85,10 @@ def plan_parts(recordings: list[Recording], window: TimeWindow) -> list[PlannedP
             for index, (rec, clip) in enumerate(overlaps, start=1)]
 
 
-async def start_redaction_worker(profile: str, models: Models) -> ProcessPoolExecutor:
+async def start_redaction_worker(profile: str, models: Models) -> RestartingPool:
     """The process that redacts. The resident's model files are loaded there first, so a bad one
     stops the gateway when it starts instead of failing every request."""
-    executor = worker_pool(1, multiprocessing.get_context("spawn"))
+    executor = RestartingPool(multiprocessing.get_context("spawn"))
     if models != BUNDLED:
         loop = asyncio.get_running_loop()
         try:
@@ -156,6 +157,10 @@ class ClipPreparation:
                 report = await loop.run_in_executor(self._executor, redact, job)
             except RedactionError as err:
                 raise FulfilmentFailed(str(err)) from err
+            except BrokenProcessPool as err:  # the next job gets a new worker (RestartingPool)
+                _LOGGER.error("the redaction worker died")
+                raise FulfilmentFailed("the redaction worker stopped (it ran out of memory or "
+                                       "crashed on this clip); retry to redact it again") from err
             except Exception as err:
                 _LOGGER.error("redaction worker failed (%s)", type(err).__name__)
                 raise FulfilmentFailed("the clip could not be redacted (the clip is corrupt "

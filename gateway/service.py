@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -71,7 +71,7 @@ class GatewayService:
         self._feed: FeedLoop | None = None
         self._client: CityClient | None = None
         self._fulfilment: Fulfilment | None = None
-        self._executor: ProcessPoolExecutor | None = None
+        self._executor: Executor | None = None
         self.bound_port: int | None = None
         self._shown: set[str] = set()
 

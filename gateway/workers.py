@@ -12,9 +12,13 @@ import multiprocessing
 import os
 import signal
 import sys
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
 
 _PR_SET_PDEATHSIG = 1
+T = TypeVar("T")
 
 
 def die_with_parent(expected_parent: int | None = None) -> None:
@@ -44,3 +48,24 @@ def worker_pool(
         initializer=die_with_parent,
         initargs=(os.getpid() if direct else None,),
     )
+
+
+class RestartingPool(Executor):
+    """A one-process `worker_pool` that starts afresh when its worker died (killed for memory,
+    or crashed on a clip): the job it was running fails with BrokenProcessPool, the next one
+    runs, where a plain pool would refuse every job until the gateway restarted."""
+
+    def __init__(self, context: multiprocessing.context.BaseContext) -> None:
+        self._context = context
+        self._pool = worker_pool(1, context)
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        try:
+            return self._pool.submit(fn, *args, **kwargs)
+        except BrokenProcessPool:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = worker_pool(1, self._context)
+            return self._pool.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)

@@ -6,8 +6,11 @@ import asyncio
 import hashlib
 import math
 import multiprocessing
+import os
+import signal
+import time
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -22,6 +25,7 @@ from gateway.redaction.profiles import BUNDLED, Models
 from gateway.sources.base import FootageSource
 from gateway.sources.folder import FolderSource
 from gateway.uploads import UploadQueue, UploadState, UploadStatus
+from gateway.workers import RestartingPool
 from protocol.signing import decode_ed25519_public_key
 
 from .service_harness import CityServer, Gateway, city, gateway
@@ -45,7 +49,7 @@ class Rig:
     parts: Parts
     uploads: UploadQueue
     footage: Path
-    executor: ProcessPoolExecutor
+    executor: RestartingPool
     changes: list[InboxRequest]
 
     def fulfilment(self, profile: str = "masks-only", models: Models = BUNDLED) -> Fulfilment:
@@ -65,7 +69,7 @@ async def rig(gateway: Gateway, city: CityServer, tmp_path: Path) -> AsyncIterat
     uploads = UploadQueue(gateway.layout.db, city_url=city.url, gateway_id=pinned.gateway_id,
                           device_key=gateway.key,
                           city_signing_key=decode_ed25519_public_key(pinned.signing_key))
-    executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    executor = RestartingPool(multiprocessing.get_context("spawn"))
     try:
         yield Rig(gateway, build_intake(gateway), uploads, tmp_path / "footage", executor, [])
     finally:
@@ -175,6 +179,45 @@ async def test_the_residents_model_files_redact_and_are_recorded_in_the_audit(
     tools = redacted.data["tools"]
     assert tools["plate-model:our-plates.xml"] == hashlib.sha256(cascade.read_bytes()).hexdigest()
     assert tools["face-model:centerface.onnx"]
+
+
+async def test_a_redaction_worker_that_dies_fails_its_camera_and_a_retry_redacts_it(
+    rig: Rig, city: CityServer
+) -> None:
+    rid = add_request(rig, city)
+    front, _ = rig.gateway.registration_ids
+    inbox = rig.parts.inbox
+    inbox.approve(rid, cameras=[front], window=None, decided_by="resident",
+                  now=inbox.get(rid).updated_at)
+    loop = asyncio.get_running_loop()
+    worker = await loop.run_in_executor(rig.executor, os.getpid)
+    busy = loop.run_in_executor(rig.executor, time.sleep, 60)  # the clip queues behind this
+    fulfilment = rig.fulfilment()
+    fulfilment.schedule(JobKind.FULFIL, rid)
+    stop = asyncio.Event()
+    task = asyncio.ensure_future(fulfilment.run(stop))
+
+    async def until(done: Callable[[], bool]) -> None:
+        async with asyncio.timeout(60):
+            while not done():
+                assert not task.done(), task
+                await asyncio.sleep(0.02)
+
+    try:
+        # Fetched, so the clip was handed to the worker (nothing awaits in between).
+        await until(lambda: AuditKind.FOOTAGE_FETCHED in
+                    [e.kind for e in rig.parts.audit.entries(rid)])
+        os.kill(worker, signal.SIGKILL)  # as the kernel does when memory runs out
+        await until(lambda: inbox.get(rid).camera(front).state is CameraState.FAILED)
+        assert "redaction worker stopped" in inbox.get(rid).camera(front).detail
+        with pytest.raises(BrokenProcessPool):
+            await busy
+        await fulfilment.retry(rid, None)
+        await until(lambda: inbox.get(rid).camera(front).detail == "waiting to upload")
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+    assert [e.kind for e in rig.parts.audit.entries(rid)].count(AuditKind.REDACTED) == 1
 
 
 async def test_declined_work_is_deleted_and_restart_resumes(rig: Rig, city: CityServer) -> None:

@@ -1,16 +1,21 @@
-"""Redaction worker processes die with the gateway instead of running on as orphans."""
+"""Redaction worker processes die with the gateway instead of running on as orphans, and a
+worker that dies is replaced for the next job."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import signal
 import subprocess
 import sys
 import time
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pytest
 
 from demo.processes import alive
+from gateway.workers import RestartingPool
 
 # A parent that starts a pool worker busy on a long task, reports the worker's pid, then is
 # SIGKILLed (as a gateway killed mid-redaction would be).
@@ -53,3 +58,20 @@ def test_workers_die_with_their_parent(tmp_path: Path, method: str) -> None:
     while alive(worker) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not alive(worker), f"worker {worker} outlived its parent"
+
+
+def _die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_restarting_pool_runs_the_next_job_in_a_new_worker() -> None:
+    pool = RestartingPool(multiprocessing.get_context("spawn"))
+    try:
+        first = pool.submit(os.getpid).result(timeout=60)
+        with pytest.raises(BrokenProcessPool):
+            pool.submit(_die).result(timeout=60)
+        second = pool.submit(os.getpid).result(timeout=60)
+        assert second != first and not alive(first)
+        assert pool.submit(os.getpid).result(timeout=60) == second  # one worker, kept
+    finally:
+        pool.shutdown()
