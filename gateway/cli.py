@@ -19,9 +19,8 @@ from .cli_requests import register as register_requests
 from .config import ConfigError, DataLayout, GatewayConfig, GatewayError, ListenAddress, Timing
 from .inbox import InboxError
 from .keys import create_api_token, load_device_key, load_or_create_device_key
-from .redaction.cli import add_model_options, models_from
+from .redaction.cli import add_redaction_options, models_from
 from .redaction.cli import register as register_redact
-from .redaction.profiles import Profile
 from .sources.base import SourceError
 from .sources.cli import register as register_sources
 from .store import GatewayStore
@@ -264,9 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-remote", action="store_true",
                    help="allow a non-loopback listen address (advertised over zeroconf)")
     p.add_argument("--no-advertise", action="store_true", help="never advertise over zeroconf")
-    p.add_argument("--profile", choices=[profile.value for profile in Profile], default="standard",
-                   help="redaction profile")
-    add_model_options(p)
+    add_redaction_options(p)
     p.add_argument("--feed-wait", type=int, default=25, help=argparse.SUPPRESS)
     p.set_defaults(handler=cmd_serve)
 

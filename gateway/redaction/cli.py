@@ -64,15 +64,19 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     )
     parser.add_argument("--preview", type=Path, metavar="PNG", help="write a contact sheet")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
-    parser.add_argument(
-        "--profile", choices=[p.value for p in Profile], default=Profile.STANDARD.value
-    )
-    add_model_options(parser)
+    add_redaction_options(parser)
     parser.set_defaults(handler=run_redact)
 
 
-def add_model_options(parser: argparse.ArgumentParser) -> None:
-    """--face-model and --plate-model: files replacing the bundled detectors' models."""
+def add_redaction_options(parser: argparse.ArgumentParser) -> None:
+    """--profile, and --face-model and --plate-model: files replacing the bundled models (the
+    options `redact` and the gateway's `serve` share)."""
+    parser.add_argument(
+        "--profile",
+        choices=[p.value for p in Profile],
+        default=Profile.STANDARD.value,
+        help="standard: faces, plates and masks; masks-only: the privacy masks alone",
+    )
     parser.add_argument(
         "--face-model", type=Path, metavar="ONNX", help="a CenterFace-compatible face model file"
     )
@@ -85,7 +89,7 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
 
 
 def models_from(args: argparse.Namespace) -> Models:
-    """The model files named by `add_model_options`' options."""
+    """The model files named by `add_redaction_options`' options."""
     return Models(face=args.face_model, plates=args.plate_model)
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import math
 import multiprocessing
 import os
 import signal
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import timedelta
@@ -76,18 +77,32 @@ async def rig(gateway: Gateway, city: CityServer, tmp_path: Path) -> AsyncIterat
         executor.shutdown(cancel_futures=True)
 
 
-async def run_until(fulfilment: Fulfilment, done: Callable[[], bool], limit_s: float = 120) -> None:
+Until = Callable[[Callable[[], bool]], Awaitable[None]]
+
+
+@contextlib.asynccontextmanager
+async def running(fulfilment: Fulfilment, limit_s: float = 120) -> AsyncIterator[Until]:
+    """Fulfilment running in the background; `until(done)` waits for `done()` meanwhile."""
     stop = asyncio.Event()
     task = asyncio.ensure_future(fulfilment.run(stop))
-    try:
+
+    async def until(done: Callable[[], bool]) -> None:
         deadline = asyncio.get_running_loop().time() + limit_s
         while not done():
             assert asyncio.get_running_loop().time() < deadline, "fulfilment did not finish"
             assert not task.done(), task
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.02)
+
+    try:
+        yield until
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
+
+
+async def run_until(fulfilment: Fulfilment, done: Callable[[], bool], limit_s: float = 120) -> None:
+    async with running(fulfilment, limit_s) as until:
+        await until(done)
 
 
 def add_request(rig: Rig, city: CityServer, suffix: str = ".mp4", fps: int = 10) -> str:
@@ -194,16 +209,7 @@ async def test_a_redaction_worker_that_dies_fails_its_camera_and_a_retry_redacts
     busy = loop.run_in_executor(rig.executor, time.sleep, 60)  # the clip queues behind this
     fulfilment = rig.fulfilment()
     fulfilment.schedule(JobKind.FULFIL, rid)
-    stop = asyncio.Event()
-    task = asyncio.ensure_future(fulfilment.run(stop))
-
-    async def until(done: Callable[[], bool]) -> None:
-        async with asyncio.timeout(60):
-            while not done():
-                assert not task.done(), task
-                await asyncio.sleep(0.02)
-
-    try:
+    async with running(fulfilment) as until:
         # Fetched, so the clip was handed to the worker (nothing awaits in between).
         await until(lambda: AuditKind.FOOTAGE_FETCHED in
                     [e.kind for e in rig.parts.audit.entries(rid)])
@@ -214,9 +220,6 @@ async def test_a_redaction_worker_that_dies_fails_its_camera_and_a_retry_redacts
             await busy
         await fulfilment.retry(rid, None)
         await until(lambda: inbox.get(rid).camera(front).detail == "waiting to upload")
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 10)
     assert [e.kind for e in rig.parts.audit.entries(rid)].count(AuditKind.REDACTED) == 1
 
 

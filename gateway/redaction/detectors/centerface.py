@@ -101,17 +101,17 @@ class CenterFaceDetector:
         self._peaks: list[Box] = []
         # The crops the last second look checked, with what it found in each.
         self._checked: dict[_CropKey, tuple[RgbImage, list[Box]]] = {}
-        incompatible = RedactionError(
-            "The face model is not a CenterFace-compatible ONNX file "
-            "(input 'input.1', outputs 537-540)."
-        )
         try:
             self._session = session(data, threads)
+            inputs = {node.name for node in self._session.get_inputs()}
+            outputs = {node.name for node in self._session.get_outputs()}
+            if inputs != {INPUT} or not set(OUTPUTS) <= outputs:
+                raise ValueError(f"inputs {sorted(inputs)}, outputs {sorted(outputs)}")
         except Exception as exc:
-            raise incompatible from exc
-        inputs = {node.name for node in self._session.get_inputs()}
-        if inputs != {INPUT} or not set(OUTPUTS) <= {o.name for o in self._session.get_outputs()}:
-            raise incompatible
+            raise RedactionError(
+                "The face model is not a CenterFace-compatible ONNX file "
+                "(input 'input.1', outputs 537-540)."
+            ) from exc
 
     def detect(self, image: RgbImage, full: FullFrame | None = None) -> Sequence[Box]:
         """Faces in an RGB image whose sides are multiples of 32, as normalised boxes.
