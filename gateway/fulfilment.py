@@ -32,10 +32,12 @@ from .inbox import (
 )
 from .packaging import PackagingError, seal_clip
 from .preparation import (
+    DEFAULT_TIME_LIMIT,
     ClipPreparation,
     FulfilmentFailed,
     PreparedClip,
     SourceLookup,
+    TimeLimit,
     folder_name,
 )
 from .redaction.profiles import BUNDLED, Models
@@ -62,6 +64,7 @@ class Fulfilment:
         audit: AuditLog, uploads: UploadQueue, sources: SourceLookup,
         device_key: Ed25519PrivateKey, executor: Executor, profile: str,
         on_change: Callable[[InboxRequest], None], models: Models = BUNDLED,
+        time_limit: TimeLimit = DEFAULT_TIME_LIMIT,
     ) -> None:
         self._work = work_dir
         self._spool = spool_dir
@@ -72,7 +75,8 @@ class Fulfilment:
         self._device_key = device_key
         self._on_change = on_change
         self._prep = ClipPreparation(work_dir=work_dir, audit=audit, sources=sources,
-                                     executor=executor, profile=profile, models=models)
+                                     executor=executor, profile=profile, models=models,
+                                     time_limit=time_limit)
         self._jobs: asyncio.Queue[tuple[JobKind, str]] = asyncio.Queue()
         self._mirror = UploadMirror(inbox=inbox, audit=audit, uploads=uploads,
                                     on_change=on_change)

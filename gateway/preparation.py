@@ -25,11 +25,12 @@ from .redaction.pipeline import (
     check_models,
     file_sha256,
     redact,
+    remove_leftovers,
 )
 from .redaction.profiles import BUNDLED, Models
 from .sources.base import FootageSource, Recording, SourceError
 from .store import CameraRecord
-from .workers import RestartingPool
+from .workers import RestartingPool, run_within
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -65,6 +66,23 @@ class PreparedClip:
     def folder(self) -> Path:
         """The part's work folder (original, redacted clip, contact sheet)."""
         return self.redacted.parent
+
+
+@dataclass(frozen=True)
+class TimeLimit:
+    """How long the worker may take to redact one clip before it is stopped, so that a hang
+    (a decoder or a model stuck in C code) fails that clip instead of every later one. Meant
+    for hangs, not slow machines: 10 s per second of clip is 0.1x real time, 20-30 times
+    slower than the 2-core machine in docs/benchmarks.md."""
+
+    base_s: float = 120.0
+    per_clip_second_s: float = 10.0
+
+    def for_clip(self, duration_s: float) -> float:
+        return self.base_s + self.per_clip_second_s * max(duration_s, 0.0)
+
+
+DEFAULT_TIME_LIMIT = TimeLimit()
 
 
 def plan_parts(recordings: list[Recording], window: TimeWindow) -> list[PlannedPart]:
@@ -103,9 +121,11 @@ class ClipPreparation:
     """Lists, fetches and redacts (in the worker process) a camera's recordings."""
 
     def __init__(self, *, work_dir: Path, audit: AuditLog, sources: SourceLookup,
-                 executor: Executor, profile: str, models: Models = BUNDLED) -> None:
+                 executor: Executor, profile: str, models: Models = BUNDLED,
+                 time_limit: TimeLimit = DEFAULT_TIME_LIMIT) -> None:
         self._work, self._audit, self._sources = work_dir, audit, sources
         self._executor, self._profile, self._models = executor, profile, models
+        self._time_limit = time_limit
         # Redactions done in this run (a preview's clip is reused when the window is approved).
         self._reports: dict[Path, RedactionReport] = {}
 
@@ -152,13 +172,21 @@ class ClipPreparation:
                 masks=camera.masks, profile=self._profile, preview=folder / "preview.png",
                 models=self._models,
             )
+            limit_s = self._time_limit.for_clip(end_s - start_s)
             loop = asyncio.get_running_loop()
+            submitted = loop.time()
             try:
-                report = await loop.run_in_executor(self._executor, redact, job)
+                report = await loop.run_in_executor(
+                    self._executor, run_within, limit_s, redact, job)
             except RedactionError as err:
                 raise FulfilmentFailed(str(err)) from err
             except BrokenProcessPool as err:  # the next job gets a new worker (RestartingPool)
                 _LOGGER.error("the redaction worker died")
+                await asyncio.to_thread(remove_leftovers, job)
+                if loop.time() - submitted >= limit_s:  # it may have waited its turn, never less
+                    raise FulfilmentFailed(
+                        f"redacting the clip took longer than the {limit_s:.0f} s allowed for "
+                        "it and was stopped; retry to redact it again") from err
                 raise FulfilmentFailed("the redaction worker stopped (it ran out of memory or "
                                        "crashed on this clip); retry to redact it again") from err
             except Exception as err:

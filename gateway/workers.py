@@ -1,13 +1,16 @@
-"""Worker processes that never outlive the gateway.
+"""Worker processes that never outlive the gateway, nor a job's time limit.
 
 Redaction runs in a process pool (and that pool's workers start segment workers). If the
 gateway is killed, Linux would re-parent those workers to init and let them run on — or
 hang — holding a clip; `die_with_parent` asks the kernel to kill them with their parent.
+A job that hangs in the worker (a decoder or a model stuck in C code) is ended by
+`run_within`, and `RestartingPool` gives the next job a new worker.
 """
 
 from __future__ import annotations
 
 import ctypes
+import faulthandler
 import multiprocessing
 import os
 import signal
@@ -48,6 +51,19 @@ def worker_pool(
         initializer=die_with_parent,
         initargs=(os.getpid() if direct else None,),
     )
+
+
+def run_within[R](limit_s: float, fn: Callable[..., R], /, *args: Any) -> R:
+    """In a pool worker: `fn(*args)`, or this process ends (exit status 1, every thread's stack
+    written to stderr) if it has not returned after `limit_s` seconds. faulthandler's watchdog
+    is a C thread that needs no GIL, so this works even when `fn` is stuck in C code holding
+    it, where no Python-level timeout or signal handler would ever run. The pool then fails
+    the job with BrokenProcessPool, and the worker's own children die with it."""
+    faulthandler.dump_traceback_later(limit_s, exit=True)
+    try:
+        return fn(*args)
+    finally:
+        faulthandler.cancel_dump_traceback_later()
 
 
 class RestartingPool(Executor):

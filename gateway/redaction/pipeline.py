@@ -1,5 +1,6 @@
 """The redaction pipeline: trim, obscure faces, plates and masks, strip audio and metadata."""
 
+import glob
 import hashlib
 import time
 from collections.abc import Callable, Sequence
@@ -86,6 +87,17 @@ def check_models(profile: str, models: Models) -> None:
     """Load the detectors `profile` runs with these model files (RedactionError if one is
     missing or not a model), so the gateway refuses them when it starts, not on a request."""
     build_detectors(_profile(profile), models)
+
+
+def remove_leftovers(job: RedactionJob) -> None:
+    """Delete what a redaction killed mid-job (by its time limit or the kernel) left behind,
+    where `redact` had no chance to: the hidden partial files of its clip (the encoder's and
+    the segments') and contact sheet, and the clip it may have been hashing."""
+    for target in (job.output, job.preview):
+        if target is not None:
+            for path in target.parent.glob(f"*.{glob.escape(target.name)}.*.partial"):
+                path.unlink(missing_ok=True)
+    job.output.unlink(missing_ok=True)
 
 
 def redact_with(

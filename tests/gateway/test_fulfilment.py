@@ -21,6 +21,7 @@ import pytest
 from gateway.audit import AuditKind
 from gateway.fulfilment import Fulfilment, JobKind
 from gateway.inbox import CameraState, InboxRequest, PreviewStatus, RequestState
+from gateway.preparation import DEFAULT_TIME_LIMIT, TimeLimit
 from gateway.redaction.detectors.plates import bundled_cascades
 from gateway.redaction.profiles import BUNDLED, Models
 from gateway.sources.base import FootageSource
@@ -53,13 +54,14 @@ class Rig:
     executor: RestartingPool
     changes: list[InboxRequest]
 
-    def fulfilment(self, profile: str = "masks-only", models: Models = BUNDLED) -> Fulfilment:
+    def fulfilment(self, profile: str = "masks-only", models: Models = BUNDLED,
+                   time_limit: TimeLimit = DEFAULT_TIME_LIMIT) -> Fulfilment:
         return Fulfilment(
             work_dir=self.gateway.layout.work, spool_dir=self.gateway.layout.spool,
             store=self.gateway.store, inbox=self.parts.inbox, audit=self.parts.audit,
             uploads=self.uploads, sources=Sources(self.footage), device_key=self.gateway.key,
             executor=self.executor, profile=profile, on_change=self.changes.append,
-            models=models,
+            models=models, time_limit=time_limit,
         )
 
 
@@ -221,6 +223,41 @@ async def test_a_redaction_worker_that_dies_fails_its_camera_and_a_retry_redacts
         await fulfilment.retry(rid, None)
         await until(lambda: inbox.get(rid).camera(front).detail == "waiting to upload")
     assert [e.kind for e in rig.parts.audit.entries(rid)].count(AuditKind.REDACTED) == 1
+
+
+async def test_a_redaction_past_its_time_limit_fails_its_camera_and_a_retry_redacts_it(
+    rig: Rig, city: CityServer
+) -> None:
+    rid = add_request(rig, city)
+    front, _ = rig.gateway.registration_ids
+    inbox = rig.parts.inbox
+    previewer = rig.fulfilment()
+    previewer.schedule(JobKind.PREVIEW, rid)
+    await run_until(previewer, lambda: inbox.get(rid).preview is PreviewStatus.READY)
+    # A new Fulfilment (as after a restart) holds no report for the clip on disk, so it redacts
+    # again; beside the clip, what a worker killed mid-clip would also have left.
+    clip = next(rig.gateway.layout.work.glob(f"*/{front}/*/redacted-*.mp4"))
+    (clip.parent / f".{clip.name}.0badc0de.partial").write_bytes(b"half a clip")
+    def redactions() -> int:
+        return [e.kind for e in rig.parts.audit.entries(rid)].count(AuditKind.REDACTED)
+
+    before = redactions()
+    inbox.approve(rid, cameras=[front], window=None, decided_by="resident",
+                  now=inbox.get(rid).updated_at)
+    hasty = rig.fulfilment(time_limit=TimeLimit(base_s=1e-6, per_clip_second_s=0))
+    hasty.schedule(JobKind.FULFIL, rid)
+    async with running(hasty) as until:
+        await until(lambda: inbox.get(rid).camera(front).state is CameraState.FAILED)
+    detail = inbox.get(rid).camera(front).detail
+    assert detail.startswith("redacting the clip took longer than the "), detail
+    assert detail.endswith(" s allowed for it and was stopped; retry to redact it again")
+    assert redactions() == before
+    assert not list(clip.parent.glob("*redacted-*"))  # nothing half-done is kept
+    fulfilment = rig.fulfilment()
+    await fulfilment.retry(rid, None)
+    async with running(fulfilment) as until:
+        await until(lambda: inbox.get(rid).camera(front).detail == "waiting to upload")
+    assert redactions() == before + 1
 
 
 async def test_declined_work_is_deleted_and_restart_resumes(rig: Rig, city: CityServer) -> None:

@@ -1,8 +1,9 @@
-"""Redaction worker processes die with the gateway instead of running on as orphans, and a
-worker that dies is replaced for the next job."""
+"""Redaction worker processes die with the gateway instead of running on as orphans, a job
+past its time limit ends its worker, and a worker that dies is replaced for the next job."""
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
 import signal
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from demo.processes import alive
-from gateway.workers import RestartingPool
+from gateway.workers import RestartingPool, run_within
 
 # A parent that starts a pool worker busy on a long task, reports the worker's pid, then is
 # SIGKILLed (as a gateway killed mid-redaction would be).
@@ -73,5 +74,27 @@ def test_a_restarting_pool_runs_the_next_job_in_a_new_worker() -> None:
         second = pool.submit(os.getpid).result(timeout=60)
         assert second != first and not alive(first)
         assert pool.submit(os.getpid).result(timeout=60) == second  # one worker, kept
+    finally:
+        pool.shutdown()
+
+
+def _stuck_in_c() -> None:
+    # Sleeps inside libc holding the GIL (PyDLL does not release it), as a decoder or model
+    # stuck in C code would: no Python thread or signal handler runs meanwhile.
+    ctypes.PyDLL(None).sleep(60)
+
+
+def test_a_job_past_its_time_limit_ends_its_worker_even_when_stuck_in_c() -> None:
+    pool = RestartingPool(multiprocessing.get_context("spawn"))
+    try:
+        first = pool.submit(run_within, 30, os.getpid).result(timeout=60)
+        started = time.monotonic()
+        with pytest.raises(BrokenProcessPool):
+            pool.submit(run_within, 1.0, _stuck_in_c).result(timeout=50)
+        assert time.monotonic() - started < 40  # ended by its limit, not by returning
+        assert not alive(first)
+        second = pool.submit(run_within, 1.0, os.getpid).result(timeout=60)
+        time.sleep(1.5)  # past that job's limit: a job that returned leaves no watchdog behind
+        assert pool.submit(os.getpid).result(timeout=60) == second != first
     finally:
         pool.shutdown()

@@ -1,8 +1,12 @@
 """redact(): trimming, stripping, masks, output format (masks-only profile: no detectors)."""
 
+import multiprocessing
 import os
+import signal
 import subprocess
 import sys
+import time
+from concurrent.futures.process import BrokenProcessPool
 from fractions import Fraction
 from pathlib import Path
 
@@ -11,7 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gateway.redaction.pipeline import RedactionError, RedactionJob, redact
+from gateway.redaction.pipeline import RedactionError, RedactionJob, redact, remove_leftovers
+from gateway.workers import RestartingPool
 from tests.gateway.redaction.conftest import MakeClip, decode_all, index_frame, read_index
 
 
@@ -237,6 +242,34 @@ def test_a_failing_worker_window_fails_the_job_and_leaves_nothing(
     ]
     with pytest.raises(RedactionError, match="does not exist"):
         run_segments(windows, out, Profile.MASKS_ONLY, BUNDLED, DetectionSettings(), None)
+    assert list(out.parent.iterdir()) == []
+
+
+def test_a_redaction_killed_mid_clip_leaves_nothing_once_its_leftovers_are_removed(
+    make_clip: MakeClip, tmp_path: Path
+) -> None:
+    # As the kernel kills the gateway's worker when memory runs out (or its time limit ends
+    # it): the job cannot clean up after itself, so the gateway calls remove_leftovers.
+    src = make_clip(frames=1800)  # a minute: two segment processes, busy for seconds
+    out = tmp_path / "out" / "clip.mp4"
+    out.parent.mkdir()
+    killed = RedactionJob(src, out, preview=out.parent / "sheet.png")  # standard profile
+    pool = RestartingPool(multiprocessing.get_context("spawn"))
+    try:
+        worker = pool.submit(os.getpid).result(timeout=60)
+        running = pool.submit(redact, killed)
+        deadline = time.monotonic() + 60
+        while len(list(out.parent.iterdir())) < 2:  # both segments are encoding
+            assert not running.done() and time.monotonic() < deadline
+            time.sleep(0.01)
+        os.kill(worker, signal.SIGKILL)
+        with pytest.raises(BrokenProcessPool):
+            running.result(timeout=60)
+    finally:
+        pool.shutdown()
+    left = [p.name for p in out.parent.iterdir()]
+    assert len(left) >= 2 and all(name.endswith(".partial") for name in left), left
+    remove_leftovers(killed)
     assert list(out.parent.iterdir()) == []
 
 
