@@ -78,14 +78,22 @@ def add_redaction_options(parser: argparse.ArgumentParser) -> None:
         help="standard: faces, plates and masks; masks-only: the privacy masks alone",
     )
     parser.add_argument(
-        "--face-model", type=Path, metavar="ONNX", help="a CenterFace-compatible face model file"
+        "--face-model",
+        type=_model_path,
+        metavar="ONNX",
+        help="a CenterFace-compatible face model file",
     )
     parser.add_argument(
         "--plate-model",
-        type=Path,
+        type=_model_path,
         metavar="XML",
         help="an OpenCV cascade file for licence plates (Haar or LBP), e.g. for your country's",
     )
+
+
+def _model_path(text: str) -> Path:
+    """Absolute, with ~ expanded: a service manager passes the option without a shell."""
+    return Path(text).expanduser().absolute()
 
 
 def models_from(args: argparse.Namespace) -> Models:

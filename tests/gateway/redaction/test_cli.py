@@ -100,7 +100,8 @@ def test_failure_is_a_message_and_exit_code(
 
 
 def test_model_files_reach_the_job_and_a_bad_one_is_a_message(
-    make_clip: MakeClip, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    make_clip: MakeClip, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     src, out = make_clip(frames=3), tmp_path / "o.mp4"
     cascade = tmp_path / "plates.xml"
@@ -112,6 +113,7 @@ def test_model_files_reach_the_job_and_a_bad_one_is_a_message(
     assert not out.exists()
     model = tmp_path / "faces.onnx"
     model.write_bytes(bundled_model().read_bytes())
-    argv = ["redact", str(src), str(out), "--face-model", str(model), "--json"]
+    monkeypatch.setenv("HOME", str(tmp_path))  # as a service manager passes it, unexpanded
+    argv = ["redact", str(src), str(out), "--face-model", "~/faces.onnx", "--json"]
     assert main(argv) == 0
     assert "face-model:faces.onnx" in json.loads(capsys.readouterr().out)["tools"]
