@@ -16,10 +16,10 @@ from protocol.signing import display_fingerprint, key_id
 
 from .audit import AuditError, AuditKind, AuditLog, verify_database
 from .cli_requests import register as register_requests
-from .config import ConfigError, DataLayout, GatewayConfig, GatewayError, ListenAddress, Timing
+from .cli_serve import register as register_serve
+from .config import ConfigError, DataLayout, GatewayError
 from .inbox import InboxError
 from .keys import create_api_token, load_device_key, load_or_create_device_key
-from .redaction.cli import add_redaction_options, models_from
 from .redaction.cli import register as register_redact
 from .sources.base import SourceError
 from .sources.cli import register as register_sources
@@ -148,19 +148,6 @@ def cmd_camera_remove(args: argparse.Namespace) -> int:
     return asyncio.run(go())
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    from .service import GatewayService
-
-    listen = ListenAddress.parse(args.listen)
-    config = GatewayConfig(
-        data=_layout(args), listen=listen, allow_remote=args.allow_remote,
-        advertise=not args.no_advertise, redaction_profile=args.profile,
-        redaction_models=models_from(args), timing=Timing(feed_wait_s=args.feed_wait),
-    )
-    asyncio.run(GatewayService(config).run())
-    return 0
-
-
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     layout = _layout(args)
     layout.require()
@@ -258,15 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("camera", help="name or registration id")
     p.set_defaults(handler=cmd_camera_remove)
 
-    p = sub.add_parser("serve", help="run the gateway")
-    p.add_argument("--listen", default="127.0.0.1:8765", help="local API address")
-    p.add_argument("--allow-remote", action="store_true",
-                   help="allow a non-loopback listen address (advertised over zeroconf)")
-    p.add_argument("--no-advertise", action="store_true", help="never advertise over zeroconf")
-    add_redaction_options(p)
-    p.add_argument("--feed-wait", type=int, default=25, help=argparse.SUPPRESS)
-    p.set_defaults(handler=cmd_serve)
-
+    register_serve(sub)
     register_requests(sub)
 
     aud = sub.add_parser("audit", help="the tamper-evident log").add_subparsers(

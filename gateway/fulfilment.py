@@ -21,6 +21,7 @@ from protocol.signing import decode_x25519_public_key
 from protocol.timeutil import format_time, utcnow
 
 from .audit import AuditKind, AuditLog
+from .config import DEFAULT_TIME_LIMIT, TimeLimit
 from .inbox import (
     CameraState,
     Inbox,
@@ -32,12 +33,10 @@ from .inbox import (
 )
 from .packaging import PackagingError, seal_clip
 from .preparation import (
-    DEFAULT_TIME_LIMIT,
     ClipPreparation,
     FulfilmentFailed,
     PreparedClip,
     SourceLookup,
-    TimeLimit,
     folder_name,
 )
 from .redaction.profiles import BUNDLED, Models

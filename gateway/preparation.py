@@ -17,7 +17,7 @@ from protocol.custody import MAX_PARTS
 from protocol.timeutil import TimeWindow
 
 from .audit import AuditKind, AuditLog
-from .config import ConfigError
+from .config import DEFAULT_TIME_LIMIT, ConfigError, TimeLimit
 from .redaction.pipeline import (
     RedactionError,
     RedactionJob,
@@ -66,23 +66,6 @@ class PreparedClip:
     def folder(self) -> Path:
         """The part's work folder (original, redacted clip, contact sheet)."""
         return self.redacted.parent
-
-
-@dataclass(frozen=True)
-class TimeLimit:
-    """How long the worker may take to redact one clip before it is stopped, so that a hang
-    (a decoder or a model stuck in C code) fails that clip instead of every later one. Meant
-    for hangs, not slow machines: 10 s per second of clip is 0.1x real time, 20-30 times
-    slower than the 2-core machine in docs/benchmarks.md."""
-
-    base_s: float = 120.0
-    per_clip_second_s: float = 10.0
-
-    def for_clip(self, duration_s: float) -> float:
-        return self.base_s + self.per_clip_second_s * max(duration_s, 0.0)
-
-
-DEFAULT_TIME_LIMIT = TimeLimit()
 
 
 def plan_parts(recordings: list[Recording], window: TimeWindow) -> list[PlannedPart]:
@@ -186,7 +169,8 @@ class ClipPreparation:
                 if loop.time() - submitted >= limit_s:  # it may have waited its turn, never less
                     raise FulfilmentFailed(
                         f"redacting the clip took longer than the {limit_s:.0f} s allowed for "
-                        "it and was stopped; retry to redact it again") from err
+                        "it and was stopped; retry to redact it again (on a slow machine, "
+                        "raise serve's --redaction-time-limit)") from err
                 raise FulfilmentFailed("the redaction worker stopped (it ran out of memory or "
                                        "crashed on this clip); retry to redact it again") from err
             except Exception as err:

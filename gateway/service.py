@@ -232,7 +232,7 @@ class GatewayService:
                 inbox=self.inbox, audit=self.audit, uploads=uploads, sources=self.sources,
                 device_key=self.device_key, executor=self._executor,
                 profile=self.config.redaction_profile, models=self.config.redaction_models,
-                on_change=self.on_request_change,
+                time_limit=self.config.redaction_time_limit, on_change=self.on_request_change,
             )
             fulfilment_ref.append(self._fulfilment)
             intake = RequestIntake(

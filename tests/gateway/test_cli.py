@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from gateway.config import DataLayout
 from gateway.sources.registry import SourceRegistry
 from gateway.store import GatewayStore
@@ -74,6 +76,16 @@ def test_serve_refuses_a_public_address(tmp_path: Path) -> None:
     run(data, "init")
     result = run(data, "serve", "--listen", "0.0.0.0:8765")
     assert result.returncode == 2 and "--allow-remote" in result.stderr
+
+
+@pytest.mark.parametrize("limit", ["0", "-3", "nan", "ten"])
+def test_serve_refuses_a_time_limit_that_is_not_a_positive_number(
+    tmp_path: Path, limit: str
+) -> None:
+    data = tmp_path / "gw"
+    run(data, "init")
+    result = run(data, "serve", "--redaction-time-limit", limit)
+    assert result.returncode == 2 and "--redaction-time-limit" in result.stderr, result.stderr
 
 
 def test_requests_without_a_running_gateway(tmp_path: Path) -> None:
