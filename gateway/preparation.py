@@ -166,7 +166,7 @@ class ClipPreparation:
             except BrokenProcessPool as err:  # the next job gets a new worker (RestartingPool)
                 _LOGGER.error("the redaction worker died")
                 await asyncio.to_thread(remove_leftovers, job)
-                if loop.time() - submitted >= limit_s:  # it may have waited its turn, never less
+                if loop.time() - submitted >= limit_s:  # since submitted: at least its own run
                     raise FulfilmentFailed(
                         f"redacting the clip took longer than the {limit_s:.0f} s allowed for "
                         "it and was stopped; retry to redact it again (on a slow machine, "
