@@ -86,14 +86,14 @@ def plan_parts(recordings: list[Recording], window: TimeWindow) -> list[PlannedP
             for index, (rec, clip) in enumerate(overlaps, start=1)]
 
 
-async def start_redaction_worker(profile: str, models: Models) -> RestartingPool:
+async def start_redaction_worker(models: Models) -> RestartingPool:
     """The process that redacts. The resident's model files are loaded there first, so a bad one
     stops the gateway when it starts instead of failing every request."""
     executor = RestartingPool(multiprocessing.get_context("spawn"))
     if models != BUNDLED:
         loop = asyncio.get_running_loop()
         try:
-            await loop.run_in_executor(executor, check_models, profile, models)
+            await loop.run_in_executor(executor, check_models, models)
         except RedactionError as err:
             executor.shutdown(wait=False, cancel_futures=True)
             raise ConfigError(f"cannot redact with the model files given: {err}") from err

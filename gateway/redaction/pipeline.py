@@ -83,10 +83,11 @@ def redact(job: RedactionJob, progress: Progress | None = None) -> RedactionRepo
     return _finish(job, outcome, started)
 
 
-def check_models(profile: str, models: Models) -> None:
-    """Load the detectors `profile` runs with these model files (RedactionError if one is
-    missing or not a model), so the gateway refuses them when it starts, not on a request."""
-    build_detectors(_profile(profile), models)
+def check_models(models: Models) -> None:
+    """Load the detectors with these model files (RedactionError if one is missing or not a
+    model), so the gateway refuses them when it starts, not on a request; also under a profile
+    that does not use them, so that changing the profile later brings no surprise."""
+    build_detectors(Profile.STANDARD, models)
 
 
 def remove_leftovers(job: RedactionJob) -> None:

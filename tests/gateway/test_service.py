@@ -150,14 +150,16 @@ async def test_cli_answers_requests_through_the_running_gateway(
     assert city.double.replies == []
 
 
+@pytest.mark.parametrize("profile", ["standard", "masks-only"])  # masks-only: checked anyway
 async def test_a_bad_model_file_stops_the_gateway_before_it_listens(
-    gateway: Gateway, tmp_path: Path
+    gateway: Gateway, tmp_path: Path, profile: str
 ) -> None:
     bad = tmp_path / "plates.xml"
     bad.write_text("<not a cascade/>")
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "gateway", "--data", str(gateway.layout.root), "serve",
-        "--listen", "127.0.0.1:0", "--plate-model", str(bad), stderr=asyncio.subprocess.PIPE,
+        "--listen", "127.0.0.1:0", "--profile", profile, "--plate-model", str(bad),
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         _, err = await asyncio.wait_for(proc.communicate(), 60)
