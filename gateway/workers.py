@@ -18,10 +18,9 @@ import sys
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, TypeVar
+from typing import Any
 
 _PR_SET_PDEATHSIG = 1
-T = TypeVar("T")
 
 
 def die_with_parent(expected_parent: int | None = None) -> None:
@@ -75,7 +74,7 @@ class RestartingPool(Executor):
         self._context = context
         self._pool = worker_pool(1, context)
 
-    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+    def submit[T](self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
         try:
             return self._pool.submit(fn, *args, **kwargs)
         except BrokenProcessPool:

@@ -147,16 +147,14 @@ def _finish(job: RedactionJob, outcome: Outcome, started: float) -> RedactionRep
     )
 
 
-def _profile(name: str) -> Profile:
+def _check_job(job: RedactionJob) -> Profile:
     try:
-        return Profile(name)
+        profile = Profile(job.profile)
     except ValueError:
         names = ", ".join(p.value for p in Profile)
-        raise RedactionError(f"Unknown redaction profile {name!r}; use one of: {names}.") from None
-
-
-def _check_job(job: RedactionJob) -> Profile:
-    profile = _profile(job.profile)
+        raise RedactionError(
+            f"Unknown redaction profile {job.profile!r}; use one of: {names}."
+        ) from None
     for value in (job.start_s, job.end_s):
         if value is not None and (value != value or value < 0):
             raise RedactionError("Start and end times must be zero or positive numbers of seconds.")

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from gateway.audit import AuditKind
+from gateway.audit import AuditEntry, AuditKind
+from gateway.config import DEFAULT_TIME_LIMIT, TimeLimit
 from gateway.fulfilment import Fulfilment, JobKind
 from gateway.inbox import CameraState, InboxRequest, PreviewStatus, RequestState
-from gateway.preparation import DEFAULT_TIME_LIMIT, TimeLimit
 from gateway.redaction.detectors.plates import bundled_cascades
 from gateway.redaction.profiles import BUNDLED, Models
 from gateway.sources.base import FootageSource
@@ -162,17 +162,22 @@ async def test_preview_then_approval_seals_and_queues(rig: Rig, city: CityServer
     assert AuditKind.UPLOAD_ACKNOWLEDGED in [e.kind for e in rig.parts.audit.entries(rid)]
 
 
+async def redacted_preview(fulfilment: Fulfilment, rig: Rig, request_id: str) -> AuditEntry:
+    """Prepare the request's preview, which must succeed; its one `redacted` audit entry."""
+    fulfilment.schedule(JobKind.PREVIEW, request_id)
+    settled = (PreviewStatus.READY, PreviewStatus.FAILED)
+    await run_until(fulfilment, lambda: rig.parts.inbox.get(request_id).preview in settled)
+    assert rig.parts.inbox.get(request_id).preview is PreviewStatus.READY
+    [redacted] = [e for e in rig.parts.audit.entries(request_id) if e.kind is AuditKind.REDACTED]
+    return redacted
+
+
 @pytest.mark.parametrize("suffix", [".mpg", ".h264"])
 async def test_a_recorders_mpeg_ps_or_raw_h264_export_is_redacted_from_the_window(
     rig: Rig, city: CityServer, suffix: str
 ) -> None:
     rid = add_request(rig, city, suffix, fps=30)
-    fulfilment = rig.fulfilment()
-    fulfilment.schedule(JobKind.PREVIEW, rid)
-    settled = (PreviewStatus.READY, PreviewStatus.FAILED)
-    await run_until(fulfilment, lambda: rig.parts.inbox.get(rid).preview in settled)
-    assert rig.parts.inbox.get(rid).preview is PreviewStatus.READY
-    [redacted] = [e for e in rig.parts.audit.entries(rid) if e.kind is AuditKind.REDACTED]
+    redacted = await redacted_preview(rig.fulfilment(), rig, rid)
     # The window starts 1 s (and the part of a second the file name leaves out) into the 3 s
     # clip: every frame from there to its end, at 30 fps.
     window_start = rig.parts.inbox.get(rid).request.window.start
@@ -187,12 +192,7 @@ async def test_the_residents_model_files_redact_and_are_recorded_in_the_audit(
     cascade.write_bytes((bundled_cascades() / "haarcascade_license_plate_rus_16stages.xml")
                         .read_bytes())
     rid = add_request(rig, city)
-    fulfilment = rig.fulfilment("standard", Models(plates=cascade))
-    fulfilment.schedule(JobKind.PREVIEW, rid)
-    settled = (PreviewStatus.READY, PreviewStatus.FAILED)
-    await run_until(fulfilment, lambda: rig.parts.inbox.get(rid).preview in settled)
-    assert rig.parts.inbox.get(rid).preview is PreviewStatus.READY
-    [redacted] = [e for e in rig.parts.audit.entries(rid) if e.kind is AuditKind.REDACTED]
+    redacted = await redacted_preview(rig.fulfilment("standard", Models(plates=cascade)), rig, rid)
     tools = redacted.data["tools"]
     assert tools["plate-model:our-plates.xml"] == hashlib.sha256(cascade.read_bytes()).hexdigest()
     assert tools["face-model:centerface.onnx"]
