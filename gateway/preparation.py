@@ -30,7 +30,7 @@ from .redaction.pipeline import (
 from .redaction.profiles import BUNDLED, Models
 from .sources.base import FootageSource, Recording, SourceError
 from .store import CameraRecord
-from .workers import RestartingPool, run_within
+from .workers import RestartingPool, TimeLimitExceeded, run_in_worker
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -86,17 +86,29 @@ def plan_parts(recordings: list[Recording], window: TimeWindow) -> list[PlannedP
             for index, (rec, clip) in enumerate(overlaps, start=1)]
 
 
-async def start_redaction_worker(models: Models) -> RestartingPool:
+async def start_redaction_worker(
+    models: Models, time_limit: TimeLimit = DEFAULT_TIME_LIMIT
+) -> RestartingPool:
     """The process that redacts. The resident's model files are loaded there first, so a bad one
-    stops the gateway when it starts instead of failing every request."""
+    stops the gateway when it starts instead of failing every request; loading them may take
+    the time limit of a clip of no length."""
     executor = RestartingPool(multiprocessing.get_context("spawn"))
-    if models != BUNDLED:
-        loop = asyncio.get_running_loop()
-        try:
-            await loop.run_in_executor(executor, check_models, models)
-        except RedactionError as err:
-            executor.shutdown(wait=False, cancel_futures=True)
-            raise ConfigError(f"cannot redact with the model files given: {err}") from err
+    if models == BUNDLED:
+        return executor
+
+    def refused(reason: str) -> ConfigError:
+        executor.shutdown(wait=False, cancel_futures=True)
+        return ConfigError(f"cannot redact with the model files given: {reason}")
+
+    limit_s = time_limit.for_clip(0)
+    try:
+        await run_in_worker(executor, limit_s, check_models, models)
+    except RedactionError as err:
+        raise refused(str(err)) from err
+    except TimeLimitExceeded as err:
+        raise refused(f"loading them took longer than {limit_s:g} s") from err
+    except BrokenProcessPool as err:
+        raise refused("loading them stopped the worker (it ran out of memory or crashed)") from err
     return executor
 
 
@@ -156,23 +168,13 @@ class ClipPreparation:
                 models=self._models,
             )
             limit_s = self._time_limit.for_clip(end_s - start_s)
-            loop = asyncio.get_running_loop()
-            submitted = loop.time()
             try:
-                report = await loop.run_in_executor(
-                    self._executor, run_within, limit_s, redact, job)
+                report = await run_in_worker(self._executor, limit_s, redact, job)
             except RedactionError as err:
                 raise FulfilmentFailed(str(err)) from err
             except BrokenProcessPool as err:  # the next job gets a new worker (RestartingPool)
-                _LOGGER.error("the redaction worker died")
                 await asyncio.to_thread(remove_leftovers, job)
-                if loop.time() - submitted >= limit_s:  # since submitted: at least its own run
-                    raise FulfilmentFailed(
-                        f"redacting the clip took longer than the {limit_s:.0f} s allowed for "
-                        "it and was stopped; retry to redact it again (on a slow machine, "
-                        "raise serve's --redaction-time-limit)") from err
-                raise FulfilmentFailed("the redaction worker stopped (it ran out of memory or "
-                                       "crashed on this clip); retry to redact it again") from err
+                raise FulfilmentFailed(_stopped(err)) from err
             except Exception as err:
                 _LOGGER.error("redaction worker failed (%s)", type(err).__name__)
                 raise FulfilmentFailed("the clip could not be redacted (the clip is corrupt "
@@ -202,6 +204,19 @@ class ClipPreparation:
             raise FulfilmentFailed(str(err)) from err
         await asyncio.to_thread(marker.write_text, str(path))
         return path, True
+
+
+def _stopped(err: BrokenProcessPool) -> str:
+    """Why the worker died on this clip, logged (with where it hung) and for the resident."""
+    if isinstance(err, TimeLimitExceeded):
+        _LOGGER.error("redacting a clip passed its %.0f s time limit and was stopped; its "
+                      "threads were at:\n%s", err.limit_s, err.stacks)
+        return (f"redacting the clip took longer than the {err.limit_s:.0f} s allowed for it and "
+                "was stopped; retry to redact it again (on a slow machine, raise serve's "
+                "--redaction-time-limit)")
+    _LOGGER.error("the redaction worker died")
+    return ("the redaction worker stopped (it ran out of memory or crashed on this clip); retry "
+            "to redact it again")
 
 
 def folder_name(identifier: str) -> str:

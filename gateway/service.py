@@ -270,7 +270,8 @@ class GatewayService:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, self._stop.set)
-        self._executor = await start_redaction_worker(self.config.redaction_models)
+        self._executor = await start_redaction_worker(
+            self.config.redaction_models, self.config.redaction_time_limit)
         runner = web.AppRunner(create_api(self), handle_signals=False, access_log=None,
                                shutdown_timeout=2.0)
         await runner.setup()

@@ -19,9 +19,10 @@ from pathlib import Path
 import pytest
 
 from gateway.audit import AuditEntry, AuditKind
-from gateway.config import DEFAULT_TIME_LIMIT, TimeLimit
+from gateway.config import DEFAULT_TIME_LIMIT, ConfigError, TimeLimit
 from gateway.fulfilment import Fulfilment, JobKind
 from gateway.inbox import CameraState, InboxRequest, PreviewStatus, RequestState
+from gateway.preparation import start_redaction_worker
 from gateway.redaction.detectors.plates import bundled_cascades
 from gateway.redaction.profiles import BUNDLED, Models
 from gateway.sources.base import FootageSource
@@ -107,12 +108,14 @@ async def run_until(fulfilment: Fulfilment, done: Callable[[], bool], limit_s: f
         await until(done)
 
 
-def add_request(rig: Rig, city: CityServer, suffix: str = ".mp4", fps: int = 10) -> str:
+def add_request(
+    rig: Rig, city: CityServer, suffix: str = ".mp4", fps: int = 10, seconds: float = 3.0
+) -> str:
     request = fresh_request(rig.gateway)
-    # a recording on the front camera starting 1 s before the window, 3 s long
+    # a recording on the front camera starting 1 s before the window, 3 s long by default
     start = request.window.start - timedelta(seconds=1)
     name = f"front_{start:%Y%m%d_%H%M%S}{suffix}"
-    write_clip(rig.footage / "front door" / name, seconds=3.0, fps=fps)
+    write_clip(rig.footage / "front door" / name, seconds=seconds, fps=fps)
     assert rig.parts.intake.accept(envelope(city.double.signing, request)) is not None
     return request.request_id
 
@@ -198,7 +201,46 @@ async def test_the_residents_model_files_redact_and_are_recorded_in_the_audit(
     assert tools["face-model:centerface.onnx"]
 
 
+async def test_model_files_that_load_past_the_time_limit_stop_the_gateway_starting(
+    tmp_path: Path,
+) -> None:
+    cascade = tmp_path / "our-plates.xml"
+    cascade.write_bytes((bundled_cascades() / "haarcascade_license_plate_rus_16stages.xml")
+                        .read_bytes())
+    hasty = TimeLimit(base_s=1e-6, per_clip_second_s=0)
+    with pytest.raises(ConfigError) as refused:
+        await asyncio.wait_for(start_redaction_worker(Models(plates=cascade), hasty), 60)
+    assert str(refused.value) == (
+        "cannot redact with the model files given: loading them took longer than 1e-06 s")
+    worker = await start_redaction_worker(Models(plates=cascade), DEFAULT_TIME_LIMIT)
+    worker.shutdown()
+
+
 async def test_a_redaction_worker_that_dies_fails_its_camera_and_a_retry_redacts_it(
+    rig: Rig, city: CityServer
+) -> None:
+    rid = add_request(rig, city, fps=30, seconds=60.0)  # a minute: redacting it takes a while
+    front, _ = rig.gateway.registration_ids
+    inbox, work = rig.parts.inbox, rig.gateway.layout.work
+    inbox.approve(rid, cameras=[front], window=None, decided_by="resident",
+                  now=inbox.get(rid).updated_at)
+    worker = await asyncio.get_running_loop().run_in_executor(rig.executor, os.getpid)
+    fulfilment = rig.fulfilment()
+    fulfilment.schedule(JobKind.FULFIL, rid)
+    async with running(fulfilment) as until:
+        await until(lambda: any(work.rglob("*.partial")))  # the clip is being encoded
+        os.kill(worker, signal.SIGKILL)  # as the kernel does when memory runs out
+        await until(lambda: inbox.get(rid).camera(front).state is CameraState.FAILED)
+        assert inbox.get(rid).camera(front).detail == (
+            "the redaction worker stopped (it ran out of memory or crashed on this clip); retry "
+            "to redact it again")
+        assert not any(work.rglob("*.partial"))  # what the worker left is deleted
+        await fulfilment.retry(rid, None)
+        await until(lambda: inbox.get(rid).camera(front).detail == "waiting to upload")
+    assert redactions(rig, rid) == 1
+
+
+async def test_a_clip_queued_behind_a_job_whose_worker_died_is_redacted_by_a_new_worker(
     rig: Rig, city: CityServer
 ) -> None:
     rid = add_request(rig, city)
@@ -215,14 +257,13 @@ async def test_a_redaction_worker_that_dies_fails_its_camera_and_a_retry_redacts
         # Fetched, so the clip was handed to the worker (nothing awaits in between).
         await until(lambda: AuditKind.FOOTAGE_FETCHED in
                     [e.kind for e in rig.parts.audit.entries(rid)])
-        os.kill(worker, signal.SIGKILL)  # as the kernel does when memory runs out
-        await until(lambda: inbox.get(rid).camera(front).state is CameraState.FAILED)
-        assert "redaction worker stopped" in inbox.get(rid).camera(front).detail
+        os.kill(worker, signal.SIGKILL)  # the job ahead is to blame, not the clip
         with pytest.raises(BrokenProcessPool):
             await busy
-        await fulfilment.retry(rid, None)
         await until(lambda: inbox.get(rid).camera(front).detail == "waiting to upload")
     assert redactions(rig, rid) == 1
+    assert all(camera.state is not CameraState.FAILED
+               for change in rig.changes for camera in change.cameras)
 
 
 def redactions(rig: Rig, request_id: str) -> int:
@@ -230,7 +271,7 @@ def redactions(rig: Rig, request_id: str) -> int:
 
 
 async def test_a_redaction_past_its_time_limit_fails_its_camera_and_a_retry_redacts_it(
-    rig: Rig, city: CityServer
+    rig: Rig, city: CityServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     rid, inbox = add_request(rig, city), rig.parts.inbox
     previewer = rig.fulfilment()
@@ -248,12 +289,14 @@ async def test_a_redaction_past_its_time_limit_fails_its_camera_and_a_retry_reda
     hasty.schedule(JobKind.FULFIL, rid)
     async with running(hasty) as until:
         await until(lambda: inbox.get(rid).camera(front).state is CameraState.FAILED)
-    detail = inbox.get(rid).camera(front).detail
-    assert detail.startswith("redacting the clip took longer than the "), detail
-    assert detail.endswith(" s allowed for it and was stopped; retry to redact it again (on a "
-                           "slow machine, raise serve's --redaction-time-limit)")
+    assert inbox.get(rid).camera(front).detail == (  # 1 us, rounded to whole seconds
+        "redacting the clip took longer than the 0 s allowed for it and was stopped; retry to "
+        "redact it again (on a slow machine, raise serve's --redaction-time-limit)")
     assert redactions(rig, rid) == before
     assert not list(clip.parent.glob("*redacted-*"))  # nothing half-done is kept
+    stopped = [r.getMessage() for r in caplog.records if "time limit" in r.getMessage()]
+    assert len(stopped) == 1 and "its threads were at:\n" in stopped[0]  # where it stood
+    assert 'File "' in stopped[0]
     fulfilment = rig.fulfilment()
     await fulfilment.retry(rid, None)
     async with running(fulfilment) as until:

@@ -1,8 +1,10 @@
 """Redaction worker processes die with the gateway instead of running on as orphans, a job
-past its time limit ends its worker, and a worker that dies is replaced for the next job."""
+past its time limit ends its worker, a worker that dies is replaced for the next job, and a job
+its worker died before reaching runs in the new one."""
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import multiprocessing
 import os
@@ -16,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from demo.processes import alive
-from gateway.workers import RestartingPool, run_within
+from gateway.workers import RestartingPool, TimeLimitExceeded, run_in_worker
 
 # A parent that starts a pool worker busy on a long task, reports the worker's pid, then is
 # SIGKILLed (as a gateway killed mid-redaction would be).
@@ -87,14 +89,58 @@ def _stuck_in_c() -> None:
 def test_a_job_past_its_time_limit_ends_its_worker_even_when_stuck_in_c() -> None:
     pool = RestartingPool(multiprocessing.get_context("spawn"))
     try:
-        first = pool.submit(run_within, 30, os.getpid).result(timeout=60)
+        first = asyncio.run(run_in_worker(pool, 30, os.getpid))
         started = time.monotonic()
-        with pytest.raises(BrokenProcessPool):
-            pool.submit(run_within, 1.0, _stuck_in_c).result(timeout=50)
+        with pytest.raises(TimeLimitExceeded) as stopped:
+            asyncio.run(asyncio.wait_for(run_in_worker(pool, 1.0, _stuck_in_c), 50))
         assert time.monotonic() - started < 40  # ended by its limit, not by returning
-        assert not alive(first)
-        second = pool.submit(run_within, 1.0, os.getpid).result(timeout=60)
+        assert "in _stuck_in_c" in stopped.value.stacks  # where it hung, for the log
+        assert stopped.value.limit_s == 1.0 and not alive(first)
+        second = asyncio.run(run_in_worker(pool, 1.0, os.getpid))
         time.sleep(1.5)  # past that job's limit: a job that returned leaves no watchdog behind
         assert pool.submit(os.getpid).result(timeout=60) == second != first
+    finally:
+        pool.shutdown()
+
+
+def _die_soon() -> None:
+    time.sleep(0.5)
+    _die()
+
+
+def test_a_job_its_worker_died_before_reaching_runs_in_a_new_worker() -> None:
+    async def scenario(pool: RestartingPool) -> None:
+        loop = asyncio.get_running_loop()
+        first = await loop.run_in_executor(pool, os.getpid)
+        # The worker dies on the job ahead (killed for memory, say) while this one waits.
+        ahead = loop.run_in_executor(pool, _die_soon)
+        second = await asyncio.wait_for(run_in_worker(pool, 30, os.getpid), 60)
+        with pytest.raises(BrokenProcessPool):
+            await ahead
+        assert second != first and not alive(first)
+        # The worker dies while idle, and the next job arrives before the pool has noticed.
+        os.kill(second, signal.SIGKILL)
+        third = await asyncio.wait_for(run_in_worker(pool, 30, os.getpid), 60)
+        assert third != second
+
+    pool = RestartingPool(multiprocessing.get_context("spawn"))
+    try:
+        asyncio.run(scenario(pool))
+    finally:
+        pool.shutdown()
+
+
+def test_a_worker_killed_during_its_job_is_not_taken_for_its_time_limit() -> None:
+    async def scenario(pool: RestartingPool) -> None:
+        loop = asyncio.get_running_loop()
+        ahead = loop.run_in_executor(pool, time.sleep, 1.5)  # queued longer than its limit
+        with pytest.raises(BrokenProcessPool) as died:
+            await asyncio.wait_for(run_in_worker(pool, 1.0, _die), 60)
+        assert not isinstance(died.value, TimeLimitExceeded)
+        await ahead
+
+    pool = RestartingPool(multiprocessing.get_context("spawn"))
+    try:
+        asyncio.run(scenario(pool))
     finally:
         pool.shutdown()
