@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from gateway.redaction.errors import RedactionError
-from gateway.redaction.profiles import Models, Profile
+from gateway.redaction.profiles import BUNDLED, Models, Profile
 from gateway.redaction.regions import Polygon, validate_polygon
 
 _CLOCK = re.compile(r"^(\d+):([0-5]\d):([0-5]\d(?:\.\d+)?)$")
@@ -105,7 +105,7 @@ def run_redact(args: argparse.Namespace) -> int:
     """Run one job from parsed arguments; 0 on success, 1 with a message on failure."""
     # Loaded here, not at the top: NumPy, OpenCV, PyAV and onnxruntime take a third of a second
     # that the gateway's other commands need not pay.
-    from gateway.redaction.pipeline import RedactionJob, redact
+    from gateway.redaction.pipeline import RedactionJob, check_models, redact
 
     job = RedactionJob(
         input=args.input,
@@ -119,6 +119,8 @@ def run_redact(args: argparse.Namespace) -> int:
     )
     with _progress_bar() as progress:
         try:
+            if job.profile == Profile.MASKS_ONLY and job.models != BUNDLED:
+                check_models(job.models)  # refused under every profile, as `serve` does
             report = redact(job, progress)
         except RedactionError as exc:
             print(f"redact: {exc}", file=sys.stderr)

@@ -106,11 +106,13 @@ def test_model_files_reach_the_job_and_a_bad_one_is_a_message(
     src, out = make_clip(frames=3), tmp_path / "o.mp4"
     cascade = tmp_path / "plates.xml"
     cascade.write_text("<not a cascade/>")
-    assert main(["redact", str(src), str(out), "--plate-model", str(cascade)]) == 1
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    assert "licence-plate model is not an OpenCV cascade file" in captured.err
-    assert not out.exists()
+    for profile in ("standard", "masks-only"):  # masks-only uses none, but says so now
+        argv = ["redact", str(src), str(out), "--plate-model", str(cascade), "--profile", profile]
+        assert main(argv) == 1
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert "licence-plate model is not an OpenCV cascade file" in captured.err
+        assert not out.exists()
     model = tmp_path / "faces.onnx"
     model.write_bytes(bundled_model().read_bytes())
     monkeypatch.setenv("HOME", str(tmp_path))  # as a service manager passes it, unexpanded
