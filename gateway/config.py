@@ -107,6 +107,12 @@ class ListenAddress:
         except ValueError:
             return False
 
+    def local_url(self, port: int) -> str:
+        """Where local clients (the CLI) reach the API bound here, on `port` (the one the system
+        chose for port 0); a wildcard bind is reached on loopback."""
+        wildcard = self.host in ("0.0.0.0", "::", "")  # noqa: S104 - comparing, not binding
+        return f"http://{ListenAddress('127.0.0.1' if wildcard else self.host, port)}"
+
     def __str__(self) -> str:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 

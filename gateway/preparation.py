@@ -92,6 +92,8 @@ async def start_redaction_worker(
     """The process that redacts. The resident's model files are loaded there first, so a bad one
     stops the gateway when it starts instead of failing every request; loading them may take
     the time limit of a clip of no length."""
+    _LOGGER.info("a redaction is stopped as hung after %g s plus %g s per second of clip",
+                 time_limit.base_s, time_limit.per_clip_second_s)
     executor = RestartingPool(multiprocessing.get_context("spawn"))
     if models == BUNDLED:
         return executor

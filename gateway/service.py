@@ -284,7 +284,7 @@ class GatewayService:
             sockets = getattr(server, "sockets", None) or []
             self.bound_port = sockets[0].getsockname()[1] if sockets else listen.port
             _LOGGER.info("local API listening on %s:%s", listen.host, self.bound_port)
-            self.store.set_setting("api_url", _api_url(listen.host, self.bound_port))
+            self.store.set_setting("api_url", listen.local_url(self.bound_port))
             if not listen.is_loopback and self.config.advertise:
                 advertiser = Advertiser(
                     self.gateway_id, gateway_version(), listen.host, self.bound_port)
@@ -302,11 +302,4 @@ class GatewayService:
             await runner.cleanup()
             await self.sources.close()
             self._executor.shutdown(wait=False, cancel_futures=True)
-
-
-def _api_url(host: str, port: int) -> str:
-    """Where local clients (the CLI) reach the API; a wildcard bind is reached on loopback."""
-    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - comparing, not binding
-        host = "127.0.0.1"
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 

@@ -27,6 +27,17 @@ def test_bad_listen_addresses(bad: str) -> None:
         ListenAddress.parse(bad)
 
 
+@pytest.mark.parametrize(("listen", "url"), [
+    ("127.0.0.1:0", "http://127.0.0.1:43210"),
+    ("[::1]:0", "http://[::1]:43210"),
+    ("0.0.0.0:0", "http://127.0.0.1:43210"),  # a wildcard bind is reached on loopback
+    ("[::]:8765", "http://127.0.0.1:43210"),
+    ("192.168.1.5:8765", "http://192.168.1.5:43210"),
+])
+def test_local_clients_reach_the_api_at_the_bound_port(listen: str, url: str) -> None:
+    assert ListenAddress.parse(listen).local_url(43210) == url
+
+
 def test_remote_listening_needs_consent(tmp_path: Path) -> None:
     layout = DataLayout(tmp_path)
     assert ListenAddress.parse("127.0.0.1:0").is_loopback

@@ -64,7 +64,8 @@ def _address(text: str, v6: bool) -> str:
 async def served(gateway: Gateway) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "gateway", "--data", str(gateway.layout.root), "serve",
-        "--listen", "127.0.0.1:0", "--feed-wait", "5", stderr=asyncio.subprocess.PIPE,
+        "--listen", "127.0.0.1:0", "--feed-wait", "5", "--redaction-time-limit", "2.5",
+        stderr=asyncio.subprocess.PIPE,
     )
     store = GatewayStore(gateway.layout.db)
     url = None
@@ -118,6 +119,7 @@ async def test_push_reaches_the_event_stream_then_sigterm(
     assert proc.stderr is not None
     log = (await proc.stderr.read()).decode()
     assert "shutting down" in log
+    assert "a redaction is stopped as hung after 120 s plus 2.5 s per second of clip" in log
     assert token not in log and str(gateway.layout.root) not in log
 
 
