@@ -36,6 +36,7 @@ from .base import (
 from .containers import UnreadableRecordingError, probe_container
 from .nest_auth import SDM_API_URL, NestAuth, NestProject
 from .nest_cache import CachedMedia, MediaKind, NestMediaCache, short_device_id
+from .nest_devices import is_camera, label, media_kind, model_note
 from .nest_events import PUBSUB_URL, EventPuller, MalformedEventError, check_subscription
 
 _LOGGER = logging.getLogger(__name__)
@@ -91,17 +92,17 @@ class NestSource:
         manager = await self._connected()
         cameras = []
         for device in manager.devices.values():
-            if not _is_camera(device):
+            if not is_camera(device):
                 continue
             device_id = short_device_id(device.name)
             media = self.cache.media(device_id)
             cameras.append(
                 SourceCamera(
                     device_id,
-                    _label(device),
+                    label(device),
                     media[0].timestamp if media else None,
                     media[-1].timestamp if media else None,
-                    model=_model_note(device),
+                    model=model_note(device),
                 )
             )
         return sorted(cameras, key=lambda c: (c.label, c.device_id))
@@ -134,7 +135,7 @@ class NestSource:
         sessions = event.event_sessions or {}
         device = manager.devices.get(event.resource_update_name or "")
         await manager.async_handle_event(event)
-        if device is None or not _is_camera(device):
+        if device is None or not is_camera(device):
             return
         self._note_missed(device, sessions)
         self.cache.purge(self._clock() - self.retention)
@@ -143,11 +144,11 @@ class NestSource:
         """Captured media of `device_id` overlapping `window`, oldest first."""
         manager = await self._connected()
         device = self._device(manager, device_id)
-        kind = _media_kind(device)
+        kind = media_kind(device)
         since = self.cache.capturing_since(device_id)
         if kind is None:
             raise NoFootageError(
-                f"Nest keeps no history for '{_label(device)}', and this model sends no event "
+                f"Nest keeps no history for '{label(device)}', and this model sends no event "
                 "clips or images through the Nest API, so there is nothing to share."
             )
         if since is None or window.end <= since:
@@ -202,14 +203,14 @@ class NestSource:
                 ) from exc
             now = self._clock()
             for device in manager.devices.values():
-                if _is_camera(device):
+                if is_camera(device):
                     self.cache.mark_capturing(short_device_id(device.name), now)
             self._manager = manager
             return manager
 
     def _device(self, manager: DeviceManager, device_id: str) -> Device:
         for device in manager.devices.values():
-            if short_device_id(device.name) == device_id and _is_camera(device):
+            if short_device_id(device.name) == device_id and is_camera(device):
                 return device
         raise UnknownCameraError(
             f"The Nest source '{self.name}' has no camera with id {device_id}; run "
@@ -233,7 +234,7 @@ class NestSource:
             start=item.timestamp,
             end=item.timestamp + timedelta(seconds=length),
             metadata={
-                "device": _label(device),
+                "device": label(device),
                 "media": "clip_preview" if clip else "event_image",
                 "content_type": "video/mp4" if clip else "image/jpeg",
                 "time_zone": "UTC",
@@ -242,7 +243,7 @@ class NestSource:
         )
 
     def _note_missed(self, device: Device, sessions: dict[str, dict[str, Any]]) -> None:
-        if _media_kind(device) is None:
+        if media_kind(device) is None:
             return
         device_id = short_device_id(device.name)
         captured = {m.timestamp for m in self.cache.media(device_id)}
@@ -266,7 +267,7 @@ class NestSource:
         ]
         if missed:
             raise NoFootageError(
-                f"Nest reported {len(missed)} event(s) from '{_label(device)}' in this window, "
+                f"Nest reported {len(missed)} event(s) from '{label(device)}' in this window, "
                 f"but their media expired before it could be captured ({missed[0][1]})."
             )
         if window.start < oldest_kept:
@@ -274,35 +275,6 @@ class NestSource:
                 f"Captured Nest media is kept for {self.retention.days} days; "
                 "this window is older than that."
             )
-
-
-def _is_camera(device: Device) -> bool:
-    traits = (device.camera_live_stream, device.camera_event_image, device.camera_clip_preview)
-    return any(trait is not None for trait in traits)
-
-
-def _media_kind(device: Device) -> MediaKind | None:
-    if device.camera_clip_preview is not None:
-        return MediaKind.CLIP_PREVIEW
-    if device.camera_event_image is not None:
-        return MediaKind.EVENT_IMAGE
-    return None
-
-
-def _model_note(device: Device) -> str:
-    kind = _media_kind(device)
-    if kind is MediaKind.CLIP_PREVIEW:
-        return "clip previews of events (no continuous history)"
-    if kind is MediaKind.EVENT_IMAGE:
-        return "event images only (no video, no continuous history)"
-    return "live view only (nothing can be captured)"
-
-
-def _label(device: Device) -> str:
-    if device.info is not None and device.info.custom_name:
-        return device.info.custom_name
-    rooms = [name for name in device.parent_relations.values() if name]
-    return rooms[0] if rooms else short_device_id(device.name)
 
 
 def _copy(source: Path, dest_dir: Path) -> Path:
