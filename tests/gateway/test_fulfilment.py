@@ -81,6 +81,8 @@ async def rig(gateway: Gateway, city: CityServer, tmp_path: Path) -> AsyncIterat
 
 
 Until = Callable[[Callable[[], bool]], Awaitable[None]]
+# A time limit every redaction passes (1 us).
+HASTY = TimeLimit(base_s=1e-6, per_clip_second_s=0)
 
 
 @contextlib.asynccontextmanager
@@ -188,12 +190,18 @@ async def test_a_recorders_mpeg_ps_or_raw_h264_export_is_redacted_from_the_windo
     assert redacted.data["frames"] == 90 - math.ceil(start_s * 30 - 1e-9)
 
 
+def residents_cascade(folder: Path) -> Path:
+    """A plate cascade of the resident's own: a copy of another one OpenCV ships."""
+    cascade = folder / "our-plates.xml"
+    cascade.write_bytes((bundled_cascades() / "haarcascade_license_plate_rus_16stages.xml")
+                        .read_bytes())
+    return cascade
+
+
 async def test_the_residents_model_files_redact_and_are_recorded_in_the_audit(
     rig: Rig, city: CityServer, tmp_path: Path
 ) -> None:
-    cascade = tmp_path / "our-plates.xml"
-    cascade.write_bytes((bundled_cascades() / "haarcascade_license_plate_rus_16stages.xml")
-                        .read_bytes())
+    cascade = residents_cascade(tmp_path)
     rid = add_request(rig, city)
     redacted = await redacted_preview(rig.fulfilment("standard", Models(plates=cascade)), rig, rid)
     tools = redacted.data["tools"]
@@ -204,12 +212,9 @@ async def test_the_residents_model_files_redact_and_are_recorded_in_the_audit(
 async def test_model_files_that_load_past_the_time_limit_stop_the_gateway_starting(
     tmp_path: Path,
 ) -> None:
-    cascade = tmp_path / "our-plates.xml"
-    cascade.write_bytes((bundled_cascades() / "haarcascade_license_plate_rus_16stages.xml")
-                        .read_bytes())
-    hasty = TimeLimit(base_s=1e-6, per_clip_second_s=0)
+    cascade = residents_cascade(tmp_path)
     with pytest.raises(ConfigError) as refused:
-        await asyncio.wait_for(start_redaction_worker(Models(plates=cascade), hasty), 60)
+        await asyncio.wait_for(start_redaction_worker(Models(plates=cascade), HASTY), 60)
     assert str(refused.value) == (
         "cannot redact with the model files given: loading them took longer than 1e-06 s")
     worker = await start_redaction_worker(Models(plates=cascade), DEFAULT_TIME_LIMIT)
@@ -220,10 +225,8 @@ async def test_a_redaction_worker_that_dies_fails_its_camera_and_a_retry_redacts
     rig: Rig, city: CityServer
 ) -> None:
     rid = add_request(rig, city, fps=30, seconds=60.0)  # a minute: redacting it takes a while
-    front, _ = rig.gateway.registration_ids
+    front = approve_front(rig, rid)
     inbox, work = rig.parts.inbox, rig.gateway.layout.work
-    inbox.approve(rid, cameras=[front], window=None, decided_by="resident",
-                  now=inbox.get(rid).updated_at)
     worker = await asyncio.get_running_loop().run_in_executor(rig.executor, os.getpid)
     fulfilment = rig.fulfilment()
     fulfilment.schedule(JobKind.FULFIL, rid)
@@ -244,10 +247,7 @@ async def test_a_clip_queued_behind_a_job_whose_worker_died_is_redacted_by_a_new
     rig: Rig, city: CityServer
 ) -> None:
     rid = add_request(rig, city)
-    front, _ = rig.gateway.registration_ids
-    inbox = rig.parts.inbox
-    inbox.approve(rid, cameras=[front], window=None, decided_by="resident",
-                  now=inbox.get(rid).updated_at)
+    front, inbox = approve_front(rig, rid), rig.parts.inbox
     loop = asyncio.get_running_loop()
     worker = await loop.run_in_executor(rig.executor, os.getpid)
     busy = loop.run_in_executor(rig.executor, time.sleep, 60)  # the clip queues behind this
@@ -264,6 +264,15 @@ async def test_a_clip_queued_behind_a_job_whose_worker_died_is_redacted_by_a_new
     assert redactions(rig, rid) == 1
     assert all(camera.state is not CameraState.FAILED
                for change in rig.changes for camera in change.cameras)
+
+
+def approve_front(rig: Rig, request_id: str) -> str:
+    """Approve the request for the front camera alone, as the resident; its registration id."""
+    front, _ = rig.gateway.registration_ids
+    inbox = rig.parts.inbox
+    inbox.approve(request_id, cameras=[front], window=None, decided_by="resident",
+                  now=inbox.get(request_id).updated_at)
+    return front
 
 
 def redactions(rig: Rig, request_id: str) -> int:
@@ -283,9 +292,8 @@ async def test_a_redaction_past_its_time_limit_fails_its_camera_and_a_retry_reda
     clip = next(rig.gateway.layout.work.glob(f"*/{front}/*/redacted-*.mp4"))
     (clip.parent / f".{clip.name}.0badc0de.partial").write_bytes(b"half a clip")
     before = redactions(rig, rid)
-    inbox.approve(rid, cameras=[front], window=None, decided_by="resident",
-                  now=inbox.get(rid).updated_at)
-    hasty = rig.fulfilment(time_limit=TimeLimit(base_s=1e-6, per_clip_second_s=0))
+    approve_front(rig, rid)
+    hasty = rig.fulfilment(time_limit=HASTY)
     hasty.schedule(JobKind.FULFIL, rid)
     async with running(hasty) as until:
         await until(lambda: inbox.get(rid).camera(front).state is CameraState.FAILED)

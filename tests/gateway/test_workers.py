@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
@@ -67,17 +68,20 @@ def _die() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def test_a_restarting_pool_runs_the_next_job_in_a_new_worker() -> None:
+@pytest.fixture
+def pool() -> Iterator[RestartingPool]:
     pool = RestartingPool(multiprocessing.get_context("spawn"))
-    try:
-        first = pool.submit(os.getpid).result(timeout=60)
-        with pytest.raises(BrokenProcessPool):
-            pool.submit(_die).result(timeout=60)
-        second = pool.submit(os.getpid).result(timeout=60)
-        assert second != first and not alive(first)
-        assert pool.submit(os.getpid).result(timeout=60) == second  # one worker, kept
-    finally:
-        pool.shutdown()
+    yield pool
+    pool.shutdown()
+
+
+def test_a_restarting_pool_runs_the_next_job_in_a_new_worker(pool: RestartingPool) -> None:
+    first = pool.submit(os.getpid).result(timeout=60)
+    with pytest.raises(BrokenProcessPool):
+        pool.submit(_die).result(timeout=60)
+    second = pool.submit(os.getpid).result(timeout=60)
+    assert second != first and not alive(first)
+    assert pool.submit(os.getpid).result(timeout=60) == second  # one worker, kept
 
 
 def _stuck_in_c() -> None:
@@ -86,21 +90,19 @@ def _stuck_in_c() -> None:
     ctypes.PyDLL(None).sleep(60)
 
 
-def test_a_job_past_its_time_limit_ends_its_worker_even_when_stuck_in_c() -> None:
-    pool = RestartingPool(multiprocessing.get_context("spawn"))
-    try:
-        first = asyncio.run(run_in_worker(pool, 30, os.getpid))
-        started = time.monotonic()
-        with pytest.raises(TimeLimitExceeded) as stopped:
-            asyncio.run(asyncio.wait_for(run_in_worker(pool, 1.0, _stuck_in_c), 50))
-        assert time.monotonic() - started < 40  # ended by its limit, not by returning
-        assert "in _stuck_in_c" in stopped.value.stacks  # where it hung, for the log
-        assert stopped.value.limit_s == 1.0 and not alive(first)
-        second = asyncio.run(run_in_worker(pool, 1.0, os.getpid))
-        time.sleep(1.5)  # past that job's limit: a job that returned leaves no watchdog behind
-        assert pool.submit(os.getpid).result(timeout=60) == second != first
-    finally:
-        pool.shutdown()
+async def test_a_job_past_its_time_limit_ends_its_worker_even_when_stuck_in_c(
+    pool: RestartingPool,
+) -> None:
+    first = await run_in_worker(pool, 30, os.getpid)
+    started = time.monotonic()
+    with pytest.raises(TimeLimitExceeded) as stopped:
+        await asyncio.wait_for(run_in_worker(pool, 1.0, _stuck_in_c), 50)
+    assert time.monotonic() - started < 40  # ended by its limit, not by returning
+    assert "in _stuck_in_c" in stopped.value.stacks  # where it hung, for the log
+    assert stopped.value.limit_s == 1.0 and not alive(first)
+    second = await run_in_worker(pool, 1.0, os.getpid)
+    await asyncio.sleep(1.5)  # past that job's limit: a job that returned leaves no watchdog
+    assert await asyncio.get_running_loop().run_in_executor(pool, os.getpid) == second != first
 
 
 def _die_soon() -> None:
@@ -108,39 +110,28 @@ def _die_soon() -> None:
     _die()
 
 
-def test_a_job_its_worker_died_before_reaching_runs_in_a_new_worker() -> None:
-    async def scenario(pool: RestartingPool) -> None:
-        loop = asyncio.get_running_loop()
-        first = await loop.run_in_executor(pool, os.getpid)
-        # The worker dies on the job ahead (killed for memory, say) while this one waits.
-        ahead = loop.run_in_executor(pool, _die_soon)
-        second = await asyncio.wait_for(run_in_worker(pool, 30, os.getpid), 60)
-        with pytest.raises(BrokenProcessPool):
-            await ahead
-        assert second != first and not alive(first)
-        # The worker dies while idle, and the next job arrives before the pool has noticed.
-        os.kill(second, signal.SIGKILL)
-        third = await asyncio.wait_for(run_in_worker(pool, 30, os.getpid), 60)
-        assert third != second
-
-    pool = RestartingPool(multiprocessing.get_context("spawn"))
-    try:
-        asyncio.run(scenario(pool))
-    finally:
-        pool.shutdown()
-
-
-def test_a_worker_killed_during_its_job_is_not_taken_for_its_time_limit() -> None:
-    async def scenario(pool: RestartingPool) -> None:
-        loop = asyncio.get_running_loop()
-        ahead = loop.run_in_executor(pool, time.sleep, 1.5)  # queued longer than its limit
-        with pytest.raises(BrokenProcessPool) as died:
-            await asyncio.wait_for(run_in_worker(pool, 1.0, _die), 60)
-        assert not isinstance(died.value, TimeLimitExceeded)
+async def test_a_job_its_worker_died_before_reaching_runs_in_a_new_worker(
+    pool: RestartingPool,
+) -> None:
+    loop = asyncio.get_running_loop()
+    first = await loop.run_in_executor(pool, os.getpid)
+    # The worker dies on the job ahead (killed for memory, say) while this one waits.
+    ahead = loop.run_in_executor(pool, _die_soon)
+    second = await asyncio.wait_for(run_in_worker(pool, 30, os.getpid), 60)
+    with pytest.raises(BrokenProcessPool):
         await ahead
+    assert second != first and not alive(first)
+    # The worker dies while idle, and the next job arrives before the pool has noticed.
+    os.kill(second, signal.SIGKILL)
+    third = await asyncio.wait_for(run_in_worker(pool, 30, os.getpid), 60)
+    assert third != second
 
-    pool = RestartingPool(multiprocessing.get_context("spawn"))
-    try:
-        asyncio.run(scenario(pool))
-    finally:
-        pool.shutdown()
+
+async def test_a_worker_killed_during_its_job_is_not_taken_for_its_time_limit(
+    pool: RestartingPool,
+) -> None:
+    ahead = asyncio.get_running_loop().run_in_executor(pool, time.sleep, 1.5)  # longer than 1 s
+    with pytest.raises(BrokenProcessPool) as died:
+        await asyncio.wait_for(run_in_worker(pool, 1.0, _die), 60)
+    assert not isinstance(died.value, TimeLimitExceeded)
+    await ahead
