@@ -131,12 +131,14 @@ class Timing:
 @dataclass(frozen=True)
 class TimeLimit:
     """How long the redaction worker may take on one clip before it is stopped, so that a hang
-    (a decoder or a model stuck in C code) fails that clip instead of every later one. Meant
-    for hangs, not slow machines: 10 s per second of clip is 0.1x real time, 20-30 times
+    (a decoder or a model stuck in C code) fails that clip instead of every later one: after
+    `stall_s` without progress (no packet decoded, joined or hashed), or `for_clip` in all.
+    Meant for hangs, not slow machines: 10 s per second of clip is 0.1x real time, 20-30 times
     slower than the 2-core machine in docs/benchmarks.md (`serve --redaction-time-limit`)."""
 
     base_s: float = 120.0
     per_clip_second_s: float = 10.0
+    stall_s: float = 120.0
 
     def for_clip(self, duration_s: float) -> float:
         return self.base_s + self.per_clip_second_s * max(duration_s, 0.0)

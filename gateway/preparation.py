@@ -92,8 +92,9 @@ async def start_redaction_worker(
     """The process that redacts. The resident's model files are loaded there first, so a bad one
     stops the gateway when it starts instead of failing every request; loading them may take
     the time limit of a clip of no length."""
-    _LOGGER.info("a redaction is stopped as hung after %g s plus %g s per second of clip",
-                 time_limit.base_s, time_limit.per_clip_second_s)
+    _LOGGER.info("a redaction is stopped as hung after %g s without progress, or after %g s "
+                 "plus %g s per second of clip", time_limit.stall_s, time_limit.base_s,
+                 time_limit.per_clip_second_s)
     executor = RestartingPool(multiprocessing.get_context("spawn"))
     if models == BUNDLED:
         return executor
@@ -171,7 +172,8 @@ class ClipPreparation:
             )
             limit_s = self._time_limit.for_clip(end_s - start_s)
             try:
-                report = await run_in_worker(self._executor, limit_s, redact, job)
+                report = await run_in_worker(self._executor, limit_s, redact, job,
+                                             stall_s=self._time_limit.stall_s)
             except RedactionError as err:
                 raise FulfilmentFailed(str(err)) from err
             except BrokenProcessPool as err:  # the next job gets a new worker (RestartingPool)
@@ -210,6 +212,11 @@ class ClipPreparation:
 
 def _stopped(err: BrokenProcessPool) -> str:
     """Why the worker died on this clip, logged (with where it hung) and for the resident."""
+    if isinstance(err, TimeLimitExceeded) and err.stalled:
+        _LOGGER.error("redacting a clip made no progress for %.0f s and was stopped; its "
+                      "threads were at:\n%s", err.stall_s, err.stacks)
+        return (f"redacting the clip made no progress for {err.stall_s:.0f} s (it hung) and was "
+                "stopped; retry to redact it again")
     if isinstance(err, TimeLimitExceeded):
         _LOGGER.error("redacting a clip passed its %.0f s time limit and was stopped; its "
                       "threads were at:\n%s", err.limit_s, err.stacks)

@@ -3,16 +3,15 @@
 Redaction runs in a process pool (and that pool's workers start segment workers). If the
 gateway is killed, Linux would re-parent those workers to init and let them run on — or
 hang — holding a clip; `die_with_parent` asks the kernel to kill them with their parent.
-A job that hangs in the worker (a decoder or a model stuck in C code) is ended by
-`run_within`, and `RestartingPool` gives the next job a new worker. `run_in_worker` runs a
-job there and tells how it ended when its worker died.
+A job that hangs in the worker (a decoder or a model stuck in C code) is ended by its watchdog
+(`watchdog.py`), and `RestartingPool` gives the next job a new worker. `run_in_worker` runs a job
+there and tells how it ended when its worker died.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ctypes
-import faulthandler
 import multiprocessing
 import os
 import signal
@@ -23,6 +22,8 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
+
+from .watchdog import fired_after, run_within
 
 _PR_SET_PDEATHSIG = 1
 
@@ -56,39 +57,34 @@ def worker_pool(
     )
 
 
-def run_within[R](limit_s: float, stacks: Path, fn: Callable[..., R], /, *args: Any) -> R:
-    """In a pool worker: create `stacks`, then `fn(*args)`; if it has not returned after
-    `limit_s` seconds, every thread's stack is written to `stacks` and this process ends (exit
-    status 1). faulthandler's watchdog is a C thread that needs no GIL, so this works even when
-    `fn` is stuck in C code holding it, where no Python-level timeout or signal handler would
-    ever run. The pool then fails the job with BrokenProcessPool, and the worker's own children
-    die with it."""
-    with stacks.open("w") as out:
-        faulthandler.dump_traceback_later(limit_s, exit=True, file=out)
-        try:
-            return fn(*args)
-        finally:
-            faulthandler.cancel_dump_traceback_later()
-
-
 class TimeLimitExceeded(BrokenProcessPool):
-    """A job ran past its time limit and its worker was ended; `stacks`: where its threads were."""
+    """A job's watchdog ended its worker (`watchdog.py`): `stalled` when it made no progress
+    for `stall_s`, else it ran past `limit_s`; `stacks`: where its threads were."""
 
-    def __init__(self, limit_s: float, stacks: str) -> None:
-        super().__init__(f"the job ran past its {limit_s:g} s time limit")
-        self.limit_s, self.stacks = limit_s, stacks
+    def __init__(self, limit_s: float, stall_s: float | None, stacks: str) -> None:
+        after = fired_after(stacks)
+        self.stalled = stall_s is not None and after is not None and abs(after - stall_s) < 1e-5
+        super().__init__(f"the job made no progress for {stall_s:g} s" if self.stalled
+                         else f"the job ran past its {limit_s:g} s time limit")
+        self.limit_s, self.stall_s, self.stacks = limit_s, stall_s, stacks
 
 
 async def run_in_worker[R](
-    executor: Executor, limit_s: float, fn: Callable[..., R], /, *args: Any
+    executor: Executor,
+    limit_s: float,
+    fn: Callable[..., R],
+    /,
+    *args: Any,
+    stall_s: float | None = None,
 ) -> R:
-    """`fn(*args)` in the executor's worker process, ended after `limit_s` s (`run_within`).
+    """`fn(*args)` in the executor's worker process, ended after `limit_s` s, or `stall_s` s
+    without progress (`watchdog.run_within`).
 
     When the worker dies, the file `run_within` creates tells how far the job got:
     - none: the job never started (the worker died on the job before it, or while idle, before
       the pool noticed), so it is not to blame and is submitted once more, to a new worker
       (`RestartingPool`);
-    - stacks written: it was stopped at its limit, TimeLimitExceeded;
+    - stacks written: its watchdog stopped it, TimeLimitExceeded;
     - empty: its worker died during it (out of memory, a crash in C code), BrokenProcessPool.
     """
     loop = asyncio.get_running_loop()
@@ -96,7 +92,9 @@ async def run_in_worker[R](
         stacks = Path(folder) / "stacks"
 
         async def attempt() -> R:
-            return await loop.run_in_executor(executor, run_within, limit_s, stacks, fn, *args)
+            return await loop.run_in_executor(
+                executor, run_within, limit_s, stall_s, stacks, fn, *args
+            )
 
         try:
             try:
@@ -107,7 +105,7 @@ async def run_in_worker[R](
             return await attempt()
         except BrokenProcessPool as err:
             if stacks.exists() and (written := stacks.read_text(errors="replace")):
-                raise TimeLimitExceeded(limit_s, written) from err
+                raise TimeLimitExceeded(limit_s, stall_s, written) from err
             raise
 
 

@@ -24,6 +24,7 @@ from gateway.redaction.profiles import (
 )
 from gateway.redaction.regions import Polygon, validate_polygon
 from gateway.redaction.segments import plan_segments, run_segments
+from gateway.watchdog import alive
 
 __all__ = ["Polygon", "RedactionError", "RedactionJob", "RedactionReport", "redact"]
 
@@ -183,4 +184,5 @@ def file_sha256(path: Path) -> str:
     with path.open("rb") as handle:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
+            alive()
     return digest.hexdigest()

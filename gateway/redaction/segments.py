@@ -22,6 +22,7 @@ from gateway.redaction.profiles import DetectionSettings, Models, Profile, build
 from gateway.redaction.video_input import ClipReader
 from gateway.redaction.video_output import MUXER_OPTIONS, temp_path_for
 
+from ..watchdog import Watch, alive, current, result, run_watched
 from ..workers import worker_pool
 
 MIN_SEGMENT_S = 3.0  # below this a second process costs more (start-up, model load) than it saves
@@ -83,6 +84,14 @@ def _worker(
     models: Models,
     settings: DetectionSettings,
     tiles: int,
+    watch: Watch | None,
+) -> Outcome:
+    """One segment in a worker process, under the watchdog of the job it is part of."""
+    return run_watched(watch, _segment, window, profile, models, settings, tiles)
+
+
+def _segment(
+    window: Window, profile: Profile, models: Models, settings: DetectionSettings, tiles: int
 ) -> Outcome:
     with _one_opencv_thread():
         detectors = build_detectors(profile, models, settings)
@@ -102,15 +111,18 @@ def run_segments(
     Starting a worker waits until the fork server has imported the pipeline (about 0.4 s), so
     the workers are started from a thread while this process gets going on its own window.
     The late starters take the early windows: the last window is the one that pays for
-    decoding from the keyframe before its start, which evens out the head start.
+    decoding from the keyframe before its start, which evens out the head start. The workers
+    run under this job's watchdog (`watchdog.py`), and this process is alive while it waits.
     """
     tiles = 12 // len(windows)
     context = _context()
+    watch = current()
     try:
         with worker_pool(len(windows) - 1, context) as pool, ThreadPoolExecutor(1) as starter:
             started = starter.submit(
                 lambda: [
-                    pool.submit(_worker, w, profile, models, settings, tiles) for w in windows[:-1]
+                    pool.submit(_worker, w, profile, models, settings, tiles, watch)
+                    for w in windows[:-1]
                 ]
             )
             # The windows run side by side at about the same speed: ours stands for all.
@@ -118,7 +130,7 @@ def run_segments(
             with _one_opencv_thread():
                 detectors = build_detectors(profile, models, settings)
                 own = execute(windows[-1], detectors, settings, own_progress, tiles)
-            outcomes = [future.result() for future in started.result()] + [own]
+            outcomes = [result(future) for future in started.result()] + [own]
         joined = join(windows, outcomes, output)
     finally:
         for window in windows:
@@ -144,6 +156,7 @@ def join(windows: list[Window], outcomes: list[Outcome], output: Path) -> Outcom
                         raise RedactionError("The clip's segments were encoded differently.")
                     shift = round((Fraction(outcome.first_offset_s) - origin) / source.time_base)
                     for packet in part.demux(source):
+                        alive()
                         if packet.dts is None:
                             continue  # the demuxer's end-of-stream marker
                         packet.pts = None if packet.pts is None else packet.pts + shift

@@ -15,6 +15,7 @@ import av.video
 
 from gateway.redaction.decoded import DecodedFrame
 from gateway.redaction.errors import InputError, timecode
+from gateway.watchdog import alive
 
 MAX_SIDE = 4096  # pixels; larger clips are refused rather than risking memory and time budgets
 # A clip whose decoded frames stop this long before its declared length is treated as truncated.
@@ -201,6 +202,7 @@ class ClipReader:
         context.skip_frame = "NONREF" if start else "DEFAULT"
         info = self.info
         for packet in packets:
+            alive()  # the job's watchdog: decoding goes on (also before the window)
             if start and (
                 packet.pts is None or (packet.pts - info.first_pts) * info.time_base >= start
             ):

@@ -81,8 +81,9 @@ async def rig(gateway: Gateway, city: CityServer, tmp_path: Path) -> AsyncIterat
 
 
 Until = Callable[[Callable[[], bool]], Awaitable[None]]
-# A time limit every redaction passes (1 us).
+# A time limit every redaction passes (1 us), and a stall limit every redaction passes.
 HASTY = TimeLimit(base_s=1e-6, per_clip_second_s=0)
+IMPATIENT = TimeLimit(stall_s=1e-6)
 
 
 @contextlib.asynccontextmanager
@@ -279,8 +280,16 @@ def redactions(rig: Rig, request_id: str) -> int:
     return [e.kind for e in rig.parts.audit.entries(request_id)].count(AuditKind.REDACTED)
 
 
+@pytest.mark.parametrize(("limit", "sentence", "logged"), [
+    (HASTY, "redacting the clip took longer than the 0 s allowed for it and was stopped; retry "
+     "to redact it again (on a slow machine, raise serve's --redaction-time-limit)",
+     "passed its 0 s time limit"),
+    (IMPATIENT, "redacting the clip made no progress for 0 s (it hung) and was stopped; retry "
+     "to redact it again", "a clip made no progress for 0 s"),
+], ids=["time limit", "stall limit"])  # 1 us, rounded to whole seconds
 async def test_a_redaction_past_its_time_limit_fails_its_camera_and_a_retry_redacts_it(
-    rig: Rig, city: CityServer, caplog: pytest.LogCaptureFixture
+    rig: Rig, city: CityServer, caplog: pytest.LogCaptureFixture, limit: TimeLimit,
+    sentence: str, logged: str,
 ) -> None:
     rid, inbox = add_request(rig, city), rig.parts.inbox
     previewer = rig.fulfilment()
@@ -293,16 +302,14 @@ async def test_a_redaction_past_its_time_limit_fails_its_camera_and_a_retry_reda
     (clip.parent / f".{clip.name}.0badc0de.partial").write_bytes(b"half a clip")
     before = redactions(rig, rid)
     approve_front(rig, rid)
-    hasty = rig.fulfilment(time_limit=HASTY)
+    hasty = rig.fulfilment(time_limit=limit)
     hasty.schedule(JobKind.FULFIL, rid)
     async with running(hasty) as until:
         await until(lambda: inbox.get(rid).camera(front).state is CameraState.FAILED)
-    assert inbox.get(rid).camera(front).detail == (  # 1 us, rounded to whole seconds
-        "redacting the clip took longer than the 0 s allowed for it and was stopped; retry to "
-        "redact it again (on a slow machine, raise serve's --redaction-time-limit)")
+    assert inbox.get(rid).camera(front).detail == sentence
     assert redactions(rig, rid) == before
     assert not list(clip.parent.glob("*redacted-*"))  # nothing half-done is kept
-    stopped = [r.getMessage() for r in caplog.records if "time limit" in r.getMessage()]
+    stopped = [r.getMessage() for r in caplog.records if logged in r.getMessage()]
     assert len(stopped) == 1 and "its threads were at:\n" in stopped[0]  # where it stood
     assert 'File "' in stopped[0]
     fulfilment = rig.fulfilment()

@@ -1,6 +1,7 @@
 """Redaction worker processes die with the gateway instead of running on as orphans, a job
-past its time limit ends its worker, a worker that dies is replaced for the next job, and a job
-its worker died before reaching runs in the new one."""
+past its time limit or making no progress ends its worker (its own workers too), a worker that
+dies is replaced for the next job, and a job its worker died before reaching runs in the new
+one."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from demo.processes import alive
-from gateway.workers import RestartingPool, TimeLimitExceeded, run_in_worker
+from gateway import watchdog
+from gateway.workers import RestartingPool, TimeLimitExceeded, run_in_worker, worker_pool
 
 # A parent that starts a pool worker busy on a long task, reports the worker's pid, then is
 # SIGKILLed (as a gateway killed mid-redaction would be).
@@ -103,6 +105,53 @@ async def test_a_job_past_its_time_limit_ends_its_worker_even_when_stuck_in_c(
     second = await run_in_worker(pool, 1.0, os.getpid)
     await asyncio.sleep(1.5)  # past that job's limit: a job that returned leaves no watchdog
     assert await asyncio.get_running_loop().run_in_executor(pool, os.getpid) == second != first
+
+
+def _alive_for_then_stuck(seconds: float) -> None:
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        time.sleep(0.1)
+        watchdog.alive()
+    _stuck_in_c()
+
+
+@pytest.mark.parametrize(("limit_s", "alive_s", "stalled", "why", "stood_in"), [
+    # It runs on while making progress, past its 1 s stall limit, and stops soon after it hangs.
+    (50, 3.0, True, "the job made no progress for 1 s", "_stuck_in_c"),
+    # Making progress does not take it past its time limit.
+    (2.0, 60.0, False, "the job ran past its 2 s time limit", "_alive_for_then_stuck"),
+], ids=["stalled", "overran"])
+async def test_a_job_is_stopped_when_it_stops_making_progress_or_at_its_time_limit(
+    pool: RestartingPool, limit_s: float, alive_s: float, stalled: bool, why: str, stood_in: str
+) -> None:
+    started = time.monotonic()
+    with pytest.raises(TimeLimitExceeded) as stopped:
+        await asyncio.wait_for(
+            run_in_worker(pool, limit_s, _alive_for_then_stuck, alive_s, stall_s=1.0), 60
+        )
+    assert min(alive_s, limit_s) < time.monotonic() - started < 30
+    assert (stopped.value.stalled, str(stopped.value)) == (stalled, why)
+    assert f"in {stood_in}" in stopped.value.stacks
+
+
+def _own_worker_alive_for_then_stuck(seconds: float) -> None:
+    # As segments.run_segments does: the job's own worker runs under the job's watch.
+    context = multiprocessing.get_context("forkserver")
+    with worker_pool(1, context) as own:
+        job = own.submit(watchdog.run_watched, watchdog.current(), _alive_for_then_stuck, seconds)
+        watchdog.result(job)
+
+
+async def test_a_jobs_own_worker_process_is_watched_too(pool: RestartingPool) -> None:
+    started = time.monotonic()
+    with pytest.raises(TimeLimitExceeded) as stopped:
+        await asyncio.wait_for(
+            run_in_worker(pool, 50, _own_worker_alive_for_then_stuck, 3.0, stall_s=1.0), 60
+        )
+    # The job waited on its worker for longer than its stall limit without being stopped; the
+    # worker's own watchdog stopped it when it hung, and wrote where.
+    assert 3.0 < time.monotonic() - started < 30
+    assert stopped.value.stalled and "in _stuck_in_c" in stopped.value.stacks
 
 
 def _die_soon() -> None:

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from gateway.redaction.pipeline import RedactionError, RedactionJob, redact, remove_leftovers
-from gateway.workers import RestartingPool
+from gateway.workers import RestartingPool, TimeLimitExceeded, run_in_worker
 from tests.gateway.redaction.conftest import MakeClip, decode_all, index_frame, read_index
 
 
@@ -271,6 +271,43 @@ def test_a_redaction_killed_mid_clip_leaves_nothing_once_its_leftovers_are_remov
     assert len(left) >= 2 and all(name.endswith(".partial") for name in left), left
     remove_leftovers(killed)
     assert list(out.parent.iterdir()) == []
+
+
+async def test_a_redaction_longer_than_its_stall_limit_is_not_stopped_while_it_goes_on(
+    make_clip: MakeClip, tmp_path: Path
+) -> None:
+    # Every stage tells the watchdog it goes on: model loading in both segment processes,
+    # decoding, the wait for the other segment, the join, the contact sheet and the hashes.
+    src = make_clip(frames=1800, width=640, height=360)  # two segments, busy for seconds
+    job = RedactionJob(src, tmp_path / "out.mp4", preview=tmp_path / "sheet.png")
+    pool = RestartingPool(multiprocessing.get_context("spawn"))
+    try:
+        started = time.monotonic()
+        report = await run_in_worker(pool, 600, redact, job, stall_s=2.0)
+        took = time.monotonic() - started
+    finally:
+        pool.shutdown()
+    assert report.frames == 1800 and took > 2.0
+
+
+async def test_a_redaction_whose_input_stops_answering_is_stopped_as_hung(
+    tmp_path: Path,
+) -> None:
+    # A recording on a network share that stops answering: opening it never returns.
+    src = tmp_path / "clip.mp4"
+    os.mkfifo(src)  # no writer: opening it for reading blocks
+    out = tmp_path / "out"
+    out.mkdir()
+    pool = RestartingPool(multiprocessing.get_context("spawn"))
+    try:
+        started = time.monotonic()
+        with pytest.raises(TimeLimitExceeded) as stopped:
+            await run_in_worker(pool, 600, redact, RedactionJob(src, out / "clip.mp4"),
+                                stall_s=1.0)
+    finally:
+        pool.shutdown()
+    assert time.monotonic() - started < 60 and stopped.value.stalled
+    assert "pipeline.py" in stopped.value.stacks and list(out.iterdir()) == []
 
 
 def test_segments_keep_variable_frame_timing(make_clip: MakeClip, tmp_path: Path) -> None:

@@ -1,0 +1,108 @@
+"""The watchdog of a job in a worker process: the process ends when the job makes no progress
+for a while (it hung), or when the job runs past its time limit.
+
+faulthandler's watchdog is a C thread that needs no GIL, so it ends a job even when it is stuck
+in C code holding the GIL, where no Python-level timeout or signal handler would ever run. When
+it fires it writes every thread's stack to the job's file and ends the process (exit status 1).
+The job's loops call `alive()` as they go (decoding, joining, hashing), which starts the stall
+period again, never past the job's deadline. A watched job's own worker processes are watched
+the same way (pass them `current()`), so a process waiting for them is alive while they are
+(`result`).
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import re
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+REARM_S = 1.0  # `alive` starts the stall period again at most this often (or half of it)
+
+
+@dataclass(frozen=True)
+class Watch:
+    """How a job is watched: the file its stacks go to, the stall limit, the deadline."""
+
+    stacks: Path
+    stall_s: float | None  # no progress for this long ends the job (None: only the deadline)
+    deadline: float  # on time.monotonic(), a clock every process of the machine shares
+
+    @property
+    def rearm_s(self) -> float:
+        """How often `alive` starts the stall period again: a job is ended between `stall_s`
+        less this and `stall_s` after its last progress."""
+        return REARM_S if self.stall_s is None else min(REARM_S, self.stall_s / 2)
+
+
+class _Armed:
+    def __init__(self, watch: Watch, out: TextIO) -> None:
+        self.watch, self.out, self.at = watch, out, 0.0
+        self.arm()
+
+    def arm(self) -> None:
+        self.at = time.monotonic()
+        wait = self.watch.deadline - self.at
+        if self.watch.stall_s is not None:
+            wait = min(wait, self.watch.stall_s)
+        faulthandler.dump_traceback_later(max(wait, 1e-6), exit=True, file=self.out)
+
+
+_armed: _Armed | None = None
+
+
+def run_within[R](
+    limit_s: float, stall_s: float | None, stacks: Path, fn: Callable[..., R], /, *args: Any
+) -> R:
+    """In a pool worker: create `stacks`, then `fn(*args)`, ended after `limit_s` s in all or
+    `stall_s` s without `alive()`. The pool then fails the job with BrokenProcessPool, and the
+    worker's own children die with it."""
+    return run_watched(Watch(stacks, stall_s, time.monotonic() + limit_s), fn, *args)
+
+
+def run_watched[R](watch: Watch | None, fn: Callable[..., R], /, *args: Any) -> R:
+    """`fn(*args)` under `watch` (when there is one), its stacks appended to its file."""
+    global _armed
+    if watch is None:
+        return fn(*args)
+    with watch.stacks.open("a") as out:
+        _armed = _Armed(watch, out)
+        try:
+            return fn(*args)
+        finally:
+            faulthandler.cancel_dump_traceback_later()
+            _armed = None
+
+
+def alive() -> None:
+    """The watched job is making progress (nothing happens when no job is watched)."""
+    if _armed is not None and time.monotonic() - _armed.at >= _armed.watch.rearm_s:
+        _armed.arm()
+
+
+def current() -> Watch | None:
+    """The watch over this process's job, for the worker processes it starts."""
+    return None if _armed is None else _armed.watch
+
+
+def result[R](future: Future[R]) -> R:
+    """The result of a job that a watched worker process runs; alive while it runs."""
+    every = REARM_S if _armed is None else _armed.watch.rearm_s
+    while True:
+        try:
+            return future.result(timeout=every)
+        except TimeoutError:
+            alive()
+
+
+def fired_after(stacks: str) -> float | None:
+    """How long the first watchdog in `stacks` had waited when it fired (its header)."""
+    found = re.match(r"Timeout \((\d+):(\d\d):(\d\d(?:\.\d+)?)\)!", stacks)
+    if found is None:
+        return None
+    hours, minutes, seconds = found.groups()
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
