@@ -1,6 +1,7 @@
 """The redaction benchmark's own yardstick: generated ground truth and the coverage figures."""
 
 import json
+import typing
 from pathlib import Path
 
 import av
@@ -22,7 +23,7 @@ def refill(
             rgb = frame.to_ndarray(format="rgb24")
             for region in truth[index]:
                 if region["kind"] in kinds:
-                    x0, y0, x1, y1 = region["box"]  # type: ignore[misc]
+                    x0, y0, x1, y1 = typing.cast("list[int]", region["box"])
                     rgb[max(0, y0) : y1, max(0, x0) : x1] = 0
             out.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
         out.mux(stream.encode(None))

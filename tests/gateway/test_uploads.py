@@ -304,5 +304,6 @@ async def test_a_camera_says_why_its_upload_waits_once_and_shows_progress_when_i
     assert waiting == ["The city could not be reached (ClientConnectorError). Trying again."]
     after = details[details.index(waiting[0]) + 1 :]
     assert after and all(d and d.startswith("uploading (") for d in after[:-1])
+    assert after[0] is not None
     assert int(after[0].removeprefix("uploading (").split()[0]) > 0  # resumed, not restarted
     assert inbox.get(rid).camera(reg).state is CameraState.DELIVERED

@@ -6,7 +6,7 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from protocol.canonical import b64decode, b64encode, canonical_json
 from protocol.errors import MalformedMessageError, SignatureError
@@ -118,7 +118,8 @@ def test_http_request_signature(city_key: Ed25519PrivateKey) -> None:
             headers, "POST", "/v1/cameras?x=1", BODY_HASH, keys.get, NOW + timedelta(minutes=6)
         )
     with pytest.raises(SignatureError, match="unknown gateway"):
-        verify_http_request(headers, "POST", "/v1/cameras?x=1", BODY_HASH, {}.get, NOW)
+        unknown: dict[str, Ed25519PublicKey] = {}
+        verify_http_request(headers, "POST", "/v1/cameras?x=1", BODY_HASH, unknown.get, NOW)
     with pytest.raises(SignatureError, match="not signed"):
         verify_http_request({}, "POST", "/v1/cameras?x=1", BODY_HASH, keys.get, NOW)
     forged = dict(headers, **{HEADER_SIGNATURE: b64encode(bytes(64))})

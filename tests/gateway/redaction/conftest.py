@@ -77,8 +77,8 @@ def write_clip(
         if pixel_aspect is not None:
             video.codec_context.sample_aspect_ratio = pixel_aspect
         if colour is not None:  # FFmpeg's colorspace, primaries and transfer codes
-            codec = video.codec_context
-            codec.colorspace, codec.color_primaries, codec.color_trc = colour
+            context = video.codec_context
+            context.colorspace, context.color_primaries, context.color_trc = colour
         video.codec_context.time_base = Fraction(1, rate)
         sound = out.add_stream("aac", rate=48_000) if audio else None
         for index in range(frames):

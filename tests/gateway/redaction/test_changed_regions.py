@@ -166,7 +166,8 @@ def test_plates_are_searched_again_where_the_picture_changed_and_kept_elsewhere(
         return np.asarray(cv2.resize(full, (736, 416), interpolation=cv2.INTER_AREA), np.uint8)
 
     detector = HaarPlateDetector(regions=True)
-    cascade = detector._cascade = RecordingCascade(detector._cascade)
+    cascade = RecordingCascade(detector._cascade)
+    detector._cascade = cascade  # type: ignore[assignment]  # records, then searches as OpenCV
     assert len(detector.detect(detection_frame(frame), lambda: frame)) == 2
     [kept] = detector.detect(detection_frame(gone), lambda: gone)
     middle = (large_plate.x0 + large_plate.x1) / 2, (large_plate.y0 + large_plate.y1) / 2

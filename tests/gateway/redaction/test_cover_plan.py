@@ -1,5 +1,6 @@
 """The detection schedule: which boxes cover which frame (pure)."""
 
+from collections.abc import Mapping
 from dataclasses import replace
 
 import pytest
@@ -82,7 +83,9 @@ def test_frames_between_detections_get_the_hull_of_a_mover() -> None:
         assert any(b.x0 <= x and x + 0.1 <= b.x1 for b in boxes), index
 
 
-def plan(every: int, boxes: dict[int, tuple[Box, ...]], frames: int, hold: int) -> list[set[Box]]:
+def plan(
+    every: int, boxes: Mapping[int, tuple[Box, ...]], frames: int, hold: int
+) -> list[set[Box]]:
     """Cover boxes per frame, with detections scripted per detection frame."""
     planner = CoverPlanner[int](lambda i: boxes.get(i, ()), every, dilation=0.0, hold=hold)
     out = [pair for index in range(frames) for pair in planner.push(index)] + planner.finish()
