@@ -30,7 +30,7 @@ from .redaction.pipeline import (
 from .redaction.profiles import BUNDLED, Models
 from .sources.base import FootageSource, Recording, SourceError
 from .store import CameraRecord
-from .workers import RestartingPool, TimeLimitExceeded, run_in_worker
+from .workers import RestartingPool, TimeLimitExceeded, remove_stale_job_folders, run_in_worker
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -91,10 +91,11 @@ async def start_redaction_worker(
 ) -> RestartingPool:
     """The process that redacts. The resident's model files are loaded there first, so a bad one
     stops the gateway when it starts instead of failing every request; loading them may take
-    the time limit of a clip of no length."""
+    the time limit of a clip of no length. Job folders a killed gateway left are deleted."""
     _LOGGER.info("a redaction is stopped as hung after %g s without progress, or after %g s "
                  "plus %g s per second of clip", time_limit.stall_s, time_limit.base_s,
                  time_limit.per_clip_second_s)
+    await asyncio.to_thread(remove_stale_job_folders)
     executor = RestartingPool(multiprocessing.get_context("spawn"))
     if models == BUNDLED:
         return executor

@@ -14,6 +14,7 @@ import asyncio
 import ctypes
 import multiprocessing
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -57,6 +58,32 @@ def worker_pool(
     )
 
 
+JOB_FOLDER = "safesmart-job-"  # + the gateway's pid: where `run_in_worker` keeps a job's file
+
+
+def remove_stale_job_folders(temp: Path | None = None) -> None:
+    """Delete the job folders of gateways that are no longer running (one killed mid-job had no
+    chance to), in the temporary folder; those of running processes are left alone."""
+    for folder in Path(temp or tempfile.gettempdir()).glob(f"{JOB_FOLDER}*-*"):
+        pid = folder.name.removeprefix(JOB_FOLDER).split("-", 1)[0]
+        try:
+            mine = folder.is_dir() and folder.lstat().st_uid == os.getuid()
+        except OSError:
+            continue
+        if mine and pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 class TimeLimitExceeded(BrokenProcessPool):
     """A job's watchdog ended its worker (`watchdog.py`): `stalled` when it made no progress
     for `stall_s`, else it ran past `limit_s`; `stacks`: where its threads were."""
@@ -88,7 +115,7 @@ async def run_in_worker[R](
     - empty: its worker died during it (out of memory, a crash in C code), BrokenProcessPool.
     """
     loop = asyncio.get_running_loop()
-    with tempfile.TemporaryDirectory(prefix="safesmart-job-") as folder:
+    with tempfile.TemporaryDirectory(prefix=f"{JOB_FOLDER}{os.getpid()}-") as folder:
         stacks = Path(folder) / "stacks"
 
         async def attempt() -> R:

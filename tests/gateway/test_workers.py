@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures.process import BrokenProcessPool
@@ -21,7 +22,14 @@ import pytest
 
 from demo.processes import alive
 from gateway import watchdog
-from gateway.workers import RestartingPool, TimeLimitExceeded, run_in_worker, worker_pool
+from gateway.preparation import start_redaction_worker
+from gateway.redaction.profiles import BUNDLED
+from gateway.workers import (
+    RestartingPool,
+    TimeLimitExceeded,
+    run_in_worker,
+    worker_pool,
+)
 
 # A parent that starts a pool worker busy on a long task, reports the worker's pid, then is
 # SIGKILLed (as a gateway killed mid-redaction would be).
@@ -184,3 +192,39 @@ async def test_a_worker_killed_during_its_job_is_not_taken_for_its_time_limit(
         await asyncio.wait_for(run_in_worker(pool, 1.0, _die), 60)
     assert not isinstance(died.value, TimeLimitExceeded)
     await ahead
+
+
+@pytest.fixture
+def temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The temporary folder, holding job folders: one a gateway killed mid-job left (its process
+    has ended), one of a job this gateway is running, and one not named by us."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    (tmp_path / f"safesmart-job-{ended.pid}-k3x9").mkdir()
+    (tmp_path / f"safesmart-job-{ended.pid}-k3x9" / "stacks").write_text("")
+    (tmp_path / f"safesmart-job-{os.getpid()}-q1w2").mkdir()
+    (tmp_path / "safesmart-job-abc").mkdir()
+    return tmp_path
+
+
+async def test_job_folders_left_by_gateways_no_longer_running_are_deleted_at_start(
+    temp: Path,
+) -> None:
+    (await start_redaction_worker(BUNDLED)).shutdown()
+    left = await asyncio.to_thread(os.listdir, temp)
+    assert sorted(left) == sorted([f"safesmart-job-{os.getpid()}-q1w2", "safesmart-job-abc"])
+
+
+async def test_a_job_keeps_its_file_in_a_folder_named_by_the_gateways_process(
+    pool: RestartingPool,
+) -> None:
+    folder = Path(await run_in_worker(pool, 30, _stacks_folder))
+    assert folder.name.startswith(f"safesmart-job-{os.getpid()}-")
+    assert not await asyncio.to_thread(folder.exists)  # deleted when the job ended
+
+
+def _stacks_folder() -> str:
+    watch = watchdog.current()
+    assert watch is not None
+    return str(watch.stacks.parent)
