@@ -287,7 +287,7 @@ async def test_token_rotation_takes_effect_without_restart(api: Api) -> None:
 
 
 def test_route_table_matches_the_openapi_document(tmp_path: Path) -> None:
-    import yaml  # type: ignore[import-untyped]
+    import yaml
 
     spec = yaml.safe_load((Path(__file__).parents[2] / "docs/openapi/gateway.yaml").read_text())
     documented = {(method.upper(), path) for path, item in spec["paths"].items()

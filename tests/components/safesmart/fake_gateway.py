@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from aiohttp.typedefs import Handler
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TOKEN = "local-api-token-for-tests"  # noqa: S105 - a test token
@@ -102,7 +103,7 @@ class FakeGateway:
 
     def _app(self) -> web.Application:
         @web.middleware
-        async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
+        async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             if request.headers.get("Authorization") != f"Bearer {self.token}":
                 return _problem(401, "missing or wrong API token")
             body = await request.json() if request.can_read_body else None
@@ -187,8 +188,8 @@ class FakeGateway:
         self.stream_opened.set()
         try:
             await response.write(b": connected\n\n")
-            for frame in self.raw_frames:
-                await response.write(frame)
+            for raw in self.raw_frames:
+                await response.write(raw)
             while (frame := await queue.get()) is not None:
                 await response.write(frame)
         finally:

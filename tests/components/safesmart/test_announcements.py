@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import uuid
+from typing import Any
 
+import pytest
 from homeassistant.components import persistent_notification
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import (
@@ -26,14 +28,14 @@ from .fake_gateway import FakeGateway, wait_for
 REQUEST_ID = "4f1c2b7a-9d3e-4a61-8b2f-0c5d6e7f8a90"
 
 
-def new_request(gateway: FakeGateway, **changes: object) -> dict[str, object]:
+def new_request(gateway: FakeGateway, **changes: object) -> dict[str, Any]:
     """A fresh pending request built from the fixture."""
     request = copy.deepcopy(gateway.requests[REQUEST_ID])
     request.update(id=str(uuid.uuid4()), approval_nonce="N" * 40 + "_-x", **changes)
     return request
 
 
-def notifications(hass: HomeAssistant) -> dict[str, dict[str, str]]:
+def notifications(hass: HomeAssistant) -> dict[str, persistent_notification.Notification]:
     """Current persistent notifications by id."""
     return dict(persistent_notification._async_get_or_create_notifications(hass))
 
@@ -121,7 +123,10 @@ async def test_new_request_announced(
 
 
 async def test_broken_phone_does_not_stop_others(
-    hass: HomeAssistant, gateway: FakeGateway, init_integration: MockConfigEntry, caplog
+    hass: HomeAssistant,
+    gateway: FakeGateway,
+    init_integration: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A phone service that fails is logged; the other phones still get the prompt."""
     good = async_mock_service(hass, "notify", "mobile_app_good")

@@ -210,7 +210,7 @@ async def phone(
     hass: HomeAssistant, hass_admin_user: MockUser, safesmart_calls: dict[str, list[ServiceCall]]
 ) -> list[ServiceCall]:
     """A phone, one person allowed to decide, and the phone blueprint in use."""
-    calls = async_mock_service(hass, "notify", "mobile_app_pixel")
+    calls: list[ServiceCall] = async_mock_service(hass, "notify", "mobile_app_pixel")
     assert await async_setup_component(hass, "system_log", {})  # always loaded in real installs
     hass.states.async_set("person.alex", "home", {"user_id": hass_admin_user.id})
     hass.states.async_set("person.guest", "home", {"user_id": "someone-else"})

@@ -132,7 +132,9 @@ async def test_zeroconf_ipv6_url(hass: HomeAssistant, gateway: FakeGateway) -> N
     result = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": SOURCE_ZEROCONF}, data=info
     )
-    assert result["description_placeholders"]["url"].startswith("http://[::1]:")
+    placeholders = result["description_placeholders"]
+    assert placeholders is not None
+    assert placeholders["url"].startswith("http://[::1]:")
 
 
 @pytest.mark.parametrize(

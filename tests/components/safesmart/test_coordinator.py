@@ -18,6 +18,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from custom_components.safesmart.const import DOMAIN, EVENT_FOOTAGE_REQUEST
 
 from .fake_gateway import FakeGateway, wait_for
+from .helpers import state_of
 
 REQUEST_ID = "4f1c2b7a-9d3e-4a61-8b2f-0c5d6e7f8a90"
 PENDING = "sensor.home_gateway_pending_requests"
@@ -50,8 +51,8 @@ async def test_loss_and_recovery(
     gateway.fail_with = 503
     gateway.refuse_streams = True
     gateway.end_streams()
-    await wait_for(lambda: hass.states.get(PENDING).state == "unavailable")
-    assert hass.states.get(GATEWAY).state == "off"
+    await wait_for(lambda: state_of(hass, PENDING).state == "unavailable")
+    assert state_of(hass, GATEWAY).state == "off"
     attempts = len(gateway.calls)
     await wait_for(lambda: len(gateway.calls) >= attempts + 3)  # it keeps retrying
     assert lost_warnings(caplog) == 1
@@ -63,10 +64,10 @@ async def test_loss_and_recovery(
     gateway.requests[missed["id"]] = missed
     gateway.fail_with = None
     gateway.refuse_streams = False
-    await wait_for(lambda: hass.states.get(PENDING).state == "2")
+    await wait_for(lambda: state_of(hass, PENDING).state == "2")
     await wait_for(lambda: len(events) == 1)
     assert events[0].data["request_id"] == missed["id"]
-    assert hass.states.get(GATEWAY).state == "on"
+    assert state_of(hass, GATEWAY).state == "on"
     assert lost_warnings(caplog) == 1
     assert sum("recovered" in r.getMessage() for r in caplog.records) == 1
 
@@ -81,7 +82,7 @@ async def test_clean_close_reconnects(
     gateway.stream_opened.clear()
     gateway.end_streams()
     await gateway.stream_opened.wait()
-    await wait_for(lambda: hass.states.get(PENDING).state == "1")
+    await wait_for(lambda: state_of(hass, PENDING).state == "1")
     assert "closed the event stream" in caplog.text
 
 
@@ -112,7 +113,7 @@ async def test_rejected_token_on_stream_starts_reauth(
     await wait_for(lambda: bool(hass.config_entries.flow.async_progress_by_handler(DOMAIN)))
     [flow] = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert flow["context"]["source"] == SOURCE_REAUTH
-    assert hass.states.get(PENDING).state == "unavailable"
+    assert state_of(hass, PENDING).state == "unavailable"
 
 
 @pytest.mark.parametrize(
@@ -147,5 +148,5 @@ async def test_malformed_event_is_a_connection_problem(
     gateway.stream_opened.clear()
     gateway.push("request", dict(gateway.requests[REQUEST_ID], state="sideways"))
     await gateway.stream_opened.wait()
-    await wait_for(lambda: hass.states.get(PENDING).state == "1")
+    await wait_for(lambda: state_of(hass, PENDING).state == "1")
     assert "Gateway sent an unknown state: 'sideways'" in caplog.text

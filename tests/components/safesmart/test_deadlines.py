@@ -11,6 +11,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from custom_components.safesmart.const import CONF_UNANSWERED
 
 from .fake_gateway import FakeGateway, wait_for
+from .helpers import state_of
 
 REQUEST_ID = "4f1c2b7a-9d3e-4a61-8b2f-0c5d6e7f8a90"
 RESPOND_BY = datetime.fromisoformat("2026-11-23T10:00:00+00:00")
@@ -33,7 +34,7 @@ async def test_unanswered(
     await hass.async_block_till_done()
     assert gateway.count("POST", f"/api/v1/requests/{REQUEST_ID}/decline") == int(declined)
     if declined:
-        await wait_for(lambda: hass.states.get("sensor.home_gateway_pending_requests").state == "0")
+        await wait_for(lambda: state_of(hass, "sensor.home_gateway_pending_requests").state == "0")
 
 
 async def test_decided_request_needs_no_timer(

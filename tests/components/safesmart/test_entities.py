@@ -16,6 +16,7 @@ from syrupy.assertion import SnapshotAssertion
 from custom_components.safesmart.client import Request
 
 from .fake_gateway import FakeGateway, wait_for
+from .helpers import state_of
 
 REQUEST_ID = "4f1c2b7a-9d3e-4a61-8b2f-0c5d6e7f8a90"
 
@@ -42,7 +43,7 @@ async def test_platform_snapshots(
 
 async def test_initial_states(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
     """The snapshot read at start-up shows on the entities."""
-    pending = hass.states.get("sensor.home_gateway_pending_requests")
+    pending = state_of(hass, "sensor.home_gateway_pending_requests")
     assert pending.state == "1"
     assert pending.attributes["requests"] == [
         {
@@ -53,12 +54,12 @@ async def test_initial_states(hass: HomeAssistant, init_integration: MockConfigE
         }
     ]
     assert "approval_nonce" not in str(pending.attributes)
-    assert hass.states.get("sensor.home_gateway_last_delivery").state == "unknown"
-    assert hass.states.get("binary_sensor.home_gateway_gateway").state == "on"
-    assert hass.states.get("binary_sensor.home_gateway_city_connection").state == "on"
-    assert hass.states.get("switch.home_gateway_privacy_mode").state == "off"
-    assert hass.states.get("sensor.front_door_registration").state == "registered"
-    assert hass.states.get("sensor.driveway_registration").state == "pending"
+    assert state_of(hass, "sensor.home_gateway_last_delivery").state == "unknown"
+    assert state_of(hass, "binary_sensor.home_gateway_gateway").state == "on"
+    assert state_of(hass, "binary_sensor.home_gateway_city_connection").state == "on"
+    assert state_of(hass, "switch.home_gateway_privacy_mode").state == "off"
+    assert state_of(hass, "sensor.front_door_registration").state == "registered"
+    assert state_of(hass, "sensor.driveway_registration").state == "pending"
 
 
 async def test_pushed_request_changes(
@@ -68,23 +69,23 @@ async def test_pushed_request_changes(
     request = copy.deepcopy(gateway.requests[REQUEST_ID])
     request.update(state="uploading", updated_at="2026-11-21T10:05:00Z", decided_by="resident")
     gateway.push_request(request)
-    await wait_for(lambda: hass.states.get("sensor.home_gateway_uploads_in_progress").state == "1")
-    assert hass.states.get("sensor.home_gateway_pending_requests").state == "0"
+    await wait_for(lambda: state_of(hass, "sensor.home_gateway_uploads_in_progress").state == "1")
+    assert state_of(hass, "sensor.home_gateway_pending_requests").state == "0"
     # "uploading" is progress, not an outcome: no event.
-    assert hass.states.get("event.home_gateway_footage_request").state == "unknown"
+    assert state_of(hass, "event.home_gateway_footage_request").state == "unknown"
 
     request = copy.deepcopy(request)
     request.update(state="delivered", updated_at="2026-11-21T10:09:00Z")
     gateway.push_request(request)
-    await wait_for(lambda: hass.states.get("sensor.home_gateway_last_delivery").state != "unknown")
-    assert hass.states.get("sensor.home_gateway_last_delivery").state == (
+    await wait_for(lambda: state_of(hass, "sensor.home_gateway_last_delivery").state != "unknown")
+    assert state_of(hass, "sensor.home_gateway_last_delivery").state == (
         "2026-11-21T10:09:00+00:00"
     )
-    event = hass.states.get("event.home_gateway_footage_request")
+    event = state_of(hass, "event.home_gateway_footage_request")
     assert event.attributes["event_type"] == "delivered"
     assert event.attributes["request_id"] == REQUEST_ID
     assert event.attributes["decided_by"] == "resident"
-    assert hass.states.get("sensor.home_gateway_uploads_in_progress").state == "0"
+    assert state_of(hass, "sensor.home_gateway_uploads_in_progress").state == "0"
 
 
 async def test_pushed_health_and_unknown_events(
@@ -96,13 +97,13 @@ async def test_pushed_health_and_unknown_events(
     health["city"]["connected"] = False
     gateway.push("health", health)
     await wait_for(
-        lambda: hass.states.get("binary_sensor.home_gateway_city_connection").state == "off"
+        lambda: state_of(hass, "binary_sensor.home_gateway_city_connection").state == "off"
     )
     health = copy.deepcopy(health)
     health["city"] = None
     gateway.push("health", health)
     await wait_for(
-        lambda: hass.states.get("binary_sensor.home_gateway_city_connection").state == "unknown"
+        lambda: state_of(hass, "binary_sensor.home_gateway_city_connection").state == "unknown"
     )
 
 
@@ -114,11 +115,11 @@ async def test_privacy_mode_switch(
         "switch", "turn_on", {"entity_id": "switch.home_gateway_privacy_mode"}, blocking=True
     )
     assert ("PUT", "/api/v1/privacy-mode", {"enabled": True}) in gateway.calls
-    assert hass.states.get("switch.home_gateway_privacy_mode").state == "on"
+    assert state_of(hass, "switch.home_gateway_privacy_mode").state == "on"
     await hass.services.async_call(
         "switch", "turn_off", {"entity_id": "switch.home_gateway_privacy_mode"}, blocking=True
     )
-    assert hass.states.get("switch.home_gateway_privacy_mode").state == "off"
+    assert state_of(hass, "switch.home_gateway_privacy_mode").state == "off"
 
     gateway.fail_with = 500
     with pytest.raises(HomeAssistantError) as err:
@@ -126,7 +127,7 @@ async def test_privacy_mode_switch(
             "switch", "turn_on", {"entity_id": "switch.home_gateway_privacy_mode"}, blocking=True
         )
     assert err.value.translation_key == "communication_error"
-    assert hass.states.get("switch.home_gateway_privacy_mode").state == "off"
+    assert state_of(hass, "switch.home_gateway_privacy_mode").state == "off"
 
 
 async def test_stale_camera_device_removed(
@@ -151,7 +152,7 @@ async def test_older_update_does_not_win(
     """A late action answer cannot move a request back to an older state."""
     newer = dict(gateway.requests[REQUEST_ID], state="uploading", updated_at="2026-11-21T10:05:00Z")
     gateway.push_request(newer)
-    await wait_for(lambda: hass.states.get("sensor.home_gateway_uploads_in_progress").state == "1")
+    await wait_for(lambda: state_of(hass, "sensor.home_gateway_uploads_in_progress").state == "1")
     older = dict(newer, state="approved", updated_at="2026-11-21T10:01:00Z")
     init_integration.runtime_data.async_set_request(Request.from_json(older))
     await hass.async_block_till_done()
@@ -168,7 +169,7 @@ async def test_cameras_come_and_go(
     gateway.cameras.append(garage)
     await coordinator.async_refresh()
     await hass.async_block_till_done()
-    assert hass.states.get("sensor.garage_registration").state == "pending"
+    assert state_of(hass, "sensor.garage_registration").state == "pending"
 
     gateway.cameras.pop()
     await coordinator.async_refresh()
@@ -178,7 +179,7 @@ async def test_cameras_come_and_go(
     gateway.cameras.append(garage)
     await coordinator.async_refresh()
     await hass.async_block_till_done()
-    assert hass.states.get("sensor.garage_registration").state == "pending"
+    assert state_of(hass, "sensor.garage_registration").state == "pending"
 
 
 async def test_only_stale_devices_can_be_deleted(

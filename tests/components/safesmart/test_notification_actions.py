@@ -41,7 +41,10 @@ def decisions(gateway: FakeGateway) -> list[str]:
 
 
 async def test_allowed_user_with_nonce_approves_once(
-    hass: HomeAssistant, gateway: FakeGateway, allowed: MockUser, caplog
+    hass: HomeAssistant,
+    gateway: FakeGateway,
+    allowed: MockUser,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The right nonce from an allowed user approves; the same tap again is a replay."""
     await tap(hass, APPROVE, allowed.id)
@@ -77,7 +80,7 @@ async def test_refused_taps(
     gateway: FakeGateway,
     allowed: MockUser,
     hass_read_only_user: MockUser,
-    caplog,
+    caplog: pytest.LogCaptureFixture,
     action: str,
     who: str | None,
     log: str,
@@ -93,7 +96,10 @@ async def test_refused_taps(
 
 
 async def test_other_actions_ignored_silently(
-    hass: HomeAssistant, gateway: FakeGateway, allowed: MockUser, caplog
+    hass: HomeAssistant,
+    gateway: FakeGateway,
+    allowed: MockUser,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Actions of other automations are none of our business."""
     await tap(hass, "OPEN_GARAGE", allowed.id)
@@ -104,7 +110,10 @@ async def test_other_actions_ignored_silently(
 
 
 async def test_not_pending_and_gateway_failure(
-    hass: HomeAssistant, gateway: FakeGateway, allowed: MockUser, caplog
+    hass: HomeAssistant,
+    gateway: FakeGateway,
+    allowed: MockUser,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A decided request is not re-sent; a gateway failure is logged and the nonce is spent."""
     gateway.fail_with = 500
@@ -117,7 +126,10 @@ async def test_not_pending_and_gateway_failure(
 
 
 async def test_decided_request_ignored(
-    hass: HomeAssistant, gateway: FakeGateway, allowed: MockUser, caplog
+    hass: HomeAssistant,
+    gateway: FakeGateway,
+    allowed: MockUser,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A tap on a request that was decided meanwhile does nothing."""
     gateway.push_request(dict(gateway.requests[REQUEST_ID], state="declined"))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from homeassistant.config_entries import ConfigFlowResult
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr
@@ -21,6 +24,13 @@ from custom_components.safesmart.const import (
 )
 
 from .fake_gateway import FakeGateway
+
+
+def form_schema(result: ConfigFlowResult) -> Any:
+    """The fields of the form a flow step shows (the voluptuous schema's dict)."""
+    data_schema = result["data_schema"]
+    assert data_schema is not None, f"step {result.get('step_id')} shows no form"
+    return data_schema.schema
 
 
 async def test_options_flow(
@@ -45,7 +55,7 @@ async def test_options_flow(
 
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["step_id"] == "init"
-    schema = result["data_schema"].schema
+    schema = form_schema(result)
     phones = next(k for k in schema if k == CONF_NOTIFY_SERVICES)
     assert schema[phones].config["options"] == ["notify.mobile_app_pixel"]
 
@@ -64,7 +74,7 @@ async def test_options_flow(
         },
     )
     assert result["step_id"] == "cameras"
-    assert set(result["data_schema"].schema) == {"Front door", "Driveway"}
+    assert set(form_schema(result)) == {"Front door", "Driveway"}
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"Front door": "camera.front"}
     )
@@ -83,7 +93,8 @@ async def test_options_flow(
     assert front.via_device_id == ring_device.id
     assert drive.via_device_id == gateway.id
     # The Ring device keeps belonging to Ring only.
-    assert device_registry.async_get(ring_device.id).config_entries == {ring_entry.entry_id}
+    ring = device_registry.async_get(ring_device.id)
+    assert ring is not None and ring.config_entries == {ring_entry.entry_id}
 
     # Opening the options again suggests the current mapping; unmapping relinks to the gateway.
     result = await hass.config_entries.options.async_init(entry.entry_id)
@@ -92,14 +103,15 @@ async def test_options_flow(
     )
     suggested = {
         str(key): key.description["suggested_value"]
-        for key in result["data_schema"].schema
+        for key in form_schema(result)
         if key.description
     }
     assert suggested == {"Front door": "camera.front"}
     result = await hass.config_entries.options.async_configure(result["flow_id"], {})
     await hass.async_block_till_done()
     assert entry.options[CONF_CAMERA_MAP] == {}
-    assert device_registry.async_get(front.id).via_device_id == gateway.id
+    relinked = device_registry.async_get(front.id)
+    assert relinked is not None and relinked.via_device_id == gateway.id
 
 
 async def test_options_duplicate_camera_names_and_not_loaded(
@@ -114,7 +126,7 @@ async def test_options_duplicate_camera_names_and_not_loaded(
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {CONF_UNANSWERED: "leave_pending"}
     )
-    assert set(result["data_schema"].schema) == {"Front door (reg-fron)", "Front door (reg-driv)"}
+    assert set(form_schema(result)) == {"Front door (reg-fron)", "Front door (reg-driv)"}
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"Front door (reg-driv)": "camera.other"}
     )

@@ -18,6 +18,7 @@ from custom_components.safesmart.const import CONF_ALLOWED_USERS, DOMAIN, EVENT_
 from demo.stack import CITY, GATEWAY, HOME, CameraSpec, call_json, request_body, start_stack
 
 from .fake_gateway import wait_for
+from .helpers import state_of
 
 pytestmark = [
     pytest.mark.slow,
@@ -77,7 +78,7 @@ async def test_real_city_and_gateway(
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
     assert hass.states.get("binary_sensor.test_home_city_connection") is not None
-    assert hass.states.get("sensor.front_door_registration").state == "registered"
+    assert state_of(hass, "sensor.front_door_registration").state == "registered"
 
     events = async_capture_events(hass, EVENT_FOOTAGE_REQUEST)
     request_id = await hass.async_add_executor_job(_issue_request, real_servers)
@@ -89,16 +90,16 @@ async def test_real_city_and_gateway(
     assert data["disclosures"]["may_be_asked_to_testify"] is True
     assert data["cameras"][0]["name"] == "Front door"
     assert 90 < data["min_distance_m"] < 130
-    assert hass.states.get("sensor.test_home_pending_requests").state == "1"
+    assert state_of(hass, "sensor.test_home_pending_requests").state == "1"
 
     await hass.services.async_call(DOMAIN, "decline", {"request_id": request_id}, blocking=True)
     await wait_for(
         lambda: (
-            hass.states.get("event.test_home_footage_request").attributes.get("event_type")
+            state_of(hass, "event.test_home_footage_request").attributes.get("event_type")
             == "declined"
         )
     )
-    assert hass.states.get("sensor.test_home_pending_requests").state == "0"
+    assert state_of(hass, "sensor.test_home_pending_requests").state == "0"
 
     # A second request, approved from a phone with the nonce the real gateway made.
     hass.config_entries.async_update_entry(entry, options={CONF_ALLOWED_USERS: [admin.id]})
@@ -119,5 +120,5 @@ async def test_real_city_and_gateway(
     await hass.services.async_call(
         "switch", "turn_on", {"entity_id": "switch.test_home_privacy_mode"}, blocking=True
     )
-    assert hass.states.get("switch.test_home_privacy_mode").state == "on"
+    assert state_of(hass, "switch.test_home_privacy_mode").state == "on"
     assert await hass.config_entries.async_unload(entry.entry_id)

@@ -31,8 +31,10 @@ async def test_fingerprint_recorded_then_change_raises_fixable_issue(
     gateway.push("health", health)
     await wait_for(lambda: issue_registry.async_get_issue(DOMAIN, issue_id) is not None)
     issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
     assert issue.is_fixable
     assert issue.severity is ir.IssueSeverity.CRITICAL
+    assert issue.translation_placeholders is not None
     assert issue.translation_placeholders["new"] == NEW_FINGERPRINT
 
     assert await async_setup_component(hass, "repairs", {})
@@ -85,6 +87,8 @@ async def test_not_enrolled_issue(
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
     gateway.push("health", dict(gateway.health, enrolled=False, city=None))
     await wait_for(lambda: issue_registry.async_get_issue(DOMAIN, issue_id) is not None)
-    assert not issue_registry.async_get_issue(DOMAIN, issue_id).is_fixable
+    issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert not issue.is_fixable
     gateway.push("health", gateway.health)
     await wait_for(lambda: issue_registry.async_get_issue(DOMAIN, issue_id) is None)

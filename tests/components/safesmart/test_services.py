@@ -12,6 +12,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUs
 from custom_components.safesmart.const import CONF_ALLOWED_USERS, DOMAIN
 
 from .fake_gateway import PNG, FakeGateway
+from .helpers import state_of
 
 REQUEST_ID = "4f1c2b7a-9d3e-4a61-8b2f-0c5d6e7f8a90"
 
@@ -24,10 +25,17 @@ def config_dir(hass: HomeAssistant, tmp_path: Path) -> Path:
 
 
 async def call(
-    hass: HomeAssistant, service: str, data: dict[str, object], **kwargs: object
+    hass: HomeAssistant,
+    service: str,
+    data: dict[str, object],
+    *,
+    return_response: bool = False,
+    context: Context | None = None,
 ) -> object:
     """Call a SafeSmart action and wait for it."""
-    return await hass.services.async_call(DOMAIN, service, data, blocking=True, **kwargs)
+    return await hass.services.async_call(
+        DOMAIN, service, data, blocking=True, context=context, return_response=return_response
+    )
 
 
 async def test_approve_narrowed(
@@ -52,8 +60,8 @@ async def test_approve_narrowed(
             "window": {"start": "2026-11-20T22:05:00+00:00", "end": "2026-11-20T22:15:00+00:00"},
         },
     )
-    assert hass.states.get("sensor.home_gateway_pending_requests").state == "0"
-    assert hass.states.get("event.home_gateway_footage_request").attributes["event_type"] == (
+    assert state_of(hass, "sensor.home_gateway_pending_requests").state == "0"
+    assert state_of(hass, "event.home_gateway_footage_request").attributes["event_type"] == (
         "approved"
     )
 
@@ -139,7 +147,7 @@ async def test_gateway_refusals(
     gateway: FakeGateway,
     init_integration: MockConfigEntry,
     status: int,
-    error: type[Exception],
+    error: type[HomeAssistantError],
     key: str,
 ) -> None:
     """What the gateway refuses maps to translated errors."""
@@ -254,6 +262,7 @@ async def test_previews_deleted_with_last_gateway(
 ) -> None:
     """Removing the integration also removes the previews it saved."""
     response = await call(hass, "get_preview", {"request_id": REQUEST_ID}, return_response=True)
+    assert isinstance(response, dict)
     saved = Path(response["path"])
     assert await hass.async_add_executor_job(saved.exists)
     await hass.config_entries.async_remove(init_integration.entry_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import yaml
 from homeassistant.core import HomeAssistant
@@ -13,7 +14,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 COMPONENT = Path(__file__).resolve().parents[3] / "custom_components" / "safesmart"
 
 
-def load(name: str) -> dict:
+def load(name: str) -> Any:
     """Read one of the integration's JSON files."""
     return json.loads((COMPONENT / name).read_text())
 

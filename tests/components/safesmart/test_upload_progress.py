@@ -12,6 +12,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.safesmart.client import Request, SafeSmartResponseError
 
 from .fake_gateway import FakeGateway, fixture, wait_for
+from .helpers import state_of
 
 REQUEST_ID = "4f1c2b7a-9d3e-4a61-8b2f-0c5d6e7f8a90"
 FRONT = "sensor.front_door_upload_progress"
@@ -32,20 +33,20 @@ async def test_progress_follows_the_answer(
     hass: HomeAssistant, gateway: FakeGateway, init_integration: MockConfigEntry
 ) -> None:
     """Unknown while pending, 0 % when approved, the share uploaded, unknown once done."""
-    state = hass.states.get(FRONT)
+    state = state_of(hass, FRONT)
     assert state.state == "unknown"
     assert state.attributes["unit_of_measurement"] == "%"
     request = gateway.requests[REQUEST_ID]
 
     gateway.push_request(with_cameras(request, front=("approved", 0.0), drive=("declined", None)))
-    await wait_for(lambda: hass.states.get(FRONT).state == "0.0")
-    assert hass.states.get(DRIVE).state == "unknown"
+    await wait_for(lambda: state_of(hass, FRONT).state == "0.0")
+    assert state_of(hass, DRIVE).state == "unknown"
     gateway.push_request(with_cameras(request, front=("uploading", 0.4975),
                                       drive=("declined", None)))
-    await wait_for(lambda: hass.states.get(FRONT).state == "49.8")
+    await wait_for(lambda: state_of(hass, FRONT).state == "49.8")
     gateway.push_request(with_cameras(request, front=("delivered", 1.0),
                                       drive=("declined", None)))
-    await wait_for(lambda: hass.states.get(FRONT).state == "unknown")
+    await wait_for(lambda: state_of(hass, FRONT).state == "unknown")
 
 
 async def test_the_newest_answer_in_progress_counts(
@@ -57,7 +58,7 @@ async def test_the_newest_answer_in_progress_counts(
     newer.update(id="0b5e6f70-1a2b-4c3d-8e9f-a0b1c2d3e4f5", received_at="2026-11-21T11:00:00Z")
     gateway.push_request(newer)
     gateway.push_request(older)
-    await wait_for(lambda: hass.states.get(FRONT).state == "20.0")
+    await wait_for(lambda: state_of(hass, FRONT).state == "20.0")
 
 
 async def test_an_older_gateway_without_progress(
@@ -68,9 +69,9 @@ async def test_an_older_gateway_without_progress(
     del request["cameras"][0]["progress"]
     gateway.push_request(request)
     await wait_for(
-        lambda: hass.states.get("sensor.home_gateway_uploads_in_progress").state == "1"
+        lambda: state_of(hass, "sensor.home_gateway_uploads_in_progress").state == "1"
     )
-    assert hass.states.get(FRONT).state == "unknown"
+    assert state_of(hass, FRONT).state == "unknown"
 
 
 def test_client_parses_progress_strictly() -> None:
