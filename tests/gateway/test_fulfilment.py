@@ -302,9 +302,9 @@ async def test_a_redaction_past_its_time_limit_fails_its_camera_and_a_retry_reda
     (clip.parent / f".{clip.name}.0badc0de.partial").write_bytes(b"half a clip")
     before = redactions(rig, rid)
     approve_front(rig, rid)
-    hasty = rig.fulfilment(time_limit=limit)
-    hasty.schedule(JobKind.FULFIL, rid)
-    async with running(hasty) as until:
+    limited = rig.fulfilment(time_limit=limit)
+    limited.schedule(JobKind.FULFIL, rid)
+    async with running(limited) as until:
         await until(lambda: inbox.get(rid).camera(front).state is CameraState.FAILED)
     assert inbox.get(rid).camera(front).detail == sentence
     assert redactions(rig, rid) == before

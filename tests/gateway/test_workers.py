@@ -24,12 +24,7 @@ from demo.processes import alive
 from gateway import watchdog
 from gateway.preparation import start_redaction_worker
 from gateway.redaction.profiles import BUNDLED
-from gateway.workers import (
-    RestartingPool,
-    TimeLimitExceeded,
-    run_in_worker,
-    worker_pool,
-)
+from gateway.workers import RestartingPool, TimeLimitExceeded, run_in_worker, worker_pool
 
 # A parent that starts a pool worker busy on a long task, reports the worker's pid, then is
 # SIGKILLed (as a gateway killed mid-redaction would be).
