@@ -40,7 +40,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--no-advertise", action="store_true", help="never advertise over zeroconf")
     add_redaction_options(p)
     p.add_argument("--redaction-time-limit", type=_positive, default=10.0, metavar="S",
-                   help="stop a redaction as hung after 120 s plus S s per second of clip "
-                        "(default 10; raise it on a very slow machine)")
+                   help="stop a redaction after 120 s plus S s per second of clip in all "
+                        "(default 10; raise it on a very slow machine); one making no progress "
+                        "for 120 s is stopped as hung sooner")
     p.add_argument("--feed-wait", type=int, default=25, help=argparse.SUPPRESS)
     p.set_defaults(handler=cmd_serve)

@@ -99,10 +99,11 @@ def result[R](future: Future[R]) -> R:
             alive()
 
 
-def fired_after(stacks: str) -> float | None:
-    """How long the first watchdog in `stacks` had waited when it fired (its header)."""
+def stalled(stacks: str, stall_s: float | None) -> bool:
+    """Whether the watchdog that wrote `stacks` fired for want of progress, not at the deadline:
+    its header names the wait it was armed with, `stall_s` unless the deadline came sooner."""
     found = re.match(r"Timeout \((\d+):(\d\d):(\d\d(?:\.\d+)?)\)!", stacks)
-    if found is None:
-        return None
+    if found is None or stall_s is None:
+        return False
     hours, minutes, seconds = found.groups()
-    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    return abs(int(hours) * 3600 + int(minutes) * 60 + float(seconds) - stall_s) < 1e-5

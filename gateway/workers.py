@@ -24,7 +24,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
-from .watchdog import fired_after, run_within
+from .watchdog import run_within, stalled
 
 _PR_SET_PDEATHSIG = 1
 
@@ -61,10 +61,10 @@ def worker_pool(
 JOB_FOLDER = "safesmart-job-"  # + the gateway's pid: where `run_in_worker` keeps a job's file
 
 
-def remove_stale_job_folders(temp: Path | None = None) -> None:
+def remove_stale_job_folders() -> None:
     """Delete the job folders of gateways that are no longer running (one killed mid-job had no
     chance to), in the temporary folder; those of running processes are left alone."""
-    for folder in Path(temp or tempfile.gettempdir()).glob(f"{JOB_FOLDER}*-*"):
+    for folder in Path(tempfile.gettempdir()).glob(f"{JOB_FOLDER}*-*"):
         pid = folder.name.removeprefix(JOB_FOLDER).split("-", 1)[0]
         try:
             mine = folder.is_dir() and folder.lstat().st_uid == os.getuid()
@@ -80,7 +80,7 @@ def _running(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:  # another user's process
-        return True
+        pass
     return True
 
 
@@ -89,8 +89,7 @@ class TimeLimitExceeded(BrokenProcessPool):
     for `stall_s`, else it ran past `limit_s`; `stacks`: where its threads were."""
 
     def __init__(self, limit_s: float, stall_s: float | None, stacks: str) -> None:
-        after = fired_after(stacks)
-        self.stalled = stall_s is not None and after is not None and abs(after - stall_s) < 1e-5
+        self.stalled = stalled(stacks, stall_s)
         super().__init__(f"the job made no progress for {stall_s:g} s" if self.stalled
                          else f"the job ran past its {limit_s:g} s time limit")
         self.limit_s, self.stall_s, self.stacks = limit_s, stall_s, stacks
