@@ -10,7 +10,7 @@ from pathlib import Path
 from gateway.redaction.contact_sheet import ContactSheet, Tile
 from gateway.redaction.cover_plan import CoverPlanner
 from gateway.redaction.decoded import DecodedFrame
-from gateway.redaction.detectors.base import DetectionKind, Detector, RgbImage
+from gateway.redaction.detectors.base import DetectionKind, Detector, Refinding, RgbImage
 from gateway.redaction.errors import DetectionError, RedactionError, timecode
 from gateway.redaction.look_back import look_back
 from gateway.redaction.obscure import PlaneMask, YuvArray, fill_boxes, fill_mask, rasterise_masks
@@ -173,7 +173,27 @@ class _Run:
         return self.still[1]
 
     def _look_back(self, later: DecodedFrame, earlier: DecodedFrame, boxes: list[Box]) -> list[Box]:
-        return look_back(later.luma(), earlier.luma(), boxes)
+        """Where boxes found on `later` with no match on `earlier` were on it: by their picture,
+        else what their detector finds near them there at full resolution (cover_plan.py)."""
+        places = look_back(later.luma(), earlier.luma(), boxes)
+        found = [place for place in places if place is not None]
+        missed = [box for box, place in zip(boxes, places, strict=True) if place is None]
+        full = functools.cache(earlier.full_rgb)
+        for detector in self.detectors:
+            if not isinstance(detector, Refinding):
+                continue
+            for box in missed:
+                if box.kind != detector.kind.value:
+                    continue
+                try:
+                    near = detector.detect_near(full(), box)
+                except Exception as exc:
+                    raise DetectionError(
+                        f"The {detector.kind} detector failed at {_clock(earlier.offset_s)}; "
+                        "nothing was written. Try again, or use a different detector model."
+                    ) from exc
+                found.extend(replace(place, kind=box.kind) for place in near)
+        return found
 
     def _emit(self, decoded: DecodedFrame, boxes: tuple[Box, ...]) -> None:
         width, height = self.size

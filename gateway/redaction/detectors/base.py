@@ -39,3 +39,14 @@ class Detector(Protocol):
     def versions(self) -> dict[str, str]:
         """Tool and model identities for the report, e.g. {"centerface.onnx": "<sha256>"}."""
         ...
+
+
+@runtime_checkable
+class Refinding(Protocol):
+    """A detector that can look again for a target near where it is expected, on the frame at
+    full resolution: a plate between runs of its cascade (held.py), a face the detection frame
+    before missed (execution.py, looking back)."""
+
+    def detect_near(self, full: RgbImage, around: Box) -> Sequence[Box]:
+        """Boxes of about `around`'s size near it, in the full-resolution frame."""
+        ...

@@ -40,6 +40,10 @@ _CropKey = tuple[int, int, int]  # crop origin (full-resolution pixels) and size
 # context), and keeps its peaks elsewhere.
 CHANGE_LIMIT = 2.0
 PAD = 2
+# Looking near (`detect_near`): a full-resolution crop reaching NEAR_SIDES of a face's sides
+# around it (as far as look_back.py looks for its picture), shrunk to at most NEAR_MAX pixels.
+NEAR_SIDES = 3
+NEAR_MAX = 256
 
 
 def bundled_model() -> Path:
@@ -185,6 +189,32 @@ class CenterFaceDetector:
                     checked[key] = (pixels, [_within(face, region) for face in faces])
         self._checked = checked
         return [face for _, faces in checked.values() for face in faces]
+
+    def detect_near(self, full: RgbImage, around: Box) -> Sequence[Box]:
+        """Faces on a full-resolution crop around `around`, accepted as a second look's are.
+
+        For a face found with no match on the detection frame before, whose picture is not found
+        there either (it was half behind something, or blurred): the first pass, on the smaller
+        frame, may have scored it too low, where a closer look finds it (the pipeline's look back).
+        """
+        height, width = full.shape[:2]
+        reach = max((around.x1 - around.x0) * width, (around.y1 - around.y0) * height) * NEAR_SIDES
+        x0, y0 = max(0.0, around.x0 * width - reach), max(0.0, around.y0 * height - reach)
+        x1 = min(float(width), around.x1 * width + reach)
+        y1 = min(float(height), around.y1 * height + reach)
+        zoom = min(1.0, NEAR_MAX / max(x1 - x0, y1 - y0, 1.0))
+        # Sides rounded up to CenterFace's 32: the crop reaches a little further right and down.
+        size_x = max(SIDE, -(-round((x1 - x0) * zoom) // SIDE) * SIDE)
+        size_y = max(SIDE, -(-round((y1 - y0) * zoom) // SIDE) * SIDE)
+        warp = np.array([[zoom, 0, -x0 * zoom], [0, zoom, -y0 * zoom]], dtype=np.float32)
+        crop = cv2.warpAffine(
+            full, warp, (size_x, size_y), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+        region = Box(
+            x0 / width, y0 / height, (x0 + size_x / zoom) / width, (y0 + size_y / zoom) / height
+        )
+        faces = self._run([np.asarray(crop, dtype=np.uint8)], self.verify_threshold)[0]
+        return [_within(face, region) for face in faces]
 
     def _run(self, images: list[RgbImage], threshold: float) -> list[list[Box]]:
         height, width = images[0].shape[:2]

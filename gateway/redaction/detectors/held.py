@@ -3,9 +3,14 @@ found on the frames in between."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol, runtime_checkable
 
-from gateway.redaction.detectors.base import DetectionKind, Detector, FullFrame, RgbImage
+from gateway.redaction.detectors.base import (
+    DetectionKind,
+    Detector,
+    FullFrame,
+    Refinding,
+    RgbImage,
+)
 from gateway.redaction.regions import Box, centre_step, nearest
 
 # Held boxes are grown by this much more, since their target may have moved since they ran.
@@ -15,15 +20,6 @@ REACH = 2.0
 # A target a run does not find again is carried on (moved by its step, or in place when it has
 # none: a plate seen once is most likely parked) until this many runs after it was last seen.
 CARRY = 1
-
-
-@runtime_checkable
-class Refinding(Protocol):
-    """A detector that can look again for a target it found, near where it is expected."""
-
-    def detect_near(self, full: RgbImage, around: Box) -> Sequence[Box]:
-        """Boxes of about `around`'s size near it, in the full-resolution frame."""
-        ...
 
 
 @dataclass
@@ -100,6 +96,10 @@ class HeldDetector:
                     continue
             boxes.append(expected.dilated(HOLD_DILATION))
         return tuple(boxes)
+
+    def detect_near(self, full: RgbImage, around: Box) -> Sequence[Box]:
+        """The wrapped detector's `detect_near`, when it can look near (none otherwise)."""
+        return self.inner.detect_near(full, around) if isinstance(self.inner, Refinding) else ()
 
     def versions(self) -> dict[str, str]:
         """The wrapped detector's versions."""

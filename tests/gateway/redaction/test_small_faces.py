@@ -14,6 +14,7 @@ from gateway.redaction.pipeline import RedactionJob, redact_with
 from gateway.redaction.profiles import DetectionSettings, Profile, build_detectors
 from gateway.redaction.regions import Box
 from tests.gateway.redaction.conftest import MakeClip
+from tests.gateway.redaction.test_detection import ASTRONAUT_FACE, astronaut
 
 FACE_AT = (600, 400)  # top-left corner of the pasted face in a 1280x720 frame
 
@@ -127,3 +128,47 @@ def test_a_crop_checked_before_is_checked_again_once_its_picture_changes() -> No
     assert len(found) == 1
     assert detector._verify(with_face.copy(), [candidate]) == found  # unchanged: same answer
     assert detector._verify(empty, [candidate]) == []
+
+
+def small_box(x: int, y: int, size: int = 24) -> Box:
+    return Box(x / 1280, y / 720, (x + size) / 1280, (y + size) / 720, 0.9, kind="face")
+
+
+def centre_px(box: Box) -> tuple[float, float]:
+    x0, y0, x1, y1 = box.to_pixels(1280, 720)
+    return (x0 + x1) / 2, (y0 + y1) / 2
+
+
+@pytest.mark.parametrize("index", [60, 72])
+def test_a_face_the_first_pass_missed_is_found_near_where_it_was_seen_later(index: int) -> None:
+    frame = small_face_frame(index)
+    assert CenterFaceDetector(None, threshold=0.1).detect(downscaled(frame)) == []
+    x, y = FACE_AT
+    # Found 60 px left of here on the next detection frame (walking left, 12 px a frame).
+    [found] = production().detect_near(frame, small_box(x - 60, y))
+    cx, cy = centre_px(found)
+    assert abs(cx - (x + 12)) < 8 and abs(cy - (y + 12)) < 8
+    assert found.score >= 0.3  # accepted as a second look accepts
+
+
+def test_looking_near_finds_a_large_face_on_a_shrunk_crop_and_nothing_beyond_its_reach() -> None:
+    frame = np.full((720, 1280, 3), 90, dtype=np.uint8)
+    frame[40:552, 100:612] = astronaut()
+    left, top, right, bottom = ASTRONAUT_FACE
+    face = Box((100 + left) / 1280, (40 + top) / 720, (100 + right) / 1280, (40 + bottom) / 720)
+    detector = production()
+    # One side to the right: the crop reaches three sides each way, more than fits in 256 px.
+    [found] = detector.detect_near(frame, face.shifted((right - left) / 1280, 0))
+    cx, cy = centre_px(found)
+    assert abs(cx - (100 + (left + right) / 2)) < 20 and abs(cy - (40 + (top + bottom) / 2)) < 30
+    # A small face's reach is small: from 200 px away there is nothing to see.
+    assert detector.detect_near(small_face_frame(60), small_box(FACE_AT[0] + 200, 400)) == []
+
+
+def test_looking_near_turns_down_face_like_texture() -> None:
+    detector = production()
+    for name in TEXTURES:
+        for dark in (False, True):
+            frame = texture(name, dark)
+            for x, y in ((200, 150), (620, 340), (1000, 560)):
+                assert detector.detect_near(frame, small_box(x, y, 32)) == [], (name, dark, x, y)
