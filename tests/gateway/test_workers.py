@@ -22,8 +22,9 @@ import pytest
 
 from demo.processes import alive
 from gateway import watchdog
+from gateway.config import ConfigError
 from gateway.preparation import start_redaction_worker
-from gateway.redaction.profiles import BUNDLED
+from gateway.redaction.profiles import BUNDLED, Models
 from gateway.workers import RestartingPool, TimeLimitExceeded, run_in_worker, worker_pool
 
 # A parent that starts a pool worker busy on a long task, reports the worker's pid, then is
@@ -223,3 +224,44 @@ def _stacks_folder() -> str:
     watch = watchdog.current()
     assert watch is not None
     return str(watch.stacks.parent)
+
+
+def _reading(path: Path) -> int | None:
+    """The process of ours (a direct child) that has `path` open, if one has."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+            parent = next(line for line in status.splitlines() if line.startswith("PPid:"))
+            if int(parent.split()[1]) != os.getpid():
+                continue
+            if any(os.readlink(fd) == str(path) for fd in (entry / "fd").iterdir()):
+                return int(entry.name)
+        except (OSError, StopIteration):
+            continue
+    return None
+
+
+async def test_a_worker_that_dies_loading_the_residents_models_stops_the_gateway_starting(
+    tmp_path: Path,
+) -> None:
+    # A face model on a share that stops answering mid-read; the worker is then killed (as the
+    # kernel kills a process out of memory).
+    model = tmp_path / "face.onnx"
+    os.mkfifo(model)
+    starting = asyncio.create_task(start_redaction_worker(Models(face=model)))
+    # Opening the pipe to write returns once the worker has opened it to read the model.
+    writer = await asyncio.wait_for(asyncio.to_thread(os.open, model, os.O_WRONLY), 60)
+    try:
+        worker = await asyncio.to_thread(_reading, model)
+        assert worker is not None
+        os.kill(worker, signal.SIGKILL)
+        with pytest.raises(ConfigError) as refused:
+            await asyncio.wait_for(starting, 60)
+    finally:
+        os.close(writer)
+    assert str(refused.value) == (
+        "cannot redact with the model files given: loading them stopped the worker (it ran out "
+        "of memory or crashed)"
+    )
