@@ -157,10 +157,7 @@ class _Run:
             try:
                 boxes = list(detector.detect(image, full))
             except Exception as exc:
-                raise DetectionError(
-                    f"The {detector.kind} detector failed at {_clock(decoded.offset_s)}; "
-                    "nothing was written. Try again, or use a different detector model."
-                ) from exc
+                raise _failed(detector, decoded) from exc
             if time.perf_counter() - began > self.settings.timeout_s:
                 raise DetectionError(
                     f"The {detector.kind} detector took over {self.settings.timeout_s:.0f} s "
@@ -188,10 +185,7 @@ class _Run:
                 try:
                     near = detector.detect_near(full(), box)
                 except Exception as exc:
-                    raise DetectionError(
-                        f"The {detector.kind} detector failed at {_clock(earlier.offset_s)}; "
-                        "nothing was written. Try again, or use a different detector model."
-                    ) from exc
+                    raise _failed(detector, earlier) from exc
                 found.extend(replace(place, kind=box.kind) for place in near)
         return found
 
@@ -212,6 +206,13 @@ class _Run:
         self.frames += 1
         if self.progress is not None and self.expected_frames:
             self.progress(min(0.999, self.frames / self.expected_frames))
+
+
+def _failed(detector: Detector, decoded: DecodedFrame) -> DetectionError:
+    return DetectionError(
+        f"The {detector.kind} detector failed at {_clock(decoded.offset_s)}; "
+        "nothing was written. Try again, or use a different detector model."
+    )
 
 
 def _clock(offset: Fraction) -> str:

@@ -48,5 +48,5 @@ class Refinding(Protocol):
     before missed (execution.py, looking back)."""
 
     def detect_near(self, full: RgbImage, around: Box) -> Sequence[Box]:
-        """Boxes of about `around`'s size near it, in the full-resolution frame."""
+        """Targets near `around` (a plate of about its size), in the full-resolution frame."""
         ...

@@ -4,13 +4,7 @@ found on the frames in between."""
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from gateway.redaction.detectors.base import (
-    DetectionKind,
-    Detector,
-    FullFrame,
-    Refinding,
-    RgbImage,
-)
+from gateway.redaction.detectors.base import DetectionKind, Detector, FullFrame, Refinding, RgbImage
 from gateway.redaction.regions import Box, centre_step, nearest
 
 # Held boxes are grown by this much more, since their target may have moved since they ran.
