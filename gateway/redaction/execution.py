@@ -153,16 +153,7 @@ class _Run:
         found: list[Box] = []
         counts = dict.fromkeys(DetectionKind, 0)
         for detector in self.detectors:
-            began = time.perf_counter()
-            try:
-                boxes = list(detector.detect(image, full))
-            except Exception as exc:
-                raise _failed(detector, decoded) from exc
-            if time.perf_counter() - began > self.settings.timeout_s:
-                raise DetectionError(
-                    f"The {detector.kind} detector took over {self.settings.timeout_s:.0f} s "
-                    f"on the frame at {_clock(decoded.offset_s)}; nothing was written."
-                )
+            boxes = self._call(detector, decoded, detector.detect, image, full)
             self.counts[detector.kind] += len(boxes)
             counts[detector.kind] += len(boxes)
             found.extend(replace(box, kind=detector.kind.value) for box in boxes)
@@ -182,12 +173,34 @@ class _Run:
             for box in missed:
                 if box.kind != detector.kind.value:
                     continue
-                try:
-                    near = detector.detect_near(full(), box)
-                except Exception as exc:
-                    raise _failed(detector, earlier) from exc
+                near = self._call(detector, earlier, detector.detect_near, full(), box)
                 found.extend(replace(place, kind=box.kind) for place in near)
         return found
+
+    def _call[**P](
+        self,
+        detector: Detector,
+        decoded: DecodedFrame,
+        find: Callable[P, Sequence[Box]],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> list[Box]:
+        """`find(*args)`, a call of `detector` on `decoded`'s frame: its failure, or a call
+        slower than the settings' timeout, stops the job (fail closed)."""
+        began = time.perf_counter()
+        try:
+            boxes = list(find(*args, **kwargs))
+        except Exception as exc:
+            raise DetectionError(
+                f"The {detector.kind} detector failed at {_clock(decoded.offset_s)}; "
+                "nothing was written. Try again, or use a different detector model."
+            ) from exc
+        if time.perf_counter() - began > self.settings.timeout_s:
+            raise DetectionError(
+                f"The {detector.kind} detector took over {self.settings.timeout_s:.0f} s "
+                f"on the frame at {_clock(decoded.offset_s)}; nothing was written."
+            )
+        return boxes
 
     def _emit(self, decoded: DecodedFrame, boxes: tuple[Box, ...]) -> None:
         width, height = self.size
@@ -206,13 +219,6 @@ class _Run:
         self.frames += 1
         if self.progress is not None and self.expected_frames:
             self.progress(min(0.999, self.frames / self.expected_frames))
-
-
-def _failed(detector: Detector, decoded: DecodedFrame) -> DetectionError:
-    return DetectionError(
-        f"The {detector.kind} detector failed at {_clock(decoded.offset_s)}; "
-        "nothing was written. Try again, or use a different detector model."
-    )
 
 
 def _clock(offset: Fraction) -> str:

@@ -1,5 +1,6 @@
 """A face found with no match on the previous detection frame is looked for there by its picture."""
 
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -106,15 +107,16 @@ class LateFace:
 class LateFaceFoundNear(LateFace):
     """...that finds it on the first frame when asked to look near where it was seen later."""
 
-    def __init__(self, fail: bool = False) -> None:
+    def __init__(self, fail: bool = False, delay: float = 0.0) -> None:
         super().__init__()
-        self.fail = fail
+        self.fail, self.delay = fail, delay
         self.asked: list[tuple[tuple[int, ...], Box]] = []
 
     def detect_near(self, full: RgbImage, around: Box) -> Sequence[Box]:
         self.asked.append((full.shape, around))
         if self.fail:
             raise RuntimeError("model crashed")
+        time.sleep(self.delay)
         return [EARLIER]
 
 
@@ -124,9 +126,11 @@ def filled_at(frame: Frame, box: Box) -> bool:
     return float(frame[y - 2 : y + 3, x - 2 : x + 3].mean()) < 40
 
 
-def redacted(make_clip: MakeClip, out: Path, detector: LateFace) -> list[Frame]:
+def redacted(
+    make_clip: MakeClip, out: Path, detector: LateFace, timeout_s: float = 10.0
+) -> list[Frame]:
     job = RedactionJob(make_clip(frames=12), out)
-    redact_with(job, [detector], DetectionSettings(every=5, still_limit=None))
+    redact_with(job, [detector], DetectionSettings(every=5, still_limit=None, timeout_s=timeout_s))
     return decode_all(out)[0]
 
 
@@ -142,10 +146,18 @@ def test_a_face_whose_picture_is_not_found_earlier_is_looked_for_there_by_its_de
     assert not filled_at(frames[0], EARLIER)
 
 
-def test_a_detector_failing_while_looking_near_stops_the_job(
-    make_clip: MakeClip, tmp_path: Path
+@pytest.mark.parametrize(
+    ("detector", "timeout_s", "why"),
+    [
+        (LateFaceFoundNear(fail=True), 10.0, "failed at 00:00"),
+        (LateFaceFoundNear(delay=0.3), 0.1, "took over 0 s on the frame at 00:00"),
+    ],
+    ids=["failing", "too slow"],
+)
+def test_a_detector_failing_or_too_slow_while_looking_near_stops_the_job(
+    make_clip: MakeClip, tmp_path: Path, detector: LateFace, timeout_s: float, why: str
 ) -> None:
     out = tmp_path / "o.mp4"
-    with pytest.raises(DetectionError, match="The face detector failed at 00:00"):
-        redacted(make_clip, out, LateFaceFoundNear(fail=True))
+    with pytest.raises(DetectionError, match=f"The face detector {why}"):
+        redacted(make_clip, out, detector, timeout_s)
     assert not out.exists()
