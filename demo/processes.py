@@ -118,11 +118,21 @@ def alive(pid: int) -> bool:
 
 def rss_bytes(pid: int) -> int:
     """Resident set size of `pid` in bytes; 0 once it has gone."""
+    return _proc_kib(f"/proc/{pid}/status", "VmRSS:") * 1024
+
+
+def pss_bytes(pid: int) -> int:
+    """Proportional set size of `pid` in bytes (each page shared with other processes counted
+    in shares, so a process tree's sum is what it holds); 0 once it has gone."""
+    return _proc_kib(f"/proc/{pid}/smaps_rollup", "Pss:") * 1024
+
+
+def _proc_kib(path: str, field: str) -> int:
     try:
-        status = Path(f"/proc/{pid}/status").read_text()
+        text = Path(path).read_text()
     except OSError:
         return 0
-    for line in status.splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
+    for line in text.splitlines():
+        if line.startswith(field):
+            return int(line.split()[1])
     return 0

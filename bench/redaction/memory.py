@@ -3,8 +3,9 @@
     .venv/bin/python -m bench.redaction.memory [--seconds 20 120]
 
 Clips are generated (moving index pattern plus noise, 720p30); the redact CLI runs on each while
-this script samples the summed RSS of the CLI process and every descendant (segment workers and
-the fork server) from /proc every 20 ms.
+this script samples the CLI process and every descendant (segment workers and the fork server)
+from /proc every 20 ms: the sum of their RSS (pages they share, such as libraries, counted once
+per process) and of their PSS (shared pages split between them: what the tree holds).
 """
 
 import argparse
@@ -17,7 +18,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from demo.processes import descendants, rss_bytes
+from demo.processes import descendants, pss_bytes, rss_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,18 +40,20 @@ def make_clip(path: Path, seconds: int) -> None:
         out.mux(stream.encode(None))
 
 
-def peak_rss_mib(argv: list[str]) -> tuple[float, float]:
-    """Run a command; return (peak summed RSS of its process tree in MiB, wall seconds)."""
+def peak_memory_mib(argv: list[str]) -> tuple[float, float, float]:
+    """Run a command; return the peak summed RSS and PSS of its process tree in MiB, and the
+    wall seconds it took."""
     began = time.perf_counter()
     process = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL)  # noqa: S603
-    peak = 0
+    rss = pss = 0
     while process.poll() is None:
         tree = [process.pid, *descendants(process.pid)]
-        peak = max(peak, sum(rss_bytes(pid) for pid in tree) // 1024)
+        rss = max(rss, sum(rss_bytes(pid) for pid in tree))
+        pss = max(pss, sum(pss_bytes(pid) for pid in tree))
         time.sleep(0.02)
     if process.returncode != 0:
         raise SystemExit(f"redact failed with exit code {process.returncode}")
-    return peak / 1024, time.perf_counter() - began
+    return rss / 2**20, pss / 2**20, time.perf_counter() - began
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,8 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=default_dir)
     args = parser.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
-    print("| clip | frames | peak RSS, whole process tree | wall |")
-    print("|---|---|---|---|")
+    print("| clip | frames | peak RSS, whole process tree | peak PSS, whole process tree | wall |")
+    print("|---|---|---|---|---|")
     for seconds in args.seconds:
         clip = args.workdir / f"memory-{seconds}s.mp4"
         if not clip.exists():
@@ -69,8 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         out = args.workdir / f"memory-{seconds}s.ours.mp4"
         gateway = Path(sys.executable).with_name("safesmart-gateway")
         cli = [str(gateway), "redact", str(clip), str(out)]
-        peak, wall = peak_rss_mib(cli)
-        print(f"| 720p30, {seconds} s | {seconds * 30} | {peak:.0f} MiB | {wall:.1f} s |")
+        rss, pss, wall = peak_memory_mib(cli)
+        frames = seconds * 30
+        print(f"| 720p30, {seconds} s | {frames} | {rss:.0f} MiB | {pss:.0f} MiB | {wall:.1f} s |")
     return 0
 
 
