@@ -81,7 +81,14 @@ class CoverPlanner[T]:
             if new:
                 # Still held: frames are released only once a detection frame N after them ran.
                 previous = next(held for at, held in self._pending if at == before)
-                self._found[before] += tuple(self._look_back(item, previous, new))
+                earlier = self._found[before]
+                # A place on a box already there is another target, found there already: taken
+                # twice, it would pass for the new box's match and steer its cover away.
+                self._found[before] += tuple(
+                    place
+                    for place in self._look_back(item, previous, new)
+                    if not _on_one_of(place, earlier)
+                )
         recent = [self._found[f] for f in last]
         if self._hold and recent:
             earlier = recent[-2] if len(recent) > 1 else ()
@@ -116,3 +123,12 @@ class CoverPlanner[T]:
             for found in [found for found in self._found if found < oldest]:
                 del self._found[found]
         return ready
+
+
+def _on_one_of(box: Box, boxes: tuple[Box, ...]) -> bool:
+    """Whether the box's centre lies in one of the boxes of its kind."""
+    cx, cy = (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2
+    return any(
+        other.kind == box.kind and other.x0 <= cx <= other.x1 and other.y0 <= cy <= other.y1
+        for other in boxes
+    )

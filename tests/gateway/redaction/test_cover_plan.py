@@ -192,6 +192,27 @@ def test_a_face_found_late_is_looked_for_on_the_detection_frame_before() -> None
     assert asked == [(6, 3, [face_at(0.44)])]
 
 
+def test_a_place_looked_back_to_on_a_box_already_there_is_not_taken_for_the_new_face() -> None:
+    # A face a little over twice the size of the new one, at 0.30 on every detection frame
+    # (too large to be taken for it); the new one arrives at 0.44 on frame 6, missed on frame 3.
+    # Looking back finds the large face again, a little smaller (its crop shows both): taken,
+    # it would pass for the new face's match and stretch a hull from 0.30 instead of covering
+    # where the new face came from.
+    other = Box(0.30, 0.40, 0.385, 0.485, 0.9)
+    found = {0: (other,), 3: (other,), 6: (other, face_at(0.44)), 9: (other, face_at(0.50))}
+    again = Box(0.305, 0.405, 0.383, 0.483, 0.9)
+
+    def look_back(later: int, earlier: int, boxes: list[Box]) -> list[Box]:
+        return [again] if (later, earlier) == (6, 3) else []
+
+    planner = CoverPlanner[int](
+        lambda i: found.get(i, ()), 3, dilation=0.0, hold=1, look_back=look_back
+    )
+    out = [pair for index in range(12) for pair in planner.push(index)] + planner.finish()
+    without = plan(3, found, 12, hold=1)
+    assert [set(boxes) for _, boxes in out] == without
+
+
 def test_boxes_are_matched_within_so_many_of_their_widths_across_and_heights_down() -> None:
     from gateway.redaction.regions import nearest
 
