@@ -9,8 +9,9 @@ detection frame does not find again is carried on to it for up to `hold` detecti
 the previous detection frame is grown on the frames before it, that previous detection frame
 included (it may have missed the face there), and stretched back along its step to the
 detection frame after it (`arrivals`). Such a box is first looked for on the previous
-detection frame by its picture (`look_back`), where the detector may have missed it: found
-there, it is covered from its step between the two, further back than growing reaches. A frame
+detection frame by its picture or its detector (`look_back`), where the detector may have
+missed it: found there, it is covered from its step between the two, further back than growing
+reaches (a place on a box that frame already has is another target, and is not taken). A frame
 is held until a detection frame more than N frames after it has run, so both detection frames
 after it are known (at most 2N + 1 frames buffered), and the last frame of a clip is always a
 detection frame.
@@ -81,13 +82,13 @@ class CoverPlanner[T]:
             if new:
                 # Still held: frames are released only once a detection frame N after them ran.
                 previous = next(held for at, held in self._pending if at == before)
-                earlier = self._found[before]
+                there = self._found[before]
                 # A place on a box already there is another target, found there already: taken
                 # twice, it would pass for the new box's match and steer its cover away.
                 self._found[before] += tuple(
                     place
                     for place in self._look_back(item, previous, new)
-                    if not _on_one_of(place, earlier)
+                    if not _on_one_of(place, there)
                 )
         recent = [self._found[f] for f in last]
         if self._hold and recent:
