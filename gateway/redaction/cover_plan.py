@@ -21,7 +21,16 @@ from collections import deque
 from collections.abc import Callable
 from typing import TypeVar
 
-from gateway.redaction.regions import REACH, Box, arrivals, bridge, carry, cover_boxes, nearest
+from gateway.redaction.regions import (
+    REACH,
+    Box,
+    arrivals,
+    bridge,
+    carry,
+    centre_in,
+    cover_boxes,
+    nearest,
+)
 
 T = TypeVar("T")
 Detect = Callable[[T], tuple[Box, ...]]
@@ -88,7 +97,7 @@ class CoverPlanner[T]:
                 self._found[before] += tuple(
                     place
                     for place in self._look_back(item, previous, new)
-                    if not _on_one_of(place, there)
+                    if not centre_in(place, there)
                 )
         recent = [self._found[f] for f in last]
         if self._hold and recent:
@@ -124,12 +133,3 @@ class CoverPlanner[T]:
             for found in [found for found in self._found if found < oldest]:
                 del self._found[found]
         return ready
-
-
-def _on_one_of(box: Box, boxes: tuple[Box, ...]) -> bool:
-    """Whether the box's centre lies in one of the boxes of its kind."""
-    cx, cy = (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2
-    return any(
-        other.kind == box.kind and other.x0 <= cx <= other.x1 and other.y0 <= cy <= other.y1
-        for other in boxes
-    )

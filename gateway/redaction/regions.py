@@ -84,6 +84,17 @@ def nearest(box: Box, others: Sequence[Box], reach: float) -> Box | None:
     return best
 
 
+def centre_in(box: Box, others: Iterable[Box], grow: float = 0.0) -> bool:
+    """Whether the box's centre lies inside one of the others of its kind, each grown by `grow`
+    of its size."""
+    cx, cy = (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2
+    for o in others:  # called for every peak against every kept one: no Box objects made here
+        dx, dy = (o.x1 - o.x0) * grow / 2, (o.y1 - o.y0) * grow / 2
+        if o.kind == box.kind and o.x0 - dx <= cx <= o.x1 + dx and o.y0 - dy <= cy <= o.y1 + dy:
+            return True
+    return False
+
+
 def _hull(a: Box, b: Box) -> Box:
     """The smallest box holding both, with the lower score (and `a`'s kind)."""
     return Box(

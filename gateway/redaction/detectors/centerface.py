@@ -13,7 +13,8 @@ import onnxruntime as ort
 from gateway.redaction.detectors.base import DetectionKind, FullFrame, RgbImage
 from gateway.redaction.detectors.onnx_graph import with_free_dims
 from gateway.redaction.errors import RedactionError
-from gateway.redaction.regions import Box
+from gateway.redaction.look_back import REACH_SIDES
+from gateway.redaction.regions import Box, centre_in
 from gateway.redaction.still import Changes, Rect
 
 INPUT = "input.1"
@@ -40,9 +41,8 @@ _CropKey = tuple[int, int, int]  # crop origin (full-resolution pixels) and size
 # context), and keeps its peaks elsewhere.
 CHANGE_LIMIT = 2.0
 PAD = 2
-# Looking near (`detect_near`): a full-resolution crop reaching NEAR_SIDES of a face's sides
-# around it (as far as look_back.py looks for its picture), shrunk to at most NEAR_MAX pixels.
-NEAR_SIDES = 3
+# Looking near (`detect_near`): a full-resolution crop reaching as many of a face's sides around
+# it as look_back.py looks for its picture (REACH_SIDES), shrunk to at most NEAR_MAX pixels.
 NEAR_MAX = 256
 
 
@@ -129,7 +129,7 @@ class CenterFaceDetector:
         doubtful: list[Box] = []
         for box in found:  # highest score first
             if box.score < self.threshold and not (
-                _inside(box, accepted) or _inside(box, doubtful)
+                centre_in(box, accepted, GROW) or centre_in(box, doubtful, GROW)
             ):
                 doubtful.append(box)
         if doubtful:
@@ -159,7 +159,7 @@ class CenterFaceDetector:
         checked: dict[_CropKey, tuple[RgbImage, list[Box]]] = {}
         regions: list[Box] = []
         for box in candidates:
-            if _inside(box, regions, grow=0.0):
+            if centre_in(box, regions):
                 continue  # the crop around a stronger candidate shows this one too
             side = max((box.x1 - box.x0) * width, (box.y1 - box.y0) * height, 8.0) * CONTEXT
             # Small regions are enlarged to CROP pixels, middle ones keep full resolution, and
@@ -198,7 +198,7 @@ class CenterFaceDetector:
         frame, may have scored it too low, where a closer look finds it (the pipeline's look back).
         """
         height, width = full.shape[:2]
-        reach = max((around.x1 - around.x0) * width, (around.y1 - around.y0) * height) * NEAR_SIDES
+        reach = max((around.x1 - around.x0) * width, (around.y1 - around.y0) * height) * REACH_SIDES
         x0, y0 = max(0.0, around.x0 * width - reach), max(0.0, around.y0 * height - reach)
         x1 = min(float(width), around.x1 * width + reach)
         y1 = min(float(height), around.y1 * height + reach)
@@ -271,13 +271,3 @@ def _within(box: Box, region: Box) -> Box:
         min(1.0, region.y0 + box.y1 * h),
         box.score,
     )
-
-
-def _inside(box: Box, others: list[Box], grow: float = GROW) -> bool:
-    """Whether the box's centre lies inside one of the others, grown by `grow`."""
-    cx, cy = (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2
-    for o in others:  # called for every peak against every kept one: no Box objects made here
-        dx, dy = (o.x1 - o.x0) * grow / 2, (o.y1 - o.y0) * grow / 2
-        if o.x0 - dx <= cx <= o.x1 + dx and o.y0 - dy <= cy <= o.y1 + dy:
-            return True
-    return False
