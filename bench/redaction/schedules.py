@@ -1,0 +1,102 @@
+"""Coverage over every detection schedule: each clip redacted from each of its first frames.
+
+    .venv/bin/python -m bench.redaction.schedules [--clip NAME ...] [--starts 15]
+
+Detection runs on every 5th frame and the plate cascade on every 3rd detection frame, both
+counted from the window's first frame, so one run of a clip sees one schedule, and where a face
+or plate comes into view between two detection frames, or between two cascade runs, is luck.
+Starting the window k frames into the clip (k = 0 .. starts - 1) shifts both schedules against
+the content; with 15 starts every combination runs once. Each run is one process with the
+default settings, measured against the ground truth from its first frame on. Prints each run's
+coverage and, per clip, the mean and the worst.
+"""
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+import cv2
+
+from bench.redaction.coverage import measure, percent
+from bench.redaction.generate import FPS
+from bench.redaction.run import DEFAULT_WORKDIR, NAMED, generated
+from gateway.redaction.execution import Window, execute
+from gateway.redaction.profiles import DetectionSettings, Profile, build_detectors
+
+CLIPS = (
+    "street-720p",
+    "lowlight-720p",
+    "street-1080p",
+    "street-720p-4mbit",
+    "lowlight-720p-4mbit",
+    "porch-720p-4mbit",
+)
+FIGURES = (  # (column, summary key, group)
+    ("all faces", "face_coverage", None),
+    ("24-47 px", "by_size", "24-47"),
+    ("LFW crops", "by_source", "lfw"),
+    ("plates", "plate_coverage", None),
+    ("false area", "false_obscured_area", None),
+)
+
+
+def figure(summary: dict[str, Any], key: str, group: str | None) -> float | None:
+    value = summary[key] if group is None else summary[key].get(group)
+    return None if value is None else float(value)
+
+
+def run(name: str, start: int, workdir: Path) -> dict[str, Any]:
+    """One process redacting the clip from frame `start`, measured from there."""
+    spec, clip = generated(name, workdir)
+    truth = json.loads((workdir / f"{spec.name}.json").read_text())["truth"]
+    out = workdir / f"{spec.name}.schedules.mp4"
+    settings = DetectionSettings()
+    window = Window(clip, out, start / FPS if start else None, None, ())
+    execute(window, build_detectors(Profile.STANDARD, settings=settings), settings)
+    return measure(clip, out, truth, skip=start).summary()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--clip", nargs="+", default=list(CLIPS), choices=sorted(NAMED))
+    parser.add_argument("--starts", type=int, default=15, help="first frames to start from")
+    parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
+    args = parser.parse_args(argv)
+    cv2.setNumThreads(1)  # as in the segment processes
+    header = " | ".join(column for column, _, _ in FIGURES)
+    print(f"| clip | start | {header} |")
+    print("|---" * (len(FIGURES) + 2) + "|")
+    table: list[tuple[str, list[list[float | None]]]] = []
+    for name in args.clip:
+        runs: list[list[float | None]] = []
+        for start in range(args.starts):
+            found = run(name, start, args.workdir)
+            values = [figure(found, key, group) for _, key, group in FIGURES]
+            runs.append(values)
+            cells = " | ".join(
+                percent(v, 2 if column == "false area" else 1)
+                for (column, _, _), v in zip(FIGURES, values, strict=True)
+            )
+            print(f"| {name} | {start} | {cells} |", flush=True)
+        table.append((name, runs))
+    print(f"\nEach cell: the mean over the starts; the worst start.\n\n| clip | runs | {header} |")
+    print("|---" * (len(FIGURES) + 2) + "|")
+    for name, runs in table:
+        means = []
+        for i, (column, _, _) in enumerate(FIGURES):
+            present = [value for value in (row[i] for row in runs) if value is not None]
+            if not present:
+                means.append("n/a")
+                continue
+            worst = max(present) if column == "false area" else min(present)
+            digits = 2 if column == "false area" else 1
+            means.append(f"{percent(statistics.mean(present), digits)}; {percent(worst, digits)}")
+        print(f"| {name} | {len(runs)} | {' | '.join(means)} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
