@@ -84,6 +84,14 @@ def nearest(box: Box, others: Sequence[Box], reach: float) -> Box | None:
     return best
 
 
+def nearest_found(box: Box, others: Sequence[Box], reach: float) -> Box | None:
+    """`nearest`, preferring boxes found there to boxes carried there (`held`): a carried box is
+    where a box was expected, and may lie nearer to another target than that target's own box,
+    which would then pass for that target's next or last step."""
+    found = nearest(box, [other for other in others if not other.held], reach)
+    return found if found is not None else nearest(box, others, reach)
+
+
 def centre_in(box: Box, others: Iterable[Box], grow: float = 0.0) -> bool:
     """Whether the box's centre lies inside one of the others of its kind, each grown by `grow`
     of its size."""
@@ -123,7 +131,7 @@ def bridge(before: Iterable[Box], after: Iterable[Box], reach: float = REACH) ->
     later = list(after)
     hulls = []
     for box in before:
-        best = nearest(box, later, reach)
+        best = nearest_found(box, later, reach)
         if best is not None:
             hulls.append(_hull(box, best))
     return hulls
@@ -143,7 +151,7 @@ def arrivals(
         if nearest(box, earlier, reach) is not None:
             continue
         grown.append(box.dilated(1.0))
-        ahead = nearest(box, following, reach)
+        ahead = nearest_found(box, following, reach)
         if ahead is not None:
             dx, dy = centre_step(box, ahead)
             grown.append(_hull(box, box.shifted(-dx, -dy)))
@@ -167,7 +175,7 @@ def carry(
     for box in before:
         if box.held >= limit or nearest(box, after, reach) is not None:
             continue
-        origin = nearest(box, earlier, reach)
+        origin = nearest_found(box, earlier, reach)
         if origin is None:
             moved = box.dilated(1.0)
         else:

@@ -169,6 +169,20 @@ def test_a_face_missed_on_the_detection_frame_it_arrived_on_is_covered_there_too
     assert plan(3, seen, 12, hold=1)[3] == plan(3, seen, 12, hold=0)[3]
 
 
+def test_a_box_carried_beside_a_face_does_not_pass_for_its_next_sighting() -> None:
+    # A fast face as above: in view from frame 4 at 0.40, found on frames 6 (0.44) and 9
+    # (0.50). Frame 6 also found a narrow second box on it, too narrow to pair with the face's
+    # box on frame 9, so it is carried there grown in place: nearer to the face's box on frame 6
+    # than the face's own box on frame 9. Taken for the face's next sighting, it would give the
+    # face no step: no hull back to frame 4, and a bridge to frames 7-8 that stops short of
+    # where the face went.
+    face = face_at(0.44)
+    second = Box(0.445, 0.402, 0.457, 0.437, 0.4)
+    cover = plan(3, {6: (face, second), 9: (face_at(0.50),)}, 12, hold=1)
+    for index in (4, 5, 7, 8):
+        assert covers(cover[index], 0.40 + 0.02 * (index - 4)), index
+
+
 def test_a_face_found_late_is_looked_for_on_the_detection_frame_before() -> None:
     # In view from frame 1 at 0.34, moving right 0.02 a frame; the detector misses it on frame
     # 3 and finds it on frames 6 (0.44) and 9 (0.50). Looking back from frame 6 finds it on
