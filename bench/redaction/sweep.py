@@ -59,6 +59,7 @@ def variants(base: DetectionSettings) -> list[tuple[str, DetectionSettings, list
         ("hold 0: nothing carried on, arrivals not grown", replace(base, hold=0)),
         ("hold 2: carried for two detection frames", replace(base, hold=2)),
         ("no looking back for a box found late", replace(base, look_back=False)),
+        ("looking back one detection frame, not three", replace(base, look_back_reach=1)),
         ("no minimum margin", replace(base, margin=0.0)),
         ("dilation 30 %", replace(base, dilation=0.3)),
         ("every 3rd frame", replace(base, every=3)),

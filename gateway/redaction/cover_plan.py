@@ -11,10 +11,13 @@ included (it may have missed the face there), and stretched back along its step 
 detection frame after it (`arrivals`). Such a box is first looked for on the previous
 detection frame by its picture or its detector (`look_back`), where the detector may have
 missed it: found there, it is covered from its step between the two, further back than growing
-reaches (a place on a box that frame already has is another target, and is not taken). A frame
-is held until a detection frame more than N frames after it has run, so both detection frames
-after it are known (at most 2N + 1 frames buffered), and the last frame of a clip is always a
-detection frame.
+reaches, and what was found there is looked for on the detection frame before that in turn, up
+to `reach` detection frames back (a place on a box that frame already has is another target,
+and is not taken). A frame is held until a detection frame more than `reach` x N frames after
+it has run, so the detection frames after it are known and looking back can still change its
+cover (at most (reach + 1) x N + 1 frames buffered), and the last frame of a clip is always a
+detection frame. Pairing a box with one on the next or previous detection frame prefers boxes
+found there to boxes carried there (`regions.nearest_found`).
 """
 
 from collections import deque
@@ -49,15 +52,19 @@ class CoverPlanner[T]:
         hold: int = 0,
         margin: tuple[float, float] = (0.0, 0.0),
         look_back: LookBack[T] | None = None,
+        reach: int = 1,
     ) -> None:
         if every < 1:
             raise ValueError("detection interval must be at least 1 frame")
+        if reach < 1:
+            raise ValueError("looking back must reach at least 1 detection frame")
         self._detect = detect
         self._every = every
         self._dilation = dilation
         self._hold = hold  # 0: no carrying forward (`carry`) and no growing arrivals
         self._margin = margin
         self._look_back = look_back
+        self._reach = reach if look_back is not None else 1  # detection frames looked back
         self._pending: deque[tuple[int, T]] = deque()
         self._found: dict[int, tuple[Box, ...]] = {}
         self._next_index = 0
@@ -82,23 +89,11 @@ class CoverPlanner[T]:
 
     def _run(self, index: int, item: T) -> None:
         found = self._detect(item)
-        # The last two detection frames are still in `_found`: `_release` drops only those more
-        # than N frames before the oldest frame it has not released.
+        # The last detection frames are still in `_found`: `_release` drops only those more than
+        # reach x N frames before the oldest frame it has not released.
         last = sorted(self._found)[-2:]
-        if self._look_back is not None and last:
-            before = last[-1]
-            new = [box for box in found if nearest(box, self._found[before], REACH) is None]
-            if new:
-                # Still held: frames are released only once a detection frame N after them ran.
-                previous = next(held for at, held in self._pending if at == before)
-                there = self._found[before]
-                # A place on a box already there is another target, found there already: taken
-                # twice, it would pass for the new box's match and steer its cover away.
-                self._found[before] += tuple(
-                    place
-                    for place in self._look_back(item, previous, new)
-                    if not centre_in(place, there)
-                )
+        if self._look_back is not None:
+            self._look_back_from(self._look_back, item, found)
         recent = [self._found[f] for f in last]
         if self._hold and recent:
             earlier = recent[-2] if len(recent) > 1 else ()
@@ -106,10 +101,30 @@ class CoverPlanner[T]:
         self._found[index] = found
         self.detections += 1
 
+    def _look_back_from(self, look: LookBack[T], item: T, found: tuple[Box, ...]) -> None:
+        """Boxes of `found` with no match on the detection frame before are looked for there,
+        and what is found there on the one before that, up to `reach` detection frames back."""
+        later, boxes = item, list(found)
+        for before in sorted(self._found, reverse=True)[: self._reach]:
+            there = self._found[before]
+            new = [box for box in boxes if nearest(box, there, REACH) is None]
+            if not new:
+                return
+            # Still held: frames are released only once a detection frame reach x N after them ran.
+            previous = next(held for at, held in self._pending if at == before)
+            # A place on a box already there is another target, found there already: taken
+            # twice, it would pass for the new box's match and steer its cover away.
+            places = [p for p in look(later, previous, new) if not centre_in(p, there)]
+            if not places:
+                return
+            self._found[before] = there + tuple(places)
+            later, boxes = previous, places
+
     def _release(self, final: bool) -> list[tuple[T, tuple[Box, ...]]]:
         latest = max(self._found, default=-1)
         ready: list[tuple[T, tuple[Box, ...]]] = []
-        while self._pending and (final or latest > self._pending[0][0] + self._every):
+        hold = self._every * self._reach
+        while self._pending and (final or latest > self._pending[0][0] + hold):
             index, item = self._pending.popleft()
             near = [
                 boxes for found, boxes in self._found.items() if abs(found - index) <= self._every
@@ -129,7 +144,7 @@ class CoverPlanner[T]:
                     )
             ready.append((item, cover_boxes(near, self._dilation, self._margin)))
         if self._pending:
-            oldest = self._pending[0][0] - self._every
+            oldest = self._pending[0][0] - hold
             for found in [found for found in self._found if found < oldest]:
                 del self._found[found]
         return ready

@@ -117,7 +117,13 @@ class _Run:
         margin = (settings.margin, settings.margin * self.size[0] / self.size[1])
         look = self._look_back if detectors and settings.look_back else None
         self.planner = CoverPlanner[DecodedFrame](
-            self._detect, every, settings.dilation, settings.hold, margin, look
+            self._detect,
+            every,
+            settings.dilation,
+            settings.hold,
+            margin,
+            look,
+            reach=settings.look_back_reach,
         )
         self.counts = dict.fromkeys(DetectionKind, 0)
         # The last frame the detectors ran on, with what they found (see still.py).

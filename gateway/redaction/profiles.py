@@ -60,8 +60,12 @@ class DetectionSettings:
     # False: the whole frame every time.
     changed_regions: bool = True
     # A box found with no match on the previous detection frame is looked for there by its
-    # picture (look_back.py), so the frames before it are covered along its path.
+    # picture (look_back.py), so the frames before it are covered along its path; found there,
+    # on the detection frame before that, and so on, up to this many detection frames back (as
+    # far as the plate cascade's last run). Frames are held until it cannot change their cover
+    # any more: (reach + 1) x every + 1 at most.
     look_back: bool = True
+    look_back_reach: int = 3
     # The plate cascade runs on one detection frame in this many (its boxes are held, grown, in
     # between): it costs twice the face model, and plates move slowly in doorbell footage.
     plate_hold: int = 3

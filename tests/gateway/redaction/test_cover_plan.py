@@ -46,9 +46,11 @@ def test_every_frame_mode_still_takes_neighbours() -> None:
     assert cover == {0: set(), 1: {2}, 2: {2}, 3: {2}, 4: set()}
 
 
-def test_interval_must_be_positive() -> None:
-    with pytest.raises(ValueError, match="at least 1"):
+def test_interval_and_reach_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="at least 1 frame"):
         CoverPlanner[int](lambda index: (), 0, 0.2)
+    with pytest.raises(ValueError, match="at least 1 detection frame"):
+        CoverPlanner[int](lambda index: (), 5, 0.2, look_back=lambda *_: [], reach=0)
 
 
 def test_dilation_grows_both_axes() -> None:
@@ -204,6 +206,39 @@ def test_a_face_found_late_is_looked_for_on_the_detection_frame_before() -> None
     assert not covers(plan(3, found, 12, hold=1)[1], 0.34)
     # Only a box with no match on the detection frame before is looked for.
     assert asked == [(6, 3, [face_at(0.44)])]
+
+
+def test_looking_back_goes_on_from_each_place_found_up_to_its_reach() -> None:
+    # A slow face in grain, in view from frame 1 at 0.30 and moving right 0.01 a frame: the
+    # detector misses it on frames 3, 6 and 9 and finds it on 12 (0.41). Looking back finds it
+    # on 9, and from there on 6 and 3, each from the place found after it; no further than
+    # `reach` detection frames back, nor past a detection frame where it is not found.
+    found = {12: (face_at(0.41),), 15: (face_at(0.44),)}
+    asked: list[tuple[int, int]] = []
+
+    def look_back(later: int, earlier: int, boxes: list[Box]) -> list[Box]:
+        asked.append((later, earlier))
+        assert [box.x0 for box in boxes] == pytest.approx([0.29 + later / 100])
+        return [face_at(0.29 + earlier / 100)] if earlier >= 3 else []
+
+    def cover(reach: int) -> list[set[Box]]:
+        asked.clear()
+        planner = CoverPlanner[int](
+            lambda i: found.get(i, ()), 3, dilation=0.0, hold=1, look_back=look_back, reach=reach
+        )
+        out = []
+        for index in range(18):
+            out.extend(planner.push(index))
+            assert len(planner._pending) <= (reach + 1) * 3 + 1  # memory bounded by the reach
+        return [set(boxes) for _, boxes in out + planner.finish()]
+
+    chained = cover(reach=4)
+    assert asked == [(12, 9), (9, 6), (6, 3), (3, 0)]  # nothing on frame 0: the chain stops
+    for index in range(1, 13):
+        assert covers(chained[index], 0.29 + index / 100), index
+    one = cover(reach=1)
+    assert asked == [(12, 9)]
+    assert not covers(one[4], 0.33) and covers(one[7], 0.36)
 
 
 def test_a_place_looked_back_to_on_a_box_already_there_is_not_taken_for_the_new_face() -> None:
