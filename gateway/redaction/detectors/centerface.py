@@ -42,8 +42,12 @@ _CropKey = tuple[int, int, int]  # crop origin (full-resolution pixels) and size
 CHANGE_LIMIT = 2.0
 PAD = 2
 # Looking near (`detect_near`): a full-resolution crop reaching as many of a face's sides around
-# it as look_back.py looks for its picture (REACH_SIDES), shrunk to at most NEAR_MAX pixels.
+# it as look_back.py looks for its picture (REACH_SIDES), shrunk to at most NEAR_MAX pixels; when
+# it shows no face and the face is smaller than NEAR_FACE pixels, once more enlarged to make it
+# that size, as the second look enlarges its crops (a 20 px face scores 0.0-0.2 as it is,
+# 0.75-0.85 at 32 px; a face half behind something can score lower enlarged).
 NEAR_MAX = 256
+NEAR_FACE = CROP / CONTEXT
 
 
 def bundled_model() -> Path:
@@ -196,13 +200,28 @@ class CenterFaceDetector:
         For a face found with no match on the detection frame before, whose picture is not found
         there either (it was half behind something, or blurred): the first pass, on the smaller
         frame, may have scored it too low, where a closer look finds it (the pipeline's look back).
+        A face smaller than NEAR_FACE pixels that the crop does not show is looked for once more
+        on the crop enlarged to make it that size.
         """
         height, width = full.shape[:2]
-        reach = max((around.x1 - around.x0) * width, (around.y1 - around.y0) * height) * REACH_SIDES
+        side = max((around.x1 - around.x0) * width, (around.y1 - around.y0) * height, 1.0)
+        reach = side * REACH_SIDES
         x0, y0 = max(0.0, around.x0 * width - reach), max(0.0, around.y0 * height - reach)
         x1 = min(float(width), around.x1 * width + reach)
         y1 = min(float(height), around.y1 * height + reach)
-        zoom = min(1.0, NEAR_MAX / max(x1 - x0, y1 - y0, 1.0))
+        largest = NEAR_MAX / max(x1 - x0, y1 - y0, 1.0)
+        found = self._near(full, (x0, y0, x1, y1), min(1.0, largest))
+        enlarged = min(NEAR_FACE / side, largest)
+        if not found and enlarged > 1.0:
+            found = self._near(full, (x0, y0, x1, y1), enlarged)
+        return found
+
+    def _near(
+        self, full: RgbImage, area: tuple[float, float, float, float], zoom: float
+    ) -> list[Box]:
+        """Faces on the frame's `area` (pixels) scaled by `zoom`, as a second look accepts them."""
+        height, width = full.shape[:2]
+        x0, y0, x1, y1 = area
         # Sides rounded up to CenterFace's 32: the crop reaches a little further right and down.
         size_x = max(SIDE, -(-round((x1 - x0) * zoom) // SIDE) * SIDE)
         size_y = max(SIDE, -(-round((y1 - y0) * zoom) // SIDE) * SIDE)

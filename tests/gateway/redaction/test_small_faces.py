@@ -151,6 +151,18 @@ def test_a_face_the_first_pass_missed_is_found_near_where_it_was_seen_later(inde
     assert found.score >= 0.3  # accepted as a second look accepts
 
 
+@pytest.mark.parametrize("index", [0, 28, 70])
+def test_looking_near_enlarges_a_small_face_as_the_second_look_does(index: int) -> None:
+    # A 20 px face is 20 px on a crop at full resolution, where CenterFace scores it 0.0-0.2;
+    # enlarged to 32 px, as the second look enlarges its crops, it scores 0.75-0.85.
+    frame = small_face_frame(index, size=20)
+    x, y = FACE_AT
+    [found] = production().detect_near(frame, small_box(x - 40, y, 20))
+    cx, cy = centre_px(found)
+    assert abs(cx - (x + 10)) < 6 and abs(cy - (y + 10)) < 6
+    assert found.score >= 0.3
+
+
 def test_looking_near_finds_a_large_face_on_a_shrunk_crop_and_nothing_beyond_its_reach() -> None:
     frame = np.full((720, 1280, 3), 90, dtype=np.uint8)
     frame[40:552, 100:612] = astronaut()
@@ -171,4 +183,11 @@ def test_looking_near_turns_down_face_like_texture() -> None:
         for dark in (False, True):
             frame = texture(name, dark)
             for x, y in ((200, 150), (620, 340), (1000, 560)):
-                assert detector.detect_near(frame, small_box(x, y, 32)) == [], (name, dark, x, y)
+                for size in (16, 24, 32):  # the smaller ones enlarged, as a second look's crop
+                    assert detector.detect_near(frame, small_box(x, y, size)) == [], (
+                        name,
+                        dark,
+                        x,
+                        y,
+                        size,
+                    )
