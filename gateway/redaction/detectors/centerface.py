@@ -171,14 +171,8 @@ class CenterFaceDetector:
             size = min(MAX_CROP, max(CROP, -(-int(side) // 32) * 32))
             x0 = (box.x0 + box.x1) / 2 * width - side / 2
             y0 = (box.y0 + box.y1) / 2 * height - side / 2
-            zoom = size / side
-            warp = np.array([[zoom, 0, -x0 * zoom], [0, zoom, -y0 * zoom]], dtype=np.float32)
-            crop = cv2.warpAffine(
-                frame, warp, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-            )
-            region = Box(x0 / width, y0 / height, (x0 + side) / width, (y0 + side) / height)
+            pixels, region = _crop(frame, x0, y0, size / side, (size, size))
             regions.append(region)
-            pixels = np.asarray(crop, dtype=np.uint8)
             key = (round(x0), round(y0), size)
             seen = self._checked.get(key)
             if seen is not None and float(cv2.absdiff(seen[0], pixels).mean()) <= UNCHANGED:
@@ -220,19 +214,12 @@ class CenterFaceDetector:
         self, full: RgbImage, area: tuple[float, float, float, float], zoom: float
     ) -> list[Box]:
         """Faces on the frame's `area` (pixels) scaled by `zoom`, as a second look accepts them."""
-        height, width = full.shape[:2]
         x0, y0, x1, y1 = area
         # Sides rounded up to CenterFace's 32: the crop reaches a little further right and down.
         size_x = max(SIDE, -(-round((x1 - x0) * zoom) // SIDE) * SIDE)
         size_y = max(SIDE, -(-round((y1 - y0) * zoom) // SIDE) * SIDE)
-        warp = np.array([[zoom, 0, -x0 * zoom], [0, zoom, -y0 * zoom]], dtype=np.float32)
-        crop = cv2.warpAffine(
-            full, warp, (size_x, size_y), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-        )
-        region = Box(
-            x0 / width, y0 / height, (x0 + size_x / zoom) / width, (y0 + size_y / zoom) / height
-        )
-        faces = self._run([np.asarray(crop, dtype=np.uint8)], self.verify_threshold)[0]
+        crop, region = _crop(full, x0, y0, zoom, (size_x, size_y))
+        faces = self._run([crop], self.verify_threshold)[0]
         return [_within(face, region) for face in faces]
 
     def _run(self, images: list[RgbImage], threshold: float) -> list[list[Box]]:
@@ -278,6 +265,20 @@ class CenterFaceDetector:
     def versions(self) -> dict[str, str]:
         """onnxruntime version and the model file's SHA-256."""
         return {"onnxruntime": ort.__version__, f"face-model:{self.model.name}": self.model_sha256}
+
+
+def _crop(
+    frame: RgbImage, x0: float, y0: float, zoom: float, size: tuple[int, int]
+) -> tuple[RgbImage, Box]:
+    """The frame from (x0, y0) (pixels) scaled by `zoom` into a crop of `size` (width, height;
+    edge pixels repeated past the frame), and the part of the frame it shows, normalised."""
+    height, width = frame.shape[:2]
+    warp = np.array([[zoom, 0, -x0 * zoom], [0, zoom, -y0 * zoom]], dtype=np.float32)
+    crop = cv2.warpAffine(
+        frame, warp, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+    x1, y1 = x0 + size[0] / zoom, y0 + size[1] / zoom
+    return np.asarray(crop, dtype=np.uint8), Box(x0 / width, y0 / height, x1 / width, y1 / height)
 
 
 def _within(box: Box, region: Box) -> Box:
