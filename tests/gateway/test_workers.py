@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from demo.processes import alive
+from demo.processes import alive, descendants
 from gateway import watchdog
 from gateway.config import ConfigError
 from gateway.preparation import start_redaction_worker
@@ -227,18 +227,12 @@ def _stacks_folder() -> str:
 
 
 def _reading(path: Path) -> int | None:
-    """The process of ours (a direct child) that has `path` open, if one has."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    """The process of ours (below this one) that has `path` open, if one has."""
+    for pid in descendants(os.getpid()):
         try:
-            status = (entry / "status").read_text()
-            parent = next(line for line in status.splitlines() if line.startswith("PPid:"))
-            if int(parent.split()[1]) != os.getpid():
-                continue
-            if any(os.readlink(fd) == str(path) for fd in (entry / "fd").iterdir()):
-                return int(entry.name)
-        except (OSError, StopIteration):
+            if any(os.readlink(fd) == str(path) for fd in Path(f"/proc/{pid}/fd").iterdir()):
+                return pid
+        except OSError:  # it ended while we looked
             continue
     return None
 

@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import pytest
 
-from gateway.redaction.cover_plan import CoverPlanner
+from gateway.redaction.cover_plan import CoverPlanner, LookBack
 from gateway.redaction.regions import Box
 
 
@@ -86,12 +86,23 @@ def test_frames_between_detections_get_the_hull_of_a_mover() -> None:
 
 
 def plan(
-    every: int, boxes: Mapping[int, tuple[Box, ...]], frames: int, hold: int
+    every: int,
+    boxes: Mapping[int, tuple[Box, ...]],
+    frames: int,
+    hold: int,
+    look_back: LookBack[int] | None = None,
+    reach: int = 1,
 ) -> list[set[Box]]:
-    """Cover boxes per frame, with detections scripted per detection frame."""
-    planner = CoverPlanner[int](lambda i: boxes.get(i, ()), every, dilation=0.0, hold=hold)
-    out = [pair for index in range(frames) for pair in planner.push(index)] + planner.finish()
-    return [set(cover) for _, cover in out]
+    """Cover boxes per frame, with detections (and what looking back finds) scripted per
+    detection frame."""
+    planner = CoverPlanner[int](
+        lambda i: boxes.get(i, ()), every, dilation=0.0, hold=hold, look_back=look_back, reach=reach
+    )
+    out = []
+    for index in range(frames):
+        out.extend(planner.push(index))
+        assert len(planner._pending) <= (reach + 1) * every + 1  # memory bounded by the reach
+    return [set(cover) for _, cover in out + planner.finish()]
 
 
 def face_at(x: float) -> Box:
@@ -197,11 +208,7 @@ def test_a_face_found_late_is_looked_for_on_the_detection_frame_before() -> None
         asked.append((later, earlier, boxes))
         return [face_at(0.38)] if (later, earlier) == (6, 3) else []
 
-    planner = CoverPlanner[int](
-        lambda i: found.get(i, ()), 3, dilation=0.0, hold=1, look_back=look_back
-    )
-    out = [pair for index in range(12) for pair in planner.push(index)] + planner.finish()
-    cover = [set(boxes) for _, boxes in out]
+    cover = plan(3, found, 12, hold=1, look_back=look_back)
     assert covers(cover[1], 0.34) and covers(cover[2], 0.36) and covers(cover[3], 0.38)
     assert not covers(plan(3, found, 12, hold=1)[1], 0.34)
     # Only a box with no match on the detection frame before is looked for.
@@ -221,22 +228,12 @@ def test_looking_back_goes_on_from_each_place_found_up_to_its_reach() -> None:
         assert [box.x0 for box in boxes] == pytest.approx([0.29 + later / 100])
         return [face_at(0.29 + earlier / 100)] if earlier >= 3 else []
 
-    def cover(reach: int) -> list[set[Box]]:
-        asked.clear()
-        planner = CoverPlanner[int](
-            lambda i: found.get(i, ()), 3, dilation=0.0, hold=1, look_back=look_back, reach=reach
-        )
-        out = []
-        for index in range(18):
-            out.extend(planner.push(index))
-            assert len(planner._pending) <= (reach + 1) * 3 + 1  # memory bounded by the reach
-        return [set(boxes) for _, boxes in out + planner.finish()]
-
-    chained = cover(reach=4)
+    chained = plan(3, found, 18, hold=1, look_back=look_back, reach=4)
     assert asked == [(12, 9), (9, 6), (6, 3), (3, 0)]  # nothing on frame 0: the chain stops
     for index in range(1, 13):
         assert covers(chained[index], 0.29 + index / 100), index
-    one = cover(reach=1)
+    asked.clear()
+    one = plan(3, found, 18, hold=1, look_back=look_back, reach=1)
     assert asked == [(12, 9)]
     assert not covers(one[4], 0.33) and covers(one[7], 0.36)
 
@@ -254,12 +251,7 @@ def test_a_place_looked_back_to_on_a_box_already_there_is_not_taken_for_the_new_
     def look_back(later: int, earlier: int, boxes: list[Box]) -> list[Box]:
         return [again] if (later, earlier) == (6, 3) else []
 
-    planner = CoverPlanner[int](
-        lambda i: found.get(i, ()), 3, dilation=0.0, hold=1, look_back=look_back
-    )
-    out = [pair for index in range(12) for pair in planner.push(index)] + planner.finish()
-    without = plan(3, found, 12, hold=1)
-    assert [set(boxes) for _, boxes in out] == without
+    assert plan(3, found, 12, hold=1, look_back=look_back) == plan(3, found, 12, hold=1)
 
 
 def test_boxes_are_matched_within_so_many_of_their_widths_across_and_heights_down() -> None:
