@@ -12,8 +12,10 @@ HOLD_DILATION = 0.3
 # A box found within this many of its sides of where a target was expected is taken to be it.
 REACH = 2.0
 # A target a run does not find again is carried on (moved by its step, or in place when it has
-# none: a plate seen once is most likely parked) until this many runs after it was last seen.
-CARRY = 1
+# none: a plate seen once is most likely parked) until this many runs after it was last seen:
+# the cascade can miss a plate on two runs in a row (in grain, over a busy background, at the
+# frame's edge), and the looks near it in between with them.
+CARRY = 2
 
 
 @dataclass

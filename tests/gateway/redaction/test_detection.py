@@ -231,14 +231,14 @@ def same(found: Sequence[Box], expected: Sequence[Box]) -> bool:
     )
 
 
-def test_held_boxes_move_on_with_their_plate_and_a_missed_plate_is_carried_once() -> None:
+def test_held_boxes_move_on_with_their_plate_and_a_missed_plate_is_carried_twice() -> None:
     from gateway.redaction.detectors.held import HOLD_DILATION, HeldDetector
 
     plate = Box(0.10, 0.5, 0.20, 0.55)
-    # Found, found again 0.03 further right, then missed twice (a manoeuvring car, in grain).
-    held = HeldDetector(PlateRuns([[plate], [plate.shifted(0.03, 0)], [], []]), hold=3)
+    # Found, found again 0.03 further right, then missed three times (a manoeuvring car, in grain).
+    held = HeldDetector(PlateRuns([[plate], [plate.shifted(0.03, 0)], [], [], []]), hold=3)
     image = np.zeros((32, 32, 3), np.uint8)
-    calls = [list(held.detect(image)) for _ in range(12)]
+    calls = [list(held.detect(image)) for _ in range(15)]
 
     def at(x: float, grown: bool) -> Box:
         box = plate.shifted(x - plate.x0, 0)
@@ -249,18 +249,21 @@ def test_held_boxes_move_on_with_their_plate_and_a_missed_plate_is_carried_once(
     assert same(calls[4], [at(0.14, True)]) and same(calls[5], [at(0.15, True)])  # moving on
     assert same(calls[6], [at(0.16, False)]) and calls[6][0].held == 1  # missed: carried
     assert same(calls[7], [at(0.17, True)]) and same(calls[8], [at(0.18, True)])
-    assert calls[9:] == [[], [], []]  # missed again: dropped
+    assert same(calls[9], [at(0.19, False)]) and calls[9][0].held == 1  # missed again: carried
+    assert same(calls[10], [at(0.20, True)]) and same(calls[11], [at(0.21, True)])
+    assert calls[12:] == [[], [], []]  # missed a third time: dropped
 
 
 def test_a_plate_seen_once_and_then_missed_is_carried_in_place() -> None:
     from gateway.redaction.detectors.held import HeldDetector
 
     plate = Box(0.10, 0.5, 0.20, 0.55)
-    held = HeldDetector(PlateRuns([[plate], [], []]), hold=1)
+    held = HeldDetector(PlateRuns([[plate], [], [], []]), hold=1)
     image = np.zeros((32, 32, 3), np.uint8)
-    calls = [list(held.detect(image)) for _ in range(3)]
-    assert calls[1] == [replace(plate, held=1)]  # no pace known: most likely parked, not grown
-    assert calls[2] == []
+    calls = [list(held.detect(image)) for _ in range(4)]
+    # No pace known: most likely parked, so held in place, not grown.
+    assert calls[1] == calls[2] == [replace(plate, held=1)]
+    assert calls[3] == []
 
 
 def test_a_plate_pulling_away_is_followed_between_runs() -> None:
