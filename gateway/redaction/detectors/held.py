@@ -13,8 +13,8 @@ HOLD_DILATION = 0.3
 REACH = 2.0
 # A target a run does not find again is carried on (moved by its step, or in place when it has
 # none: a plate seen once is most likely parked) until this many runs after it was last seen:
-# the cascade can miss a plate on two runs in a row (in grain, over a busy background, at the
-# frame's edge), and the looks near it in between with them.
+# in grain, over a busy background or at the frame's edge, the cascade can miss a plate on two
+# runs in a row, and the looks near it in between too.
 CARRY = 2
 
 
