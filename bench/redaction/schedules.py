@@ -8,7 +8,8 @@ or plate comes into view between two detection frames, or between two cascade ru
 Starting the window k frames into the clip (k = 0 .. starts - 1) shifts both schedules against
 the content; with 15 starts every combination runs once. Each run is one process with the
 default settings, measured against the ground truth from its first frame on. Prints each run's
-coverage and, per clip, the mean and the worst.
+coverage, false and extra area and, per clip, the mean and the worst (the highest, for areas).
+Each process writes its own output file, so several runs can go side by side.
 """
 
 import argparse
