@@ -184,10 +184,5 @@ def test_looking_near_turns_down_face_like_texture() -> None:
             frame = texture(name, dark)
             for x, y in ((200, 150), (620, 340), (1000, 560)):
                 for size in (16, 24, 32):  # the smaller ones enlarged, as a second look's crop
-                    assert detector.detect_near(frame, small_box(x, y, size)) == [], (
-                        name,
-                        dark,
-                        x,
-                        y,
-                        size,
-                    )
+                    around = small_box(x, y, size)
+                    assert detector.detect_near(frame, around) == [], (name, dark, x, y, size)
