@@ -292,6 +292,29 @@ def render(
     return frame, truth
 
 
+def x264_options(spec: ClipSpec) -> dict[str, str]:
+    """How `generate` encodes the clip: CRF 16, capped as a camera caps it if the spec says so."""
+    options = {"crf": "16", "preset": "veryfast"}
+    if spec.max_kbps is not None:
+        # Under a cap, x264 on more than one thread wrote a different file each time it coded
+        # the same frames (four files from four runs of a 2 s clip); on one it writes one file.
+        options |= {
+            "maxrate": f"{spec.max_kbps}k",
+            "bufsize": f"{2 * spec.max_kbps}k",
+            "threads": "1",
+        }
+    return options
+
+
+def is_current(spec: ClipSpec, folder: Path) -> bool:
+    """Whether `folder` holds the clip as `generate` writes it now: same spec, same encoding."""
+    clip, truth = folder / f"{spec.name}.mp4", folder / f"{spec.name}.json"
+    if not clip.exists() or not truth.exists():
+        return False
+    meta = json.loads(truth.read_text())
+    return bool(meta["spec"] == asdict(spec) and meta.get("x264") == x264_options(spec))
+
+
 def generate(spec: ClipSpec, folder: Path, seed: int = 7) -> Path:
     """Write `<name>.mp4` (high quality, so decoding adds little error) and `<name>.json`."""
     rng = np.random.default_rng(seed)
@@ -300,10 +323,8 @@ def generate(spec: ClipSpec, folder: Path, seed: int = 7) -> Path:
     frames = round(spec.seconds * FPS)
     clip = folder / f"{spec.name}.mp4"
     truth: list[list[dict[str, object]]] = []
+    options = x264_options(spec)
     with av.open(str(clip), "w", format="mp4") as out:
-        options = {"crf": "16", "preset": "veryfast"}
-        if spec.max_kbps is not None:
-            options |= {"maxrate": f"{spec.max_kbps}k", "bufsize": f"{2 * spec.max_kbps}k"}
         stream = out.add_stream("libx264", rate=FPS, options=options)
         stream.width, stream.height, stream.pix_fmt = spec.width, spec.height, "yuv420p"
         for index in range(frames):
@@ -313,6 +334,6 @@ def generate(spec: ClipSpec, folder: Path, seed: int = 7) -> Path:
             frame.pts = index
             out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
-    meta = {"spec": asdict(spec), "fps": FPS, "frames": frames, "truth": truth}
+    meta = {"spec": asdict(spec), "x264": options, "fps": FPS, "frames": frames, "truth": truth}
     (folder / f"{spec.name}.json").write_text(json.dumps(meta))
     return clip

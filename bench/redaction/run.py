@@ -7,6 +7,7 @@ the same for each. Clips are generated (bench/redaction/generate.py) and cached 
 """
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.redaction.coverage import measure, percent
-from bench.redaction.generate import FPS, ClipSpec, generate
+from bench.redaction.generate import FPS, ClipSpec, generate, is_current
 
 ROOT = Path(__file__).resolve().parents[2]
 FULL = [
@@ -54,13 +55,13 @@ def clip_parser(description: str | None) -> argparse.ArgumentParser:
 
 
 def generated(name: str, workdir: Path) -> tuple[ClipSpec, Path]:
-    """The named clip in `workdir`, generated there the first time (with its ground truth)."""
+    """The named clip in `workdir`, generated there (with its ground truth) unless it is there as
+    the generator writes it now."""
     workdir.mkdir(parents=True, exist_ok=True)
     spec = NAMED[name]
-    clip = workdir / f"{spec.name}.mp4"
-    if not clip.exists():
+    if not is_current(spec, workdir):
         generate(spec, workdir)
-    return spec, clip
+    return spec, workdir / f"{spec.name}.mp4"
 
 
 def _timed(argv: list[str]) -> tuple[float, str]:
@@ -129,16 +130,14 @@ def machine() -> dict[str, Any]:
 
 
 def bench_clip(spec: ClipSpec, workdir: Path, with_deface: bool, repeat: int = 1) -> dict[str, Any]:
-    clip = workdir / f"{spec.name}.mp4"
-    truth_file = workdir / f"{spec.name}.json"
-    if not clip.exists() or not truth_file.exists():
-        generate(spec, workdir)
-    truth = json.loads(truth_file.read_text())["truth"]
+    spec, clip = generated(spec.name, workdir)
+    truth = json.loads(clip.with_suffix(".json").read_text())["truth"]
     frames = len(truth)
     row: dict[str, Any] = {
         "clip": spec.name,
         "size": f"{spec.width}x{spec.height}",
         "frames": frames,
+        "clip_sha256": hashlib.sha256(clip.read_bytes()).hexdigest(),
     }
     # Rounds interleave the tools so that load from other processes on the machine falls on
     # all of them alike; each figure is the fastest of its rounds, the one least disturbed by
