@@ -5,7 +5,9 @@ frames of it: the detection frames before and after it, and a detection frame's 
 Frames between two detection frames also get the hull of each box and its match in the next
 detection frame (`bridge`), so fast movers stay covered along their path. A box that the next
 detection frame does not find again is carried on to it for up to `hold` detection frames
-(`carry`), so a face the detector misses for a while stays covered, and a box with no match on
+(`carry`), so a face the detector misses for a while stays covered; before that it is looked
+for near where it should be (`look_near`), and a box found there stands in for it, from where
+the target really is. A box with no match on
 the previous detection frame is grown on the frames before it, that previous detection frame
 included (it may have missed the face there), and stretched back along its step to the
 detection frame after it (`arrivals`). Such a box is first looked for on the previous
@@ -39,6 +41,8 @@ T = TypeVar("T")
 Detect = Callable[[T], tuple[Box, ...]]
 # Where boxes found on a detection frame (the first item) were on an earlier one (the second).
 LookBack = Callable[[T, T, list[Box]], list[Box]]
+# Each box carried on to a detection frame, found again near where it is expected, or None.
+LookNear = Callable[[T, list[Box]], list[Box | None]]
 
 
 class CoverPlanner[T]:
@@ -53,6 +57,7 @@ class CoverPlanner[T]:
         margin: tuple[float, float] = (0.0, 0.0),
         look_back: LookBack[T] | None = None,
         reach: int = 1,
+        look_near: LookNear[T] | None = None,
     ) -> None:
         if every < 1:
             raise ValueError("detection interval must be at least 1 frame")
@@ -65,6 +70,7 @@ class CoverPlanner[T]:
         self._margin = margin
         self._look_back = look_back
         self._reach = reach if look_back is not None else 1  # detection frames looked back
+        self._look_near = look_near
         self._pending: deque[tuple[int, T]] = deque()
         self._found: dict[int, tuple[Box, ...]] = {}
         self._next_index = 0
@@ -97,7 +103,11 @@ class CoverPlanner[T]:
         recent = [self._found[f] for f in last]
         if self._hold and recent:
             earlier = recent[-2] if len(recent) > 1 else ()
-            found += tuple(carry(earlier, recent[-1], found, self._hold))
+            carried = carry(earlier, recent[-1], found, self._hold)
+            if self._look_near is not None and carried:
+                places = self._look_near(item, carried)
+                carried = [box if p is None else p for box, p in zip(carried, places, strict=True)]
+            found += tuple(carried)
         self._found[index] = found
         self.detections += 1
 

@@ -15,7 +15,7 @@ from gateway.redaction.errors import DetectionError, RedactionError, timecode
 from gateway.redaction.look_back import look_back
 from gateway.redaction.obscure import PlaneMask, YuvArray, fill_boxes, fill_mask, rasterise_masks
 from gateway.redaction.profiles import DetectionSettings
-from gateway.redaction.regions import Box, Polygon
+from gateway.redaction.regions import Box, Polygon, nearest
 from gateway.redaction.still import unchanged
 from gateway.redaction.video_input import ClipInfo, ClipReader, seconds
 from gateway.redaction.video_output import ClipWriter
@@ -116,6 +116,7 @@ class _Run:
         every = settings.every if detectors else 1
         margin = (settings.margin, settings.margin * self.size[0] / self.size[1])
         look = self._look_back if detectors and settings.look_back else None
+        near = self._look_near if detectors and settings.look_near is not None else None
         self.planner = CoverPlanner[DecodedFrame](
             self._detect,
             every,
@@ -124,6 +125,7 @@ class _Run:
             margin,
             look,
             reach=settings.look_back_reach,
+            look_near=near,
         )
         self.counts = dict.fromkeys(DetectionKind, 0)
         # The last frame the detectors ran on, with what they found (see still.py).
@@ -182,6 +184,24 @@ class _Run:
                 near = self._call(detector, earlier, detector.detect_near, full(), box)
                 found.extend(replace(place, kind=box.kind) for place in near)
         return found
+
+    def _look_near(self, decoded: DecodedFrame, carried: list[Box]) -> list[Box | None]:
+        """Each box carried on to this detection frame as its detector finds it near where it is
+        expected, at full resolution, or None (cover_plan.py)."""
+        reach = self.settings.look_near
+        if reach is None:
+            return [None] * len(carried)
+        full = functools.cache(decoded.full_rgb)
+        refinding = {d.kind.value: d for d in self.detectors if isinstance(d, Refinding)}
+        places: list[Box | None] = []
+        for box in carried:
+            detector = refinding.get(box.kind)
+            if detector is None:
+                places.append(None)
+                continue
+            near = self._call(detector, decoded, detector.detect_near, full(), box, reach)
+            places.append(nearest(box, [replace(p, kind=box.kind) for p in near], reach))
+        return places
 
     def _call[**P](
         self,

@@ -66,6 +66,10 @@ class DetectionSettings:
     # any more: (reach + 1) x every + 1 at most.
     look_back: bool = True
     look_back_reach: int = 3
+    # A box about to be carried on is first looked for near where it is expected, within this
+    # many of its sides, by its detector on the full-resolution frame (a face: a crop enlarged
+    # as a second look's); found, it stands in for the carried box. None: carried as it is.
+    look_near: float | None = 1.0
     # The plate cascade runs on one detection frame in this many (its boxes are held, grown, in
     # between): it costs twice the face model, and plates move slowly in doorbell footage.
     plate_hold: int = 3

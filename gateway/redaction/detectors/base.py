@@ -45,8 +45,10 @@ class Detector(Protocol):
 class Refinding(Protocol):
     """A detector that can look again for a target near where it is expected, on the frame at
     full resolution: a plate between runs of its cascade (held.py), a face the detection frame
-    before missed (execution.py, looking back)."""
+    before missed (execution.py, looking back), a face carried on to where it should be
+    (execution.py, looking near)."""
 
-    def detect_near(self, full: RgbImage, around: Box) -> Sequence[Box]:
-        """Targets near `around` (a plate of about its size), in the full-resolution frame."""
+    def detect_near(self, full: RgbImage, around: Box, reach: float | None = None) -> Sequence[Box]:
+        """Targets of about `around`'s size near it, in the full-resolution frame, within `reach`
+        of its sides around it (None: as far as the detector looks by default)."""
         ...

@@ -188,7 +188,7 @@ class CenterFaceDetector:
         self._checked = checked
         return [face for _, faces in checked.values() for face in faces]
 
-    def detect_near(self, full: RgbImage, around: Box) -> Sequence[Box]:
+    def detect_near(self, full: RgbImage, around: Box, reach: float | None = None) -> Sequence[Box]:
         """Faces on a full-resolution crop around `around`, accepted as a second look's are.
 
         For a face found with no match on the detection frame before, whose picture is not found
@@ -199,10 +199,10 @@ class CenterFaceDetector:
         """
         height, width = full.shape[:2]
         side = max((around.x1 - around.x0) * width, (around.y1 - around.y0) * height, 1.0)
-        reach = side * REACH_SIDES
-        x0, y0 = max(0.0, around.x0 * width - reach), max(0.0, around.y0 * height - reach)
-        x1 = min(float(width), around.x1 * width + reach)
-        y1 = min(float(height), around.y1 * height + reach)
+        margin = side * (REACH_SIDES if reach is None else reach)
+        x0, y0 = max(0.0, around.x0 * width - margin), max(0.0, around.y0 * height - margin)
+        x1 = min(float(width), around.x1 * width + margin)
+        y1 = min(float(height), around.y1 * height + margin)
         largest = NEAR_MAX / max(x1 - x0, y1 - y0, 1.0)
         found = self._near(full, (x0, y0, x1, y1), min(1.0, largest))
         enlarged = min(NEAR_FACE / side, largest)

@@ -93,9 +93,11 @@ class HeldDetector:
             boxes.append(expected.dilated(HOLD_DILATION))
         return tuple(boxes)
 
-    def detect_near(self, full: RgbImage, around: Box) -> Sequence[Box]:
+    def detect_near(self, full: RgbImage, around: Box, reach: float | None = None) -> Sequence[Box]:
         """The wrapped detector's `detect_near`, when it can look near (none otherwise)."""
-        return self.inner.detect_near(full, around) if isinstance(self.inner, Refinding) else ()
+        if not isinstance(self.inner, Refinding):
+            return ()
+        return self.inner.detect_near(full, around, reach)
 
     def versions(self) -> dict[str, str]:
         """The wrapped detector's versions."""

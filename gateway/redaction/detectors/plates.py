@@ -80,10 +80,10 @@ class HaarPlateDetector:
         )
         return list(self._plates)
 
-    def detect_near(self, full: RgbImage, around: Box) -> Sequence[Box]:
-        """Plates of about `around`'s size (NEAR_SIZES times) within its own width and height of
-        it: a plate a run found, looked for again on a frame in between (a small crop, a few
-        sizes: a twentieth of a run's time)."""
+    def detect_near(self, full: RgbImage, around: Box, reach: float | None = None) -> Sequence[Box]:
+        """Plates of about `around`'s size (NEAR_SIZES times) within `reach` (default one) of its
+        widths and heights of it: a plate a run found, looked for again on a frame in between (a
+        small crop, a few sizes: a twentieth of a run's time)."""
         height, width = full.shape[:2]
         scale = min(1.0, self.max_width / width)
         plate_w = (around.x1 - around.x0) * width * scale
@@ -91,7 +91,8 @@ class HaarPlateDetector:
         low, high = NEAR_SIZES
         smallest = (max(1, int(plate_w * low)), max(1, int(plate_h * low)))
         largest = (int(plate_w * high) + 1, int(plate_h * high) + 1)
-        return self._search(full, around.dilated(2.0), smallest, largest)
+        sides = 1.0 if reach is None else reach
+        return self._search(full, around.dilated(2.0 * sides), smallest, largest)
 
     def _search(
         self,

@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import pytest
 
-from gateway.redaction.cover_plan import CoverPlanner, LookBack
+from gateway.redaction.cover_plan import CoverPlanner, LookBack, LookNear
 from gateway.redaction.regions import Box
 
 
@@ -92,11 +92,18 @@ def plan(
     hold: int,
     look_back: LookBack[int] | None = None,
     reach: int = 1,
+    look_near: LookNear[int] | None = None,
 ) -> list[set[Box]]:
-    """Cover boxes per frame, with detections (and what looking back finds) scripted per
-    detection frame."""
+    """Cover boxes per frame, with detections (and what looking back and near finds) scripted
+    per detection frame."""
     planner = CoverPlanner[int](
-        lambda i: boxes.get(i, ()), every, dilation=0.0, hold=hold, look_back=look_back, reach=reach
+        lambda i: boxes.get(i, ()),
+        every,
+        dilation=0.0,
+        hold=hold,
+        look_back=look_back,
+        reach=reach,
+        look_near=look_near,
     )
     out = []
     for index in range(frames):
@@ -150,6 +157,27 @@ def test_a_face_seen_once_is_grown_once_however_long_it_is_carried() -> None:
         (0.48, 0.38, 0.56, 0.46)
     }
     assert cover[25] == cover[27] == set()  # let go after six
+
+
+def test_a_face_carried_on_is_looked_for_near_where_it_should_be() -> None:
+    # Found on frames 0 and 3 moving right 0.01 a frame, then twice as fast; the detection
+    # frames miss it from 6 on. Carried along its old step, it is left behind; looked for near
+    # there, it is found on 6 and 9 and covered where it is, and carried on from there a
+    # detection frame further than carrying alone keeps it (hold 1).
+    found = {0: (face_at(0.0),), 3: (face_at(0.03),)}
+    asked: list[tuple[int, list[int]]] = []
+
+    def look_near(index: int, carried: list[Box]) -> list[Box | None]:
+        asked.append((index, [box.held for box in carried]))
+        return [face_at(0.03 + 0.02 * (index - 3)) if index <= 9 else None for _ in carried]
+
+    cover = plan(3, found, 19, hold=1, look_near=look_near)
+    for index in range(3, 13):
+        assert covers(cover[index], 0.03 + 0.02 * (index - 3)), index
+    assert asked == [(6, [1]), (9, [1]), (12, [1])]  # only boxes about to be carried
+    assert cover[17] == set()  # not found near 12: carried there once, then let go
+    alone = plan(3, found, 19, hold=1)
+    assert not covers(alone[6], 0.09) and alone[12] == set()
 
 
 def test_a_face_arriving_between_detection_frames_is_covered_before_it_was_found() -> None:

@@ -219,7 +219,7 @@ class FollowedPlates(PlateRuns):
         self.near = near
         self.asked: list[Box] = []
 
-    def detect_near(self, full: RgbImage, around: Box) -> Sequence[Box]:
+    def detect_near(self, full: RgbImage, around: Box, reach: float | None = None) -> Sequence[Box]:
         self.asked.append(around)
         return self.near.pop(0)
 

@@ -112,7 +112,7 @@ class LateFaceFoundNear(LateFace):
         self.fail, self.delay = fail, delay
         self.asked: list[tuple[tuple[int, ...], Box]] = []
 
-    def detect_near(self, full: RgbImage, around: Box) -> Sequence[Box]:
+    def detect_near(self, full: RgbImage, around: Box, reach: float | None = None) -> Sequence[Box]:
         self.asked.append((full.shape, around))
         if self.fail:
             raise RuntimeError("model crashed")
@@ -161,3 +161,43 @@ def test_a_detector_failing_or_too_slow_while_looking_near_stops_the_job(
     with pytest.raises(DetectionError, match=f"The face detector {why}"):
         redacted(make_clip, out, detector, timeout_s)
     assert not out.exists()
+
+
+class LostFace:
+    """A face detector that finds a face walking right on the first two detection frames only;
+    asked to look near where the face is carried, it finds it there, lower than it was."""
+
+    kind = DetectionKind.FACE
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.asked: list[tuple[int, float | None]] = []
+
+    def detect(self, image: RgbImage, full: FullFrame | None = None) -> Sequence[Box]:
+        self.calls += 1
+        return [LATER.shifted(0.05 * (self.calls - 1), 0.0)] if self.calls <= 2 else []
+
+    def detect_near(self, full: RgbImage, around: Box, reach: float | None = None) -> Sequence[Box]:
+        self.asked.append((around.held, reach))
+        return [THERE]
+
+    def versions(self) -> dict[str, str]:
+        return {"lost": "1"}
+
+
+THERE = LATER.shifted(0.10, 0.08)  # frame 10: where its step takes it, and 0.8 of its height lower
+
+
+def test_a_face_the_next_detection_frame_misses_is_looked_for_near_where_it_is_carried(
+    make_clip: MakeClip, tmp_path: Path
+) -> None:
+    settings = DetectionSettings(every=5, still_limit=None, dilation=0.0, margin=0.0)
+    lost = LostFace()
+    redact_with(RedactionJob(make_clip(frames=12), tmp_path / "near.mp4"), [lost], settings)
+    frames = decode_all(tmp_path / "near.mp4")[0]
+    assert lost.asked[0] == (1, 1.0)  # the box carried to frame 10, within one of its sides
+    assert all(filled_at(frames[i], THERE) for i in range(6, 12))
+    # Carried alone, it goes on along its old path: where the face went is not covered.
+    job = RedactionJob(make_clip(frames=12), tmp_path / "carried.mp4")
+    redact_with(job, [LostFace()], replace(settings, look_near=None))
+    assert not filled_at(decode_all(tmp_path / "carried.mp4")[0][10], THERE)

@@ -151,6 +151,16 @@ def test_a_face_the_first_pass_missed_is_found_near_where_it_was_seen_later(inde
     assert found.score >= 0.3  # accepted as a second look accepts
 
 
+def test_looking_near_reaches_as_many_of_the_face_s_sides_as_asked() -> None:
+    frame, detector = small_face_frame(60), production()
+    x, y = FACE_AT
+    # 60 px off, two and a half of its sides: found looking three sides around (above), not one.
+    assert detector.detect_near(frame, small_box(x - 60, y), reach=1.0) == []
+    [found] = detector.detect_near(frame, small_box(x - 12, y), reach=1.0)
+    cx, cy = centre_px(found)
+    assert abs(cx - (x + 12)) < 8 and abs(cy - (y + 12)) < 8
+
+
 @pytest.mark.parametrize("index", [0, 28, 70])
 def test_looking_near_enlarges_a_small_face_as_the_second_look_does(index: int) -> None:
     # A 20 px face is 20 px on a crop at full resolution, where CenterFace scores it 0.0-0.2;
