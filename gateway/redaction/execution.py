@@ -10,7 +10,13 @@ from pathlib import Path
 from gateway.redaction.contact_sheet import ContactSheet, Tile
 from gateway.redaction.cover_plan import CoverPlanner
 from gateway.redaction.decoded import DecodedFrame
-from gateway.redaction.detectors.base import DetectionKind, Detector, Refinding, RgbImage
+from gateway.redaction.detectors.base import (
+    DetectionKind,
+    Detector,
+    FullFrame,
+    Refinding,
+    RgbImage,
+)
 from gateway.redaction.errors import DetectionError, RedactionError, timecode
 from gateway.redaction.look_back import look_back
 from gateway.redaction.obscure import PlaneMask, YuvArray, fill_boxes, fill_mask, rasterise_masks
@@ -101,6 +107,8 @@ class _Run:
     ) -> None:
         self.size = info.even_size
         self.detectors = detectors
+        # The detector of each kind that can look near a box on the full-resolution frame.
+        self.refinding = {d.kind.value: d for d in detectors if isinstance(d, Refinding)}
         self.settings = settings
         self.progress = progress
         mask = rasterise_masks(window.masks, *self.size)
@@ -116,7 +124,9 @@ class _Run:
         every = settings.every if detectors else 1
         margin = (settings.margin, settings.margin * self.size[0] / self.size[1])
         look = self._look_back if detectors and settings.look_back else None
-        near = self._look_near if detectors and settings.look_near is not None else None
+        near = None
+        if detectors and settings.look_near is not None:
+            near = functools.partial(self._look_near, settings.look_near)
         self.planner = CoverPlanner[DecodedFrame](
             self._detect,
             every,
@@ -175,33 +185,28 @@ class _Run:
         found = [place for place in places if place is not None]
         missed = [box for box, place in zip(boxes, places, strict=True) if place is None]
         full = functools.cache(earlier.full_rgb)
-        for detector in self.detectors:
-            if not isinstance(detector, Refinding):
-                continue
-            for box in missed:
-                if box.kind != detector.kind.value:
-                    continue
-                near = self._call(detector, earlier, detector.detect_near, full(), box)
-                found.extend(replace(place, kind=box.kind) for place in near)
+        for box in missed:
+            found.extend(self._near(earlier, full, box))
         return found
 
-    def _look_near(self, decoded: DecodedFrame, carried: list[Box]) -> list[Box | None]:
-        """Each box carried on to this detection frame as its detector finds it near where it is
-        expected, at full resolution, or None (cover_plan.py)."""
-        reach = self.settings.look_near
-        if reach is None:
-            return [None] * len(carried)
+    def _look_near(
+        self, reach: float, decoded: DecodedFrame, carried: list[Box]
+    ) -> list[Box | None]:
+        """Each box carried on to this detection frame as its detector finds it within `reach`
+        of its sides of where it is expected, at full resolution, or None (cover_plan.py)."""
         full = functools.cache(decoded.full_rgb)
-        refinding = {d.kind.value: d for d in self.detectors if isinstance(d, Refinding)}
-        places: list[Box | None] = []
-        for box in carried:
-            detector = refinding.get(box.kind)
-            if detector is None:
-                places.append(None)
-                continue
-            near = self._call(detector, decoded, detector.detect_near, full(), box, reach)
-            places.append(nearest(box, [replace(p, kind=box.kind) for p in near], reach))
-        return places
+        return [nearest(box, self._near(decoded, full, box, reach), reach) for box in carried]
+
+    def _near(
+        self, decoded: DecodedFrame, full: FullFrame, box: Box, reach: float | None = None
+    ) -> list[Box]:
+        """What `box`'s own detector finds near it on the frame at full resolution (nothing when
+        it cannot look near)."""
+        detector = self.refinding.get(box.kind)
+        if detector is None:
+            return []
+        near = self._call(detector, decoded, detector.detect_near, full(), box, reach)
+        return [replace(place, kind=box.kind) for place in near]
 
     def _call[**P](
         self,
