@@ -31,6 +31,11 @@ from .token_store import TokenStore
 USER_AGENT = "SafeSmart/0.1"
 # Ring clips last at most 120 s; history entries carry no length, so overlap uses the maximum.
 MAX_CLIP_S = 120.0
+# A recording is streamed to disk in chunks of this size, never held whole in memory; a media
+# host that stalls this long, or sends more than a clip can hold, ends the attempt.
+CHUNK = 1 << 20
+MEDIA_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=60)
+MAX_RECORDING_BYTES = 1 << 30
 
 
 class TwoFactorRequiredError(SourceError):
@@ -93,20 +98,24 @@ class RingSource:
         retry: RetryPolicy | None = None,
         page_size: int = 50,
         max_pages: int = 40,
+        max_recording_bytes: int = MAX_RECORDING_BYTES,
     ) -> None:
         self.name = name
         self._store = TokenStore(token_path, f"Ring (source '{name}')")
         self._session = session
+        self._own_session: aiohttp.ClientSession | None = None  # opened here, closed in close()
         self._retry = retry or RetryPolicy()
         self._page_size = page_size
         self._max_pages = max_pages
+        self._max_recording_bytes = max_recording_bytes
         self._ring: Ring | None = None
         self._lock = asyncio.Lock()
 
     async def close(self) -> None:
         """Release the HTTP session the source opened itself."""
-        if self._ring is not None and self._session is None:
-            await self._ring.auth.async_close()
+        if self._own_session is not None:
+            await self._own_session.close()
+            self._session = self._own_session = None
         self._ring = None
 
     async def cameras(self) -> list[SourceCamera]:
@@ -146,29 +155,65 @@ class RingSource:
         return page
 
     async def fetch(self, recording: Recording, dest_dir: Path) -> Path:
-        """Download the original MP4 into `dest_dir` (retrying Ring's early 404s)."""
+        """Download the original MP4 into `dest_dir` (retrying Ring's early 404s), streamed to
+        disk a chunk at a time."""
         if not recording.recording_id.isdigit():
             raise SourceError(f"'{recording.recording_id}' is not a Ring recording id.")
         ring = await self._connected()
         device = self._device(ring, recording.device_id)
         self._check_footage_possible(ring, device)
         ding_id = int(recording.recording_id)
+        name = f"ring-{device.id}-{ding_id}.mp4"
+        await asyncio.to_thread(dest_dir.mkdir, parents=True, exist_ok=True)
+        partial = dest_dir / f".{name}.partial"
         try:
-            data = await call_ring(
+            downloaded = await call_ring(
                 f"recording {ding_id}",
-                lambda: device.async_recording_download(ding_id),
+                lambda: self._download(device, ding_id, partial),
                 self._retry,
                 retry_not_found=True,
             )
+            if not downloaded:
+                raise _no_plan(device)
+            return await asyncio.to_thread(_keep_checked, partial, dest_dir / name)
         except RecordingNotFoundError as exc:
             raise NoFootageError(
                 f"Ring no longer has recording {ding_id} of '{device.name}' (it may have passed "
                 "the plan's video history limit, or been deleted in the Ring app)."
             ) from exc
-        if not data:
-            raise _no_plan(device)
-        name = f"ring-{device.id}-{ding_id}.mp4"
-        return await asyncio.to_thread(_write_checked, data, dest_dir, name)
+        finally:
+            await asyncio.to_thread(partial.unlink, missing_ok=True)
+
+    async def _download(self, device: RingDoorBell, ding_id: int, partial: Path) -> bool:
+        """Ask Ring for the recording's media link and stream it into `partial` (False: the
+        account has no plan). The link is signed, so the media host gets no Ring token."""
+        try:
+            url = await device.async_recording_url(ding_id)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SourceUnavailableError(
+                f"Ring answered without a link to recording {ding_id}; try again later."
+            ) from exc
+        if url is None:
+            return False
+        limit = self._max_recording_bytes
+        received = 0
+        async with self._http().get(url, timeout=MEDIA_TIMEOUT, raise_for_status=True) as answer:
+            with partial.open("wb") as out:
+                async for chunk in answer.content.iter_chunked(CHUNK):
+                    received += len(chunk)
+                    if received > limit:
+                        raise SourceUnavailableError(
+                            f"Ring sent over {limit / (1 << 20):.0f} MiB for recording {ding_id}, "
+                            "more than a Ring clip holds; nothing was kept."
+                        )
+                    await asyncio.to_thread(out.write, chunk)
+        return True
+
+    def _http(self) -> aiohttp.ClientSession:
+        """The HTTP session Ring is reached through (the one given, or the source's own)."""
+        if self._session is None:
+            self._session = self._own_session = aiohttp.ClientSession()
+        return self._session
 
     async def _connected(self) -> Ring:
         async with self._lock:
@@ -180,16 +225,11 @@ class RingSource:
                 state["token"],
                 self._store.save_token,
                 _hardware_id(self._store),
-                http_client_session=self._session,
+                http_client_session=self._http(),
             )
             ring = Ring(auth)
-            try:
-                await call_ring("sign-in session", ring.async_create_session, self._retry)
-                await call_ring("device list", ring.async_update_devices, self._retry)
-            except SourceError:
-                if self._session is None:
-                    await auth.async_close()
-                raise
+            await call_ring("sign-in session", ring.async_create_session, self._retry)
+            await call_ring("device list", ring.async_update_devices, self._retry)
             self._ring = ring
             return ring
 
@@ -260,17 +300,12 @@ def _created_at(entry: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
 
 
-def _write_checked(data: bytes, dest_dir: Path, name: str) -> Path:
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    target = dest_dir / name
-    partial = dest_dir / f".{name}.partial"
-    partial.write_bytes(data)
+def _keep_checked(partial: Path, target: Path) -> Path:
     try:
         probe_container(partial)
     except UnreadableRecordingError as exc:
-        partial.unlink(missing_ok=True)
         raise UnreadableRecordingError(
-            f"Ring sent a file for {name} that is not a readable video; try again later."
+            f"Ring sent a file for {target.name} that is not a readable video; try again later."
         ) from exc
     partial.replace(target)
     return target

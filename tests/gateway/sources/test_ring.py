@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import stat
 import time
+import tracemalloc
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ class FakeRing:
     rate_limited_first: int = 0
     revoke_next_access: bool = False
     cut_media: bool = False
+    link_without_url: bool = False
     tokens_issued: int = 0
     valid_access: set[str] = field(default_factory=set)
     valid_refresh: set[str] = field(default_factory=set)
@@ -59,7 +61,7 @@ class FakeRing:
         app.router.add_post("/clients_api/session", self.session)
         app.router.add_get("/clients_api/ring_devices", self.devices)
         app.router.add_get("/clients_api/doorbots/{id}/history", self.history)
-        app.router.add_get("/clients_api/dings/{id}/recording", self.recording)
+        app.router.add_get("/clients_api/dings/{id}/share/play", self.media_link)
         app.router.add_get("/videos/{id}.mp4", self.media)
         return app
 
@@ -126,14 +128,17 @@ class FakeRing:
         ]
         return web.json_response(entries[:limit])
 
-    async def recording(self, request: web.Request) -> web.StreamResponse:
-        self.hits["recording"] += 1
+    async def media_link(self, request: web.Request) -> web.StreamResponse:
+        self.hits["media_link"] += 1
         if not self._authorised(request):
             return web.json_response({"error": "unauthorized"}, status=401)
         if self.not_found_first > 0:
             self.not_found_first -= 1
             return web.json_response({"error": "not found"}, status=404)
-        raise web.HTTPFound(f"https://media.ring.test/videos/{request.match_info['id']}.mp4")
+        if self.link_without_url:
+            return web.json_response({})
+        ding = request.match_info["id"]
+        return web.json_response({"url": f"https://media.ring.test/videos/{ding}.mp4?sig=1"})
 
     async def media(self, request: web.Request) -> web.StreamResponse:
         self.hits["media"] += 1
@@ -145,7 +150,14 @@ class FakeRing:
             assert request.transport is not None
             request.transport.close()
             return response
-        return web.Response(body=self.clip, content_type="video/mp4")
+        response = web.StreamResponse(
+            headers={"Content-Length": str(len(self.clip)), "Content-Type": "video/mp4"}
+        )
+        await response.prepare(request)
+        for start in range(0, len(self.clip), 1 << 18):  # as a CDN sends it, a piece at a time
+            await response.write(self.clip[start : start + (1 << 18)])
+        await response.write_eof()
+        return response
 
 
 @pytest.fixture
@@ -221,7 +233,7 @@ async def test_empty_window_returns_nothing(
     assert await source.recordings(FRONT, window(60, 120)) == []
 
 
-async def test_download_retries_the_early_404_then_follows_the_redirect(
+async def test_download_retries_the_early_404_then_streams_the_media_link(
     ring_cloud: tuple[FakeRing, ClientSession], tmp_path: Path
 ) -> None:
     fake, session = ring_cloud
@@ -230,7 +242,7 @@ async def test_download_retries_the_early_404_then_follows_the_redirect(
     fake.not_found_first = 2
     path = await source.fetch(first, tmp_path / "work")
     assert path.read_bytes() == fake.clip
-    assert fake.hits["recording"] == 3 and fake.hits["media"] == 1
+    assert fake.hits["media_link"] == 3 and fake.hits["media"] == 1
 
 
 async def test_persistent_404_says_the_recording_is_gone(
@@ -242,7 +254,7 @@ async def test_persistent_404_says_the_recording_is_gone(
     fake.not_found_first = 100
     with pytest.raises(NoFootageError, match="no longer has recording 7000"):
         await source.fetch(first, tmp_path / "work")
-    assert fake.hits["recording"] == FAST.attempts
+    assert fake.hits["media_link"] == FAST.attempts
     assert not (tmp_path / "work").exists() or not any((tmp_path / "work").iterdir())
 
 
@@ -328,6 +340,56 @@ async def test_unknown_camera(ring_cloud: tuple[FakeRing, ClientSession], tmp_pa
     source = RingSource(await signed_in(fake, session, tmp_path), session=session, retry=FAST)
     with pytest.raises(UnknownCameraError, match="no camera with id 500001"):
         await source.recordings("500001", window(0, 2))  # a chime is not a camera
+
+
+def free_box(size: int) -> bytes:
+    """An MP4 `free` box of `size` bytes: padding that players skip, so the clip stays readable."""
+    return size.to_bytes(4, "big") + b"free" + bytes(size - 8)
+
+
+async def test_a_recording_is_streamed_to_disk_not_held_in_memory(
+    ring_cloud: tuple[FakeRing, ClientSession], tmp_path: Path
+) -> None:
+    fake, session = ring_cloud
+    fake.clip += free_box(24 << 20)
+    source = RingSource(await signed_in(fake, session, tmp_path), session=session, retry=FAST)
+    [first, *_] = await source.recordings(FRONT, window(0, 1))
+    tracemalloc.start()
+    try:
+        path = await source.fetch(first, tmp_path / "work")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert path.read_bytes() == fake.clip
+    # Held whole, as the library's own download does, the 24 MiB body alone would peak above it.
+    assert peak < 8 << 20, f"peak {peak / (1 << 20):.1f} MiB while downloading"
+
+
+async def test_a_recording_larger_than_any_ring_clip_is_refused_and_nothing_kept(
+    ring_cloud: tuple[FakeRing, ClientSession], tmp_path: Path
+) -> None:
+    fake, session = ring_cloud
+    fake.clip += free_box(3 << 20)
+    token = await signed_in(fake, session, tmp_path)
+    source = RingSource(token, session=session, retry=FAST, max_recording_bytes=2 << 20)
+    [first, *_] = await source.recordings(FRONT, window(0, 1))
+    with pytest.raises(SourceUnavailableError, match="over 2 MiB for recording 7000"):
+        await source.fetch(first, tmp_path / "work")
+    assert fake.hits["media"] == 1  # not asked again
+    assert not any((tmp_path / "work").iterdir())
+
+
+async def test_a_media_link_answer_without_a_link_says_so(
+    ring_cloud: tuple[FakeRing, ClientSession], tmp_path: Path
+) -> None:
+    fake, session = ring_cloud
+    fake.link_without_url = True
+    source = RingSource(await signed_in(fake, session, tmp_path), session=session, retry=FAST)
+    [first, *_] = await source.recordings(FRONT, window(0, 1))
+    with pytest.raises(SourceUnavailableError, match="without a link to recording 7000"):
+        await source.fetch(first, tmp_path / "work")
+    assert fake.hits["media"] == 0
+    assert not any((tmp_path / "work").iterdir())
 
 
 async def test_connection_closed_mid_download(
