@@ -3,6 +3,7 @@ assume."""
 
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import cached_property
 
 import av
 import numpy as np
@@ -30,7 +31,12 @@ class DecodedFrame:
         return self._upright(np.asarray(stored.to_ndarray(), dtype=np.uint8))
 
     def full_rgb(self) -> Pixels:
-        """The picture as RGB at the size it was decoded."""
+        """The picture as RGB at the size it was decoded (converted once, however many ask:
+        detection, looking back to this frame, looking near on it; read-only for all)."""
+        return self._full_rgb
+
+    @cached_property
+    def _full_rgb(self) -> Pixels:
         return self._upright(np.asarray(self.frame.to_ndarray(format="rgb24"), dtype=np.uint8))
 
     def luma(self) -> Pixels:

@@ -10,13 +10,7 @@ from pathlib import Path
 from gateway.redaction.contact_sheet import ContactSheet, Tile
 from gateway.redaction.cover_plan import CoverPlanner
 from gateway.redaction.decoded import DecodedFrame
-from gateway.redaction.detectors.base import (
-    DetectionKind,
-    Detector,
-    FullFrame,
-    Refinding,
-    RgbImage,
-)
+from gateway.redaction.detectors.base import DetectionKind, Detector, Refinding, RgbImage
 from gateway.redaction.errors import DetectionError, RedactionError, timecode
 from gateway.redaction.look_back import look_back
 from gateway.redaction.obscure import PlaneMask, YuvArray, fill_boxes, fill_mask, rasterise_masks
@@ -162,7 +156,6 @@ class _Run:
             return ()
         width, height = self.settings.detection_size(*self.size)
         image: RgbImage = decoded.rgb(width, height)
-        full = functools.cache(decoded.full_rgb)
         limit = self.settings.still_limit
         if self.still is not None and limit is not None and unchanged(self.still[0], image, limit):
             for kind, count in self.still[2].items():
@@ -171,7 +164,7 @@ class _Run:
         found: list[Box] = []
         counts = dict.fromkeys(DetectionKind, 0)
         for detector in self.detectors:
-            boxes = self._call(detector, decoded, detector.detect, image, full)
+            boxes = self._call(detector, decoded, detector.detect, image, decoded.full_rgb)
             self.counts[detector.kind] += len(boxes)
             counts[detector.kind] += len(boxes)
             found.extend(replace(box, kind=detector.kind.value) for box in boxes)
@@ -184,9 +177,8 @@ class _Run:
         places = look_back(later.luma(), earlier.luma(), boxes)
         found = [place for place in places if place is not None]
         missed = [box for box, place in zip(boxes, places, strict=True) if place is None]
-        full = functools.cache(earlier.full_rgb)
         for box in missed:
-            found.extend(self._near(earlier, full, box))
+            found.extend(self._near(earlier, box))
         return found
 
     def _look_near(
@@ -194,18 +186,15 @@ class _Run:
     ) -> list[Box | None]:
         """Each box carried on to this detection frame as its detector finds it within `reach`
         of its sides of where it is expected, at full resolution, or None (cover_plan.py)."""
-        full = functools.cache(decoded.full_rgb)
-        return [nearest(box, self._near(decoded, full, box, reach), reach) for box in carried]
+        return [nearest(box, self._near(decoded, box, reach), reach) for box in carried]
 
-    def _near(
-        self, decoded: DecodedFrame, full: FullFrame, box: Box, reach: float | None = None
-    ) -> list[Box]:
+    def _near(self, decoded: DecodedFrame, box: Box, reach: float | None = None) -> list[Box]:
         """What `box`'s own detector finds near it on the frame at full resolution (nothing when
         it cannot look near)."""
         detector = self.refinding.get(box.kind)
         if detector is None:
             return []
-        near = self._call(detector, decoded, detector.detect_near, full(), box, reach)
+        near = self._call(detector, decoded, detector.detect_near, decoded.full_rgb(), box, reach)
         return [replace(place, kind=box.kind) for place in near]
 
     def _call[**P](
