@@ -7,7 +7,6 @@ the same for each. Clips are generated (bench/redaction/generate.py) and cached 
 """
 
 import argparse
-import hashlib
 import json
 import os
 import platform
@@ -20,6 +19,7 @@ from typing import Any
 
 from bench.redaction.coverage import measure, percent
 from bench.redaction.generate import FPS, ClipSpec, generate, is_current
+from gateway.redaction.pipeline import file_sha256
 
 ROOT = Path(__file__).resolve().parents[2]
 FULL = [
@@ -137,7 +137,7 @@ def bench_clip(spec: ClipSpec, workdir: Path, with_deface: bool, repeat: int = 1
         "clip": spec.name,
         "size": f"{spec.width}x{spec.height}",
         "frames": frames,
-        "clip_sha256": hashlib.sha256(clip.read_bytes()).hexdigest(),
+        "clip_sha256": file_sha256(clip),
     }
     # Rounds interleave the tools so that load from other processes on the machine falls on
     # all of them alike; each figure is the fastest of its rounds, the one least disturbed by
