@@ -15,12 +15,13 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+import av
 import numpy as np
 
 from bench.redaction.run import clip_parser, generated
 from gateway.redaction import execution, obscure
 from gateway.redaction.execution import Window, execute
-from gateway.redaction.obscure import FILL_Y, YuvArray, fill_boxes
+from gateway.redaction.obscure import FILL_Y, Planes, YuvArray, fill_boxes, planes
 from gateway.redaction.profiles import DetectionSettings, Profile, build_detectors
 from gateway.redaction.regions import Box
 from gateway.redaction.video_input import ClipReader
@@ -33,9 +34,9 @@ def filled_by_pipeline(clip: Path, out: Path) -> list[list[Box]]:
     """The boxes the standard pipeline fills on each frame, in order."""
     boxes: list[list[Box]] = []
 
-    def recording(frame: YuvArray, width: int, height: int, found: Iterable[Box]) -> int:
+    def recording(yuv: Planes, found: Iterable[Box]) -> int:
         boxes.append(list(found))
-        return fill_boxes(frame, width, height, boxes[-1])
+        return fill_boxes(yuv, boxes[-1])
 
     settings = DetectionSettings()
     execution.__dict__["fill_boxes"] = recording  # the pipeline's own call, observed
@@ -75,11 +76,11 @@ def main(argv: list[str] | None = None) -> int:
             obscure.GRID = grid
             covered = [frame.copy() for frame in frames]
             for frame, found in zip(covered, boxes, strict=True):
-                fill_boxes(frame, width, height, found)
+                fill_boxes(planes(frame, width, height), found)
             began = time.process_time()
             with ClipWriter(out, width, height, info.rate, info.time_base) as writer:
                 for index, frame in enumerate(covered):
-                    writer.write(frame, index * step)
+                    writer.write(av.VideoFrame.from_ndarray(frame, format="yuv420p"), index * step)
                 writer.commit()
             results[grid].append(time.process_time() - began)
             share = sum(float((f[:height] == FILL_Y).mean()) for f in covered) / len(covered)

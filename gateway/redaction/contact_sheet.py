@@ -10,7 +10,7 @@ import numpy.typing as npt
 from PIL import Image, ImageDraw
 
 from gateway.redaction.errors import timecode
-from gateway.redaction.obscure import YuvArray
+from gateway.redaction.obscure import Planes
 from gateway.redaction.video_output import temp_path_for
 
 COLUMNS, ROWS = 4, 3
@@ -31,11 +31,13 @@ class ContactSheet:
         self._targets = [span * i / tiles for i in range(tiles)] if span else [0.0]
         self.tiles: list[Tile] = []
 
-    def offer(self, offset_s: float, frame: YuvArray, width: int, height: int) -> None:
+    def offer(self, offset_s: float, yuv: Planes) -> None:
         """Take this output frame if it is the first one at or after the next target time."""
         if len(self.tiles) >= len(self._targets) or offset_s < self._targets[len(self.tiles)]:
             return
-        rgb = np.asarray(cv2.cvtColor(frame, cv2.COLOR_YUV2RGB_I420), dtype=np.uint8)
+        height, width = yuv[0].shape
+        i420 = np.concatenate([plane.reshape(-1) for plane in yuv]).reshape(-1, width)
+        rgb = np.asarray(cv2.cvtColor(i420, cv2.COLOR_YUV2RGB_I420), dtype=np.uint8)
         tile_height = max(2, round(height * TILE_WIDTH / (width * self.pixel_aspect)))
         tile = np.asarray(
             cv2.resize(rgb, (TILE_WIDTH, tile_height), interpolation=cv2.INTER_AREA), dtype=np.uint8

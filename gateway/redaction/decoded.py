@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 from av.video.reformatter import ColorRange
 
-from gateway.redaction.obscure import planes
+from gateway.redaction.obscure import Planes, planes
 
 Pixels = npt.NDArray[np.uint8]
 
@@ -43,6 +43,25 @@ class DecodedFrame:
         """The picture's brightness (grey) at the size it was decoded."""
         return self._upright(np.asarray(self.frame.to_ndarray(format="gray"), dtype=np.uint8))
 
+    def output_frame(self, width: int, height: int) -> av.VideoFrame:
+        """A new yuv420p frame of the picture for the encoder, as `yuv420p` gives it: nothing of
+        the decoded frame but its pixels comes with it (no side data, no picture type), and
+        filling it cannot touch a picture the decoder still refers to."""
+        frame = self.frame
+        if (
+            frame.format.name != "yuv420p"
+            or (frame.width, frame.height) != (width, height)
+            or self.turns
+            or frame.color_range == ColorRange.JPEG
+        ):
+            return av.VideoFrame.from_ndarray(self.yuv420p(width, height), format="yuv420p")
+        # The common case: one copy, plane by plane, where going through an array takes three
+        # (out of the decoder's planes, into one array, into a new frame).
+        output = av.VideoFrame(width, height, "yuv420p")
+        for target, source in zip(plane_views(output), plane_views(frame), strict=True):
+            np.copyto(target, source)
+        return output
+
     def yuv420p(self, width: int, height: int) -> Pixels:
         """The picture as yuv420p planes (even sides) in the limited range players assume:
         full-range input (as MJPEG cameras record) is rescaled, or its contrast would be
@@ -63,3 +82,12 @@ class DecodedFrame:
 
     def _upright(self, image: Pixels) -> Pixels:
         return np.ascontiguousarray(np.rot90(image, self.turns)) if self.turns else image
+
+
+def plane_views(frame: av.VideoFrame) -> Planes:
+    """Writable views of a yuv420p frame's Y, U and V planes, without their row padding."""
+    views = []
+    for plane in frame.planes:
+        rows = np.frombuffer(plane, dtype=np.uint8).reshape(plane.height, plane.line_size)
+        views.append(rows[:, : plane.width])
+    return views[0], views[1], views[2]

@@ -9,11 +9,11 @@ from pathlib import Path
 
 from gateway.redaction.contact_sheet import ContactSheet, Tile
 from gateway.redaction.cover_plan import CoverPlanner
-from gateway.redaction.decoded import DecodedFrame
+from gateway.redaction.decoded import DecodedFrame, plane_views
 from gateway.redaction.detectors.base import DetectionKind, Detector, Refinding, RgbImage
 from gateway.redaction.errors import DetectionError, RedactionError, timecode
 from gateway.redaction.look_back import look_back
-from gateway.redaction.obscure import PlaneMask, YuvArray, fill_boxes, fill_mask, rasterise_masks
+from gateway.redaction.obscure import PlaneMask, fill_boxes, fill_mask, rasterise_masks
 from gateway.redaction.profiles import DetectionSettings
 from gateway.redaction.regions import Box, Polygon, nearest
 from gateway.redaction.still import unchanged
@@ -223,11 +223,11 @@ class _Run:
         return boxes
 
     def _emit(self, decoded: DecodedFrame, boxes: tuple[Box, ...]) -> None:
-        width, height = self.size
-        frame: YuvArray = decoded.yuv420p(width, height)
+        frame = decoded.output_frame(*self.size)
+        yuv = plane_views(frame)
         if self.mask is not None:
-            fill_mask(frame, width, height, self.mask)
-        fill_boxes(frame, width, height, boxes)
+            fill_mask(yuv, self.mask)
+        fill_boxes(yuv, boxes)
         if self.first_pts is None:
             self.first_pts = decoded.pts
             self.first_offset = decoded.offset_s
@@ -235,7 +235,7 @@ class _Run:
         self.writer.write(frame, pts)
         offset = pts * self.time_base
         self.duration = offset + self.frame_step
-        self.sheet.offer(float(offset), frame, width, height)
+        self.sheet.offer(float(offset), yuv)
         self.frames += 1
         if self.progress is not None and self.expected_frames:
             self.progress(min(0.999, self.frames / self.expected_frames))

@@ -19,6 +19,7 @@ FILL_C = 128
 GRID = 8
 
 YuvArray = npt.NDArray[np.uint8]  # shape (height * 3 // 2, width): Y rows, then U, then V
+Planes = tuple[YuvArray, YuvArray, YuvArray]  # the Y, U and V planes of one picture, as views
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class PlaneMask:
         return cls(luma.copy(), chroma, (x0, y0, x1, y1))
 
 
-def planes(frame: YuvArray, width: int, height: int) -> tuple[YuvArray, YuvArray, YuvArray]:
+def planes(frame: YuvArray, width: int, height: int) -> Planes:
     """Views of the Y, U and V planes of a yuv420p array (even width and height).
 
     The chroma planes follow the luma plane back to back; when the height is not a multiple of
@@ -56,10 +57,11 @@ def planes(frame: YuvArray, width: int, height: int) -> tuple[YuvArray, YuvArray
     return frame[:height], u, v
 
 
-def fill_boxes(frame: YuvArray, width: int, height: int, boxes: Iterable[Box]) -> int:
+def fill_boxes(yuv: Planes, boxes: Iterable[Box]) -> int:
     """Fill every box (normalised coordinates) solid, grown outward to the GRID; returns how many
     were filled."""
-    luma, u, v = planes(frame, width, height)
+    luma, u, v = yuv
+    height, width = luma.shape
     count = 0
     for box in boxes:
         x0, y0, x1, y1 = box.to_pixels(width, height)
@@ -76,12 +78,12 @@ def fill_boxes(frame: YuvArray, width: int, height: int, boxes: Iterable[Box]) -
     return count
 
 
-def fill_mask(frame: YuvArray, width: int, height: int, mask: PlaneMask) -> None:
+def fill_mask(yuv: Planes, mask: PlaneMask) -> None:
     """Fill the pixels of a prepared privacy mask solid."""
     x0, y0, x1, y1 = mask.bounds
     if x1 <= x0:
         return
-    luma, u, v = planes(frame, width, height)
+    luma, u, v = yuv
     np.copyto(luma[y0:y1, x0:x1], FILL_Y, where=mask.luma)
     np.copyto(u[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2], FILL_C, where=mask.chroma)
     np.copyto(v[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2], FILL_C, where=mask.chroma)

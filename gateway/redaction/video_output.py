@@ -13,8 +13,6 @@ import av.container
 import av.video
 from av.bitstream import BitStreamFilterContext
 
-from gateway.redaction.obscure import YuvArray
-
 PRESET = "veryfast"
 CRF = "23"
 # SEI NAL units (type 6) carry libx264's "x264 - core ... options" banner; drop them all.
@@ -31,7 +29,7 @@ def temp_path_for(output: Path) -> Path:
 
 
 class ClipWriter:
-    """Encodes yuv420p arrays to a temporary file; `commit` renames it into place."""
+    """Encodes yuv420p frames to a temporary file; `commit` renames it into place."""
 
     def __init__(
         self,
@@ -84,11 +82,10 @@ class ClipWriter:
         if exc is not None or self.temp.exists():
             self.abort()
 
-    def write(self, frame: YuvArray, pts: int) -> None:
-        """Encode one redacted frame at `pts` (output time base, starting at 0)."""
-        video = av.VideoFrame.from_ndarray(frame, format="yuv420p")
-        video.pts = pts
-        self._mux(self._stream.encode(video))
+    def write(self, frame: av.VideoFrame, pts: int) -> None:
+        """Encode one redacted yuv420p frame at `pts` (output time base, starting at 0)."""
+        frame.pts = pts
+        self._mux(self._stream.encode(frame))
         self.frames += 1
 
     def _mux(self, packets: list[Any]) -> None:

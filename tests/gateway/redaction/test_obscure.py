@@ -8,8 +8,8 @@ from gateway.redaction.regions import Box
 
 def filled(width: int, height: int, box: Box) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     frame = np.full((height * 3 // 2, width), 200, dtype=np.uint8)
-    assert fill_boxes(frame, width, height, [box]) == 1
     luma, u, v = planes(frame, width, height)
+    assert fill_boxes((luma, u, v), [box]) == 1
     return luma == FILL_Y, u == FILL_C, v == FILL_C
 
 
