@@ -25,7 +25,7 @@ from .base import (
     UnknownCameraError,
 )
 from .containers import UnreadableRecordingError, probe_container
-from .ring_calls import RecordingNotFoundError, RetryPolicy, call_ring
+from .ring_calls import RecordingNotFoundError, RecordingNotReadyError, RetryPolicy, call_ring
 from .token_store import TokenStore
 
 USER_AGENT = "SafeSmart/0.1"
@@ -195,6 +195,9 @@ class RingSource:
             ) from exc
         if url is None:
             return False
+        if not url:
+            # Ring answers an empty link while it is still preparing the file; ask again.
+            raise RecordingNotReadyError
         limit = self._max_recording_bytes
         received = 0
         async with self._http().get(url, timeout=MEDIA_TIMEOUT, raise_for_status=True) as answer:

@@ -28,6 +28,10 @@ class RecordingNotFoundError(NoFootageError):
     """Ring answered 404 for a recording on every attempt."""
 
 
+class RecordingNotReadyError(Exception):
+    """Ring answered with an empty link: it is still preparing the recording (retried)."""
+
+
 def http_status(exc: BaseException) -> int | None:
     """The HTTP status behind a ring-doorbell error, if it came from an HTTP answer."""
     cause = exc.__cause__
@@ -95,6 +99,8 @@ async def call_ring[T](
         except (aiohttp.ClientError, TimeoutError):
             # Body reads happen outside the library's own error handling.
             last_problem = "the connection to Ring broke off"
+        except RecordingNotReadyError:
+            last_problem = "Ring was still preparing the file"
         if attempt < policy.attempts:
             _LOGGER.debug("Ring %s: %s; retry %d in %.1f s", what, last_problem, attempt, wait)
             await sleep(min(wait, policy.max_delay_s))

@@ -49,6 +49,7 @@ class FakeRing:
     revoke_next_access: bool = False
     cut_media: bool = False
     link_without_url: bool = False
+    preparing_first: int = 0  # answers with an empty link, as Ring does while it prepares a file
     tokens_issued: int = 0
     valid_access: set[str] = field(default_factory=set)
     valid_refresh: set[str] = field(default_factory=set)
@@ -137,6 +138,9 @@ class FakeRing:
             return web.json_response({"error": "not found"}, status=404)
         if self.link_without_url:
             return web.json_response({})
+        if self.preparing_first > 0:
+            self.preparing_first -= 1
+            return web.json_response({"url": ""})
         ding = request.match_info["id"]
         return web.json_response({"url": f"https://media.ring.test/videos/{ding}.mp4?sig=1"})
 
@@ -389,6 +393,31 @@ async def test_a_media_link_answer_without_a_link_says_so(
     with pytest.raises(SourceUnavailableError, match="without a link to recording 7000"):
         await source.fetch(first, tmp_path / "work")
     assert fake.hits["media"] == 0
+    assert not any((tmp_path / "work").iterdir())
+
+
+async def test_an_empty_link_while_ring_prepares_the_file_is_asked_for_again(
+    ring_cloud: tuple[FakeRing, ClientSession], tmp_path: Path
+) -> None:
+    fake, session = ring_cloud
+    fake.preparing_first = 2
+    source = RingSource(await signed_in(fake, session, tmp_path), session=session, retry=FAST)
+    [first, *_] = await source.recordings(FRONT, window(0, 1))
+    path = await source.fetch(first, tmp_path / "work")
+    assert path.read_bytes() == fake.clip
+    assert fake.hits["media_link"] == 3 and fake.hits["media"] == 1
+
+
+async def test_a_file_ring_never_finishes_preparing_says_so_and_keeps_nothing(
+    ring_cloud: tuple[FakeRing, ClientSession], tmp_path: Path
+) -> None:
+    fake, session = ring_cloud
+    fake.preparing_first = 100
+    source = RingSource(await signed_in(fake, session, tmp_path), session=session, retry=FAST)
+    [first, *_] = await source.recordings(FRONT, window(0, 1))
+    with pytest.raises(SourceUnavailableError, match="still preparing the file for the recording"):
+        await source.fetch(first, tmp_path / "work")
+    assert fake.hits["media_link"] == FAST.attempts and fake.hits["media"] == 0
     assert not any((tmp_path / "work").iterdir())
 
 
