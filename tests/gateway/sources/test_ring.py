@@ -237,28 +237,42 @@ async def test_empty_window_returns_nothing(
     assert await source.recordings(FRONT, window(60, 120)) == []
 
 
-async def test_download_retries_the_early_404_then_streams_the_media_link(
-    ring_cloud: tuple[FakeRing, ClientSession], tmp_path: Path
+# Ring answers 404 while a fresh recording is processed, and an empty link while it prepares
+# the file; both are asked for again.
+@pytest.mark.parametrize("fault", ["not_found_first", "preparing_first"])
+async def test_download_retries_ring_not_being_ready_then_streams_the_media_link(
+    ring_cloud: tuple[FakeRing, ClientSession], tmp_path: Path, fault: str
 ) -> None:
     fake, session = ring_cloud
     source = RingSource(await signed_in(fake, session, tmp_path), session=session, retry=FAST)
     [first, *_] = await source.recordings(FRONT, window(0, 1))
-    fake.not_found_first = 2
+    setattr(fake, fault, 2)
     path = await source.fetch(first, tmp_path / "work")
     assert path.read_bytes() == fake.clip
     assert fake.hits["media_link"] == 3 and fake.hits["media"] == 1
 
 
-async def test_persistent_404_says_the_recording_is_gone(
-    ring_cloud: tuple[FakeRing, ClientSession], tmp_path: Path
+@pytest.mark.parametrize(
+    ("fault", "error", "message"),
+    [
+        ("not_found_first", NoFootageError, "no longer has recording 7000"),
+        ("preparing_first", SourceUnavailableError, "still preparing the file for the recording"),
+    ],
+)
+async def test_ring_never_ready_says_why_and_keeps_nothing(
+    ring_cloud: tuple[FakeRing, ClientSession],
+    tmp_path: Path,
+    fault: str,
+    error: type[Exception],
+    message: str,
 ) -> None:
     fake, session = ring_cloud
     source = RingSource(await signed_in(fake, session, tmp_path), session=session, retry=FAST)
     [first, *_] = await source.recordings(FRONT, window(0, 1))
-    fake.not_found_first = 100
-    with pytest.raises(NoFootageError, match="no longer has recording 7000"):
+    setattr(fake, fault, 100)
+    with pytest.raises(error, match=message):
         await source.fetch(first, tmp_path / "work")
-    assert fake.hits["media_link"] == FAST.attempts
+    assert fake.hits["media_link"] == FAST.attempts and fake.hits["media"] == 0
     assert not (tmp_path / "work").exists() or not any((tmp_path / "work").iterdir())
 
 
@@ -393,31 +407,6 @@ async def test_a_media_link_answer_without_a_link_says_so(
     with pytest.raises(SourceUnavailableError, match="without a link to recording 7000"):
         await source.fetch(first, tmp_path / "work")
     assert fake.hits["media"] == 0
-    assert not any((tmp_path / "work").iterdir())
-
-
-async def test_an_empty_link_while_ring_prepares_the_file_is_asked_for_again(
-    ring_cloud: tuple[FakeRing, ClientSession], tmp_path: Path
-) -> None:
-    fake, session = ring_cloud
-    fake.preparing_first = 2
-    source = RingSource(await signed_in(fake, session, tmp_path), session=session, retry=FAST)
-    [first, *_] = await source.recordings(FRONT, window(0, 1))
-    path = await source.fetch(first, tmp_path / "work")
-    assert path.read_bytes() == fake.clip
-    assert fake.hits["media_link"] == 3 and fake.hits["media"] == 1
-
-
-async def test_a_file_ring_never_finishes_preparing_says_so_and_keeps_nothing(
-    ring_cloud: tuple[FakeRing, ClientSession], tmp_path: Path
-) -> None:
-    fake, session = ring_cloud
-    fake.preparing_first = 100
-    source = RingSource(await signed_in(fake, session, tmp_path), session=session, retry=FAST)
-    [first, *_] = await source.recordings(FRONT, window(0, 1))
-    with pytest.raises(SourceUnavailableError, match="still preparing the file for the recording"):
-        await source.fetch(first, tmp_path / "work")
-    assert fake.hits["media_link"] == FAST.attempts and fake.hits["media"] == 0
     assert not any((tmp_path / "work").iterdir())
 
 
