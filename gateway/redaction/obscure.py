@@ -19,7 +19,8 @@ FILL_C = 128
 GRID = 8
 
 YuvArray = npt.NDArray[np.uint8]  # shape (height * 3 // 2, width): Y rows, then U, then V
-Planes = tuple[YuvArray, YuvArray, YuvArray]  # the Y, U and V planes of one picture, as views
+Plane = npt.NDArray[np.uint8]  # one plane of a picture: (rows, columns)
+Planes = tuple[Plane, Plane, Plane]  # the Y, U and V planes of one picture, as views
 
 
 @dataclass(frozen=True)
