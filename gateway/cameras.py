@@ -17,6 +17,7 @@ from protocol.timeutil import format_time, utcnow
 
 from .cityclient import CityClient
 from .config import GatewayError
+from .redaction.regions import validate_polygon
 from .sources.base import SourceError
 from .store import CameraRecord, CameraStatus, GatewayStore, Polygon
 
@@ -42,7 +43,7 @@ class NewCamera:
 
 
 def parse_mask(text: str) -> Polygon:
-    """Parse "x,y x,y x,y" (normalised 0..1) into a polygon of at least three vertices."""
+    """Parse "x,y x,y x,y" (normalised 0..1) into a privacy mask (`validate_polygon`)."""
     points: list[tuple[float, float]] = []
     for pair in text.split():
         try:
@@ -50,12 +51,11 @@ def parse_mask(text: str) -> Polygon:
             x, y = float(x_text), float(y_text)
         except ValueError as err:
             raise CameraError(f"mask point {pair!r} must look like 0.1,0.2") from err
-        if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
-            raise CameraError(f"mask point {pair!r} must lie within 0..1 (fractions of the frame)")
         points.append((x, y))
-    if len(points) < 3:
-        raise CameraError("a mask needs at least three points")
-    return tuple(points)
+    try:
+        return validate_polygon(tuple(points))
+    except ValueError as err:
+        raise CameraError(f"bad mask {text!r}: {err}") from None
 
 
 def registration_location(camera: NewCamera | CameraRecord, exact: bool) -> CameraLocation:

@@ -93,13 +93,14 @@ def fill_mask(yuv: Planes, mask: PlaneMask) -> None:
 def rasterise_masks(
     masks: Iterable[Polygon], width: int, height: int
 ) -> npt.NDArray[np.bool_] | None:
-    """Full-resolution boolean mask of the union of the polygons, or None if there are none."""
-    polygons = [
-        np.array([[round(x * width), round(y * height)] for x, y in polygon], dtype=np.int32)
-        for polygon in masks
-    ]
-    if not polygons:
-        return None
-    canvas = np.zeros((height, width), dtype=np.uint8)
-    cv2.fillPoly(canvas, polygons, color=1)
-    return canvas.astype(bool)
+    """Full-resolution boolean mask of the union of the polygons, or None if there are none.
+
+    Each polygon is filled on its own: filled together, OpenCV would fill by parity and leave
+    where two masks overlap uncovered."""
+    canvas = None
+    for polygon in masks:
+        corners = [[round(x * width), round(y * height)] for x, y in polygon]
+        if canvas is None:
+            canvas = np.zeros((height, width), dtype=np.uint8)
+        cv2.fillPoly(canvas, [np.array(corners, dtype=np.int32)], color=1)
+    return None if canvas is None else canvas.astype(bool)

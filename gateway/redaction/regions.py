@@ -7,7 +7,8 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-Polygon = tuple[tuple[float, float], ...]  # normalised 0..1 (x, y) vertices
+Point = tuple[float, float]
+Polygon = tuple[Point, ...]  # normalised 0..1 (x, y) vertices
 # Boxes on neighbouring detection frames are taken for the same target within this many sides.
 REACH = 4.0
 
@@ -185,8 +186,15 @@ def carry(
     return carried
 
 
+# A mask smaller than this share of the frame (about two pixels at 1080p) encloses no area: its
+# corners lie on one line, or repeat one point.
+MIN_MASK_AREA = 1e-6
+
+
 def validate_polygon(polygon: Polygon) -> Polygon:
-    """Check a privacy mask: at least three vertices, each inside the unit square."""
+    """Check a privacy mask: at least three corners, each inside the unit square, enclosing an
+    area, with edges that neither cross nor touch (where edges cross, which side is inside is
+    ambiguous, and a fill by parity leaves the overlap uncovered)."""
     if len(polygon) < 3:
         raise ValueError("a privacy mask needs at least three corners")
     for x, y in polygon:
@@ -194,4 +202,45 @@ def validate_polygon(polygon: Polygon) -> Polygon:
             raise ValueError(
                 "privacy mask corners must lie between 0 and 1 (fractions of the frame)"
             )
+    corners = [point for i, point in enumerate(polygon) if point != polygon[i - 1]]
+    count = len(corners)
+    for i in range(count):
+        for j in range(i + 2, count - (i == 0)):  # every later edge but the neighbours
+            a, b, c, d = corners[i], corners[i + 1], corners[j], corners[(j + 1) % count]
+            if _segments_meet(a, b, c, d):
+                raise ValueError(
+                    f"a privacy mask's edges {i + 1} and {j + 1} cross or touch: "
+                    "draw its outline without crossing itself"
+                )
+    # Its area, now that its outline is known not to cross itself (shoelace formula).
+    twice_area = sum(
+        corners[i - 1][0] * corners[i][1] - corners[i][0] * corners[i - 1][1] for i in range(count)
+    )
+    if count < 3 or abs(twice_area) / 2 < MIN_MASK_AREA:
+        raise ValueError("a privacy mask must enclose an area (its corners lie on one line)")
     return polygon
+
+
+def _orientation(a: Point, b: Point, c: Point) -> int:
+    """1 if a, b, c turn counter-clockwise, -1 clockwise, 0 if they lie on one line."""
+    cross = (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
+    return (cross > 0) - (cross < 0)
+
+
+def _on_segment(p: Point, a: Point, b: Point) -> bool:
+    """Whether p, known to lie on the line through a and b, lies between them (ends included)."""
+    return min(a[0], b[0]) <= p[0] <= max(a[0], b[0]) and min(a[1], b[1]) <= p[1] <= max(a[1], b[1])
+
+
+def _segments_meet(a: Point, b: Point, c: Point, d: Point) -> bool:
+    """Whether the segments ab and cd share a point."""
+    o1, o2 = _orientation(a, b, c), _orientation(a, b, d)
+    o3, o4 = _orientation(c, d, a), _orientation(c, d, b)
+    if o1 != o2 and o3 != o4:
+        return True
+    return (
+        (o1 == 0 and _on_segment(c, a, b))
+        or (o2 == 0 and _on_segment(d, a, b))
+        or (o3 == 0 and _on_segment(a, c, d))
+        or (o4 == 0 and _on_segment(b, c, d))
+    )

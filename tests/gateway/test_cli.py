@@ -160,6 +160,10 @@ async def test_enroll_and_cameras(tmp_path: Path, city: CityServer) -> None:
         "0,0 1,1",
     )
     assert code == 2 and len(city.double.cameras) == 1  # a 2-point mask is refused
+    porch = ("camera", "add", "--name", "Porch", "--lat", "41.5", "--lon", "-81.7",
+             "--source", "yard", "--device", "porch")  # fmt: skip
+    code, _, err = await arun(data, *porch, "--mask", "0,0 1,0 0,1 1,1")  # a bow tie
+    assert code == 2 and "edges 2 and 4 cross" in err and len(city.double.cameras) == 1
     code, out, _ = await arun(data, "camera", "list")
     assert code == 0 and "Front door" in out and rid in out and "1 mask(s)" in out
     code, out, err = await arun(data, "camera", "remove", "Front door")

@@ -111,6 +111,16 @@ def test_huge_resolution_is_refused(make_clip: MakeClip, tmp_path: Path) -> None
         ({"profile": "blur"}, "Unknown redaction profile"),
         ({"masks": (((0.1, 0.1), (0.2, 0.2)),)}, "three corners"),
         ({"masks": (((0.1, 0.1), (1.2, 0.2), (0.5, 0.5)),)}, "between 0 and 1"),
+        # Its corners on one line, or one corner three times: it would cover a line, or nothing.
+        ({"masks": (((0.2, 0.2), (0.8, 0.8), (0.5, 0.5)),)}, "enclose an area"),
+        ({"masks": (((0.3, 0.3),) * 3,)}, "enclose an area"),
+        # A bow tie: edges that cross leave which side is inside to a guess.
+        ({"masks": (((0.1, 0.1), (0.9, 0.1), (0.1, 0.9), (0.9, 0.9)),)}, "edges 2 and 4 cross"),
+        # A spike drawn out and back along one line.
+        (
+            {"masks": (((0.1, 0.1), (0.5, 0.1), (0.5, 0.0), (0.5, 0.05), (0.9, 0.1), (0.5, 0.9)),)},
+            "edges 2 and 4 cross or touch",
+        ),
         ({"start_s": 10.0}, "no video frames"),
     ],
 )

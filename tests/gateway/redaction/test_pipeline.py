@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from gateway.redaction.pipeline import RedactionError, RedactionJob, redact, remove_leftovers
+from gateway.redaction.regions import Polygon
 from gateway.workers import RestartingPool, TimeLimitExceeded, run_in_worker
 from tests.gateway.redaction.conftest import (
     Frame,
@@ -120,6 +121,25 @@ def test_privacy_mask_is_filled_solid_and_nothing_else_is(
         assert frame[122:160, 282:318].max() < 40  # triangle, near its right angle (top right)
         assert frame[130:236, 10:150].min() > 200  # lower-left quarter untouched
         assert frame[10:50, 120:310].min() > 200  # top band outside the square untouched
+
+
+def test_overlapping_and_nested_masks_are_filled_where_they_overlap(
+    make_clip: MakeClip, tmp_path: Path
+) -> None:
+    # Filled in one call, OpenCV would fill by parity: an overlap, or a mask inside another,
+    # would come out as the original picture.
+    src = make_clip(frames=3, painter=lambda i, w, h: np.full((h, w, 3), 235, dtype=np.uint8))
+    out = tmp_path / "out.mp4"
+
+    def square(x0: float, y0: float, x1: float, y1: float) -> Polygon:
+        return ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
+
+    masks = (square(0.1, 0.1, 0.6, 0.6), square(0.4, 0.4, 0.9, 0.9), square(0.2, 0.2, 0.3, 0.3))
+    redact(job(src, out, masks=masks))
+    for frame in decode_all(out)[0]:  # 320 x 240
+        assert frame[110:130, 140:180].max() < 40  # where the first two overlap
+        assert frame[55:65, 70:90].max() < 40  # the small square inside the first
+        assert frame[180:230, 10:90].min() > 200  # outside every mask: untouched
 
 
 def test_odd_sized_input_gives_even_output(make_clip: MakeClip, tmp_path: Path) -> None:
