@@ -166,8 +166,11 @@ def _check_job(job: RedactionJob) -> Profile:
             validate_polygon(polygon)
         except ValueError as exc:
             raise RedactionError(f"Bad privacy mask: {exc}.") from None
-    if job.output.resolve() == job.input.resolve():
+    clips = (job.input.resolve(), job.output.resolve())
+    if clips[0] == clips[1]:
         raise RedactionError("The output must be a different file from the input clip.")
+    if job.preview is not None and job.preview.resolve() in clips:
+        raise RedactionError("The preview must be a different file from the input and the output.")
     if not job.output.parent.is_dir():
         raise RedactionError("The folder for the redacted clip does not exist.")
     return profile

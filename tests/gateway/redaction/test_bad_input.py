@@ -138,6 +138,20 @@ def test_output_over_input_is_refused(make_clip: MakeClip) -> None:
     assert src.read_bytes() == before
 
 
+@pytest.mark.parametrize("over", ["input", "output"])
+def test_preview_over_input_or_output_is_refused(
+    make_clip: MakeClip, tmp_path: Path, over: str
+) -> None:
+    src = make_clip(frames=5)
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"an earlier redacted clip")
+    before = src.read_bytes()
+    job = RedactionJob(src, out, profile="masks-only", preview=src if over == "input" else out)
+    with pytest.raises(RedactionError, match="preview must be a different file"):
+        redact(job)
+    assert src.read_bytes() == before and out.read_bytes() == b"an earlier redacted clip"
+
+
 def test_input_errors_are_redaction_errors() -> None:
     assert issubclass(InputError, RedactionError)
 
