@@ -15,6 +15,9 @@ from gateway.redaction.video_output import temp_path_for
 
 COLUMNS, ROWS = 4, 3
 TILE_WIDTH = 320
+# At most this tall, squeezed if need be: a 2 x 4096 clip, or one whose pixels claim to be
+# 60000 times taller than wide, would otherwise take gigabytes for twelve tiles.
+MAX_TILE_HEIGHT = 4 * TILE_WIDTH
 LABEL_HEIGHT = 18
 RgbTile = npt.NDArray[np.uint8]
 Tile = tuple[float, RgbTile]  # (offset in seconds within the output, thumbnail)
@@ -38,7 +41,8 @@ class ContactSheet:
         height, width = yuv[0].shape
         i420 = np.concatenate([plane.reshape(-1) for plane in yuv]).reshape(-1, width)
         rgb = np.asarray(cv2.cvtColor(i420, cv2.COLOR_YUV2RGB_I420), dtype=np.uint8)
-        tile_height = max(2, round(height * TILE_WIDTH / (width * self.pixel_aspect)))
+        shown = round(height * TILE_WIDTH / (width * self.pixel_aspect))
+        tile_height = min(max(2, shown), MAX_TILE_HEIGHT)
         tile = np.asarray(
             cv2.resize(rgb, (TILE_WIDTH, tile_height), interpolation=cv2.INTER_AREA), dtype=np.uint8
         )

@@ -2,8 +2,10 @@
 
 import glob
 import hashlib
+import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from gateway.redaction.profiles import (
 )
 from gateway.redaction.regions import Polygon, validate_polygon
 from gateway.redaction.segments import plan_segments, run_segments
+from gateway.redaction.video_output import temp_path_for
 from gateway.watchdog import alive
 
 __all__ = ["Polygon", "RedactionError", "RedactionJob", "RedactionReport", "redact"]
@@ -71,17 +74,18 @@ def redact(job: RedactionJob, progress: Progress | None = None) -> RedactionRepo
     profile = _check_job(job)
     settings = DetectionSettings()
     started = time.perf_counter()
-    if is_picture(job.input):  # a Nest event image or a snapshot: one frame, written as PNG
-        detectors = build_detectors(profile, job.models, settings)
-        outcome = redact_picture(job.input, job.output, job.masks, detectors, settings)
+    with _file_errors():
+        if is_picture(job.input):  # a Nest event image or a snapshot: one frame, written as PNG
+            detectors = build_detectors(profile, job.models, settings)
+            outcome = redact_picture(job.input, job.output, job.masks, detectors, settings)
+            return _finish(job, outcome, started)
+        windows = plan_segments(_window(job), settings.workers)
+        if len(windows) > 1:
+            outcome = run_segments(windows, job.output, profile, job.models, settings, progress)
+        else:
+            detectors = build_detectors(profile, job.models, settings)
+            outcome = execute(_window(job), detectors, settings, progress)
         return _finish(job, outcome, started)
-    windows = plan_segments(_window(job), settings.workers)
-    if len(windows) > 1:
-        outcome = run_segments(windows, job.output, profile, job.models, settings, progress)
-    else:
-        detectors = build_detectors(profile, job.models, settings)
-        outcome = execute(_window(job), detectors, settings, progress)
-    return _finish(job, outcome, started)
 
 
 def check_models(models: Models) -> None:
@@ -111,11 +115,12 @@ def redact_with(
     """`redact` in one process with the detectors given (tests inject failing detectors here)."""
     _check_job(job)
     started = time.perf_counter()
-    if is_picture(job.input):
-        outcome = redact_picture(job.input, job.output, job.masks, detectors, settings)
-    else:
-        outcome = execute(_window(job), detectors, settings, progress)
-    return _finish(job, outcome, started)
+    with _file_errors():
+        if is_picture(job.input):
+            outcome = redact_picture(job.input, job.output, job.masks, detectors, settings)
+        else:
+            outcome = execute(_window(job), detectors, settings, progress)
+        return _finish(job, outcome, started)
 
 
 def _window(job: RedactionJob) -> Window:
@@ -123,14 +128,32 @@ def _window(job: RedactionJob) -> Window:
 
 
 def _finish(job: RedactionJob, outcome: Outcome, started: float) -> RedactionReport:
-    if job.preview is not None:
-        try:
+    """The preview and the report of a clip written to `job.output`; if either fails, the clip
+    and the preview are deleted."""
+    written = [job.output]
+    try:
+        if job.preview is not None:
             save_contact_sheet(outcome.tiles, job.preview)
-        except OSError as exc:
-            job.output.unlink(missing_ok=True)
-            raise RedactionError(
-                "The preview picture could not be written; check disk space."
-            ) from exc
+            written.append(job.preview)
+        return _report(job, outcome, started)
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def _file_errors() -> Iterator[None]:
+    """A file that could not be read or written (a full disk, a folder made read-only) stops
+    the job with a RedactionError saying why, in words, without the file's path."""
+    try:
+        yield
+    except OSError as exc:
+        reason = (exc.strerror or str(exc) or type(exc).__name__).rstrip(".").lower()
+        raise RedactionError(f"The redaction stopped on a file error: {reason}.") from exc
+
+
+def _report(job: RedactionJob, outcome: Outcome, started: float) -> RedactionReport:
     elapsed = max(time.perf_counter() - started, 1e-9)
     tools = {"pyav": av.__version__, "ffmpeg": _ffmpeg_version(), "encoder": outcome.encoder}
     return RedactionReport(
@@ -166,14 +189,39 @@ def _check_job(job: RedactionJob) -> Profile:
             validate_polygon(polygon)
         except ValueError as exc:
             raise RedactionError(f"Bad privacy mask: {exc}.") from None
+    _check_paths(job)
+    return profile
+
+
+def _check_paths(job: RedactionJob) -> None:
+    """Refuse at once the paths that could only fail later, or overwrite what they must not."""
+    if job.input.exists() and not job.input.is_file():
+        raise RedactionError("The input is not a clip file (it is a folder, a pipe or a device).")
+    if job.input.is_file() and not os.access(job.input, os.R_OK):
+        raise RedactionError("The input clip cannot be read (permission denied).")
     clips = (job.input.resolve(), job.output.resolve())
     if clips[0] == clips[1]:
         raise RedactionError("The output must be a different file from the input clip.")
     if job.preview is not None and job.preview.resolve() in clips:
         raise RedactionError("The preview must be a different file from the input and the output.")
-    if not job.output.parent.is_dir():
-        raise RedactionError("The folder for the redacted clip does not exist.")
-    return profile
+    for what, path in (("redacted clip", job.output), ("preview", job.preview)):
+        if path is None:
+            continue
+        if not path.name or path.is_dir():
+            raise RedactionError(f"The {what} must be a file name, not a folder.")
+        if not path.parent.is_dir():
+            raise RedactionError(f"The folder for the {what} does not exist.")
+        if not os.access(path.parent, os.W_OK | os.X_OK):
+            raise RedactionError(f"The folder for the {what} cannot be written to.")
+        if len(os.fsencode(temp_path_for(path).name)) > _longest_name(path.parent):
+            raise RedactionError(f"The {what}'s file name is too long.")
+
+
+def _longest_name(folder: Path) -> int:
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255
 
 
 def _ffmpeg_version() -> str:

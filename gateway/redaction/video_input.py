@@ -94,7 +94,8 @@ class ClipReader:
 
     def _open(self) -> av.container.InputContainer:
         try:
-            container = av.open(str(self._path), mode="r")
+            # Absolute: FFmpeg would read "cam:1.mp4" or "pipe:0" as a protocol and a resource.
+            container = av.open(str(self._path.absolute()), mode="r")
         except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
             raise InputError(
                 "The clip cannot be read as video: its header is missing or damaged "

@@ -24,8 +24,9 @@ _X264_BANNER = re.compile(rb"x264 - core (\d+)(?: r(\d+))?")
 
 
 def temp_path_for(output: Path) -> Path:
-    """A hidden sibling of the output, so the final rename stays on one file system."""
-    return output.with_name(f".{output.name}.{secrets.token_hex(4)}.partial")
+    """A hidden sibling of the output, so the final rename stays on one file system; absolute,
+    so that FFmpeg never reads a name with a colon in it ("12:30.mp4") as a protocol."""
+    return output.absolute().with_name(f".{output.name}.{secrets.token_hex(4)}.partial")
 
 
 class ClipWriter:

@@ -1,5 +1,6 @@
 """Bad input gets a clear RedactionError (or a correct result) and never leaves an output file."""
 
+import os
 from pathlib import Path
 
 import av
@@ -23,6 +24,41 @@ def run_refused(src: Path, tmp_path: Path, match: str, **options: object) -> Non
 
 def test_missing_file(tmp_path: Path) -> None:
     run_refused(tmp_path / "nope.mp4", tmp_path, "does not exist")
+
+
+def test_a_folder_or_a_pipe_as_input_is_refused_at_once(tmp_path: Path) -> None:
+    run_refused(tmp_path, tmp_path, "not a clip file")
+    pipe = tmp_path / "clip.mp4"
+    os.mkfifo(pipe)  # no writer: opening it to read would wait for ever
+    run_refused(pipe, tmp_path, "not a clip file")
+
+
+@pytest.mark.parametrize(
+    ("output", "preview", "match"),
+    [
+        ("", "p.png", "redacted clip must be a file name"),  # the current folder
+        ("sub", "p.png", "redacted clip must be a file name"),  # a folder that exists
+        ("redacted.mp4", "/", "preview must be a file name"),
+        ("missing/redacted.mp4", "p.png", "folder for the redacted clip does not exist"),
+        ("redacted.mp4", "missing/p.png", "folder for the preview does not exist"),
+        ("x" * 240 + ".mp4", "p.png", "redacted clip's file name is too long"),  # with .partial
+    ],
+)
+def test_bad_output_and_preview_paths_are_refused_before_anything_is_written(
+    make_clip: MakeClip, tmp_path: Path, output: str, preview: str, match: str
+) -> None:
+    src = make_clip(frames=5)
+    folder = tmp_path / "out"
+    (folder / "sub").mkdir(parents=True)
+    job = RedactionJob(
+        src,
+        folder / output if output else Path(output),
+        profile="masks-only",
+        preview=Path(preview) if preview.startswith("/") else folder / preview,
+    )
+    with pytest.raises(RedactionError, match=match):
+        redact(job)
+    assert list(folder.iterdir()) == [folder / "sub"]
 
 
 def test_zero_length_file(tmp_path: Path) -> None:
