@@ -3,10 +3,12 @@
 import argparse
 import json
 import re
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
 from gateway.redaction.errors import RedactionError
 from gateway.redaction.profiles import BUNDLED, Models, Profile
@@ -117,6 +119,8 @@ def run_redact(args: argparse.Namespace) -> int:
         preview=args.preview,
         models=models_from(args),
     )
+    # Stopped by `kill` or `timeout` (SIGTERM), it cleans up as on Ctrl-C: no partial files.
+    signal.signal(signal.SIGTERM, _terminated)
     with _progress_bar() as progress:
         try:
             if job.profile == Profile.MASKS_ONLY and job.models != BUNDLED:
@@ -134,6 +138,10 @@ def run_redact(args: argparse.Namespace) -> int:
             f"faces {report.faces}, plates {report.plates}; sha256 {report.output_sha256}"
         )
     return 0
+
+
+def _terminated(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
 
 
 @contextmanager

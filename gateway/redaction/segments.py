@@ -3,6 +3,7 @@ the halves without re-encoding. Two processes beat one threaded process on a 2-c
 because detection, Python and the encoder each leave a core idle part of the time.
 """
 
+import glob
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator
@@ -133,8 +134,12 @@ def run_segments(
             outcomes = [result(future) for future in started.result()] + [own]
         joined = join(windows, outcomes, output)
     finally:
+        # The segments, and what a worker ended mid-segment left (its encoder's temporary file).
         for window in windows:
             window.output.unlink(missing_ok=True)
+            name = glob.escape(window.output.name)
+            for leftover in window.output.parent.glob(f".{name}.*.partial"):
+                leftover.unlink(missing_ok=True)
     if progress is not None:
         progress(1.0)
     return joined

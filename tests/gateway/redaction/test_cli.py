@@ -2,8 +2,10 @@
 
 import argparse
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -49,6 +51,29 @@ def test_register_sets_a_handler() -> None:
     args = parser.parse_args(["redact", "a.mp4", "b.mp4", "--start", "1", "--mask", "0,0 1,0 1,1"])
     assert callable(args.handler) and args.start == 1.0 and len(args.mask) == 1
     assert args.profile == "standard"
+
+
+def test_stopped_by_sigterm_it_leaves_no_partial_files(make_clip: MakeClip, tmp_path: Path) -> None:
+    # As `kill` or `timeout` stop it: the encoders' temporary files, in both segment processes,
+    # are deleted as on Ctrl-C.
+    src = make_clip(frames=1800)  # a minute: two segment processes, busy for seconds
+    out = tmp_path / "out"
+    out.mkdir()
+    command = [sys.executable, "-m", "gateway", "redact", str(src), str(out / "o.mp4"),
+               "--preview", str(out / "p.png")]  # fmt: skip
+    process = subprocess.Popen(command, stderr=subprocess.PIPE)  # noqa: S603 - our own module
+    try:
+        deadline = time.monotonic() + 60
+        while len(list(out.iterdir())) < 2:  # both segments are encoding
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        process.terminate()
+        assert process.wait(timeout=60) == 128 + signal.SIGTERM
+    finally:
+        process.kill()
+        process.communicate()
+    time.sleep(0.5)  # the segment worker, ended with its fork server, is gone by now
+    assert list(out.iterdir()) == []
 
 
 def test_json_report_is_one_object_on_stdout(make_clip: MakeClip, tmp_path: Path) -> None:
