@@ -65,7 +65,10 @@ def execute(
             window.output, *run.size, info.rate, info.time_base, info.pixel_aspect, info.colour
         ) as writer:
             run.writer = writer
-            for decoded in reader.frames(window.start_s, window.end_s):
+            start = window.start_s
+            if detectors and start is not None:
+                start = max(0.0, start - settings.lead_in_s)  # frames `_emit` does not write
+            for decoded in reader.frames(start, window.end_s):
                 run.push(decoded)
             run.finish()
             if writer.frames == 0:
@@ -107,7 +110,8 @@ class _Run:
         self.progress = progress
         mask = rasterise_masks(window.masks, *self.size)
         self.mask = None if mask is None else PlaneMask.from_mask(mask)
-        start = seconds(window.start_s) or Fraction(0)
+        self.start = seconds(window.start_s)
+        start = self.start or Fraction(0)
         end = seconds(window.end_s)
         if end is None and info.declared_duration_s is not None:
             end = Fraction(info.declared_duration_s)
@@ -223,6 +227,8 @@ class _Run:
         return boxes
 
     def _emit(self, decoded: DecodedFrame, boxes: tuple[Box, ...]) -> None:
+        if self.start is not None and decoded.offset_s < self.start:
+            return  # the lead-in, detected on but before the window
         frame = decoded.output_frame(*self.size)
         yuv = plane_views(frame)
         if self.mask is not None:

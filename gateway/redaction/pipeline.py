@@ -79,7 +79,8 @@ def redact(job: RedactionJob, progress: Progress | None = None) -> RedactionRepo
             detectors = build_detectors(profile, job.models, settings)
             outcome = redact_picture(job.input, job.output, job.masks, detectors, settings)
             return _finish(job, outcome, started)
-        windows = plan_segments(_window(job), settings.workers)
+        lead_in_s = settings.lead_in_s if profile is not Profile.MASKS_ONLY else 0.0
+        windows = plan_segments(_window(job), settings.workers, lead_in_s)
         if len(windows) > 1:
             outcome = run_segments(windows, job.output, profile, job.models, settings, progress)
         else:

@@ -34,6 +34,11 @@ class DetectionSettings:
     """How often and at what size detection runs; defaults measured in docs/benchmarks.md."""
 
     every: int = 5  # detect on every Nth frame; the others use neighbours' boxes and hulls
+    # A window that starts inside the clip (a resident's window, or the second of two segment
+    # processes) is detected on from this much earlier, without writing those frames: a face
+    # the detectors miss on the window's first detection frames is then carried into it from
+    # before, as in one pass over the whole clip (a second: `hold` detection frames).
+    lead_in_s: float = 1.0
     # Grow each box by this share (half on each side): CenterFace boxes the inner face, and the
     # whole head, plus motion between detection frames, must stay covered.
     dilation: float = 0.5

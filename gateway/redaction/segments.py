@@ -29,8 +29,11 @@ from ..workers import worker_pool
 MIN_SEGMENT_S = 3.0  # below this a second process costs more (start-up, model load) than it saves
 
 
-def plan_segments(window: Window, workers: int) -> list[Window]:
-    """The windows to run: one unless the clip is long enough and there are spare cores."""
+def plan_segments(window: Window, workers: int, lead_in_s: float = 0.0) -> list[Window]:
+    """The windows to run: one unless the clip is long enough and there are spare cores.
+
+    Each window after the first is detected on from `lead_in_s` before its start; the splits
+    move half that later, so that the windows still take about as long as each other."""
     workers = min(workers, os.cpu_count() or 1)
     if workers < 2:
         return [window]
@@ -41,7 +44,7 @@ def plan_segments(window: Window, workers: int) -> list[Window]:
     if end is None or declared is None or end - start < workers * MIN_SEGMENT_S:
         return [window]
     end = min(end, declared)
-    inner = [start + (end - start) * i / workers for i in range(1, workers)]
+    inner = [start + (end - start) * i / workers + lead_in_s / 2 for i in range(1, workers)]
     # The first window keeps the job's start and the last its end (None: to the end of the clip).
     bounds: list[float | None] = [window.start_s, *inner, window.end_s]
     return [

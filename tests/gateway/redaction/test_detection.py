@@ -398,3 +398,40 @@ def test_a_plate_is_found_again_near_where_it_was() -> None:
         cx, cy = (plate.x0 + plate.x1) / 2, (plate.y0 + plate.y1) / 2
         assert again[0].x0 <= cx <= again[0].x1 and again[0].y0 <= cy <= again[0].y1
         assert detector.detect_near(np.full_like(frame, 95), before) == []
+
+
+class SeenWhileBright:
+    """Finds a face in the middle of bright frames only (the painter below makes the frames
+    before `DARK_FROM` bright): a face the detector stops finding at that frame."""
+
+    kind = DetectionKind.FACE
+
+    def detect(self, image: RgbImage, full: FullFrame | None = None) -> Sequence[Box]:
+        return [Box(0.4, 0.4, 0.6, 0.6)] if float(image.mean()) > 128 else []
+
+    def versions(self) -> dict[str, str]:
+        return {"scripted": "1"}
+
+
+DARK_FROM = 60
+
+
+@pytest.mark.parametrize("lead_in_s", [1.0, 0.0])
+def test_a_face_found_before_the_window_is_carried_into_it(
+    make_clip: MakeClip, tmp_path: Path, lead_in_s: float
+) -> None:
+    # As in one pass over the whole clip: the detector stops finding the face as the window
+    # starts (where the second of two segment processes starts, say), and it stays covered for
+    # `hold` detection frames, carried from the detection frames before the window.
+    src = make_clip(
+        frames=120,
+        painter=lambda i, w, h: np.full((h, w, 3), 200 if i < DARK_FROM else 60, np.uint8),
+    )
+    job = RedactionJob(src, tmp_path / "out.mp4", start_s=DARK_FROM / 30)
+    redact_with(job, [SeenWhileBright()], DetectionSettings(lead_in_s=lead_in_s))
+    frames, _ = decode_all(tmp_path / "out.mp4")
+    covered = [bool(frame[110:130, 150:170].max() < 30) for frame in frames]  # 320 x 240
+    if lead_in_s:
+        assert all(covered[:30]) and not any(covered[-20:])  # carried, then let go
+    else:  # nothing before the window was looked at: uncovered from its first frame
+        assert not any(covered)
