@@ -32,6 +32,7 @@ from gateway.watchdog import alive
 __all__ = ["Polygon", "RedactionError", "RedactionJob", "RedactionReport", "redact"]
 
 Progress = Callable[[float], None]
+MAX_TIME_S = 1e9  # past this, a time no longer fits FFmpeg's seek (1e15 s overflowed it)
 
 
 @dataclass(frozen=True)
@@ -183,6 +184,8 @@ def _check_job(job: RedactionJob) -> Profile:
     for value in (job.start_s, job.end_s):
         if value is not None and (value != value or value < 0):
             raise RedactionError("Start and end times must be zero or positive numbers of seconds.")
+        if value is not None and value > MAX_TIME_S:
+            raise RedactionError("Start and end times must be at most 10^9 s (31 years) in.")
     if job.start_s is not None and job.end_s is not None and job.end_s <= job.start_s:
         raise RedactionError("The end of the window must come after its start.")
     for polygon in job.masks:

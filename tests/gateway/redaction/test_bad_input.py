@@ -144,6 +144,7 @@ def test_huge_resolution_is_refused(make_clip: MakeClip, tmp_path: Path) -> None
     [
         ({"start_s": 3.0, "end_s": 2.0}, "after its start"),
         ({"start_s": -1.0}, "positive"),
+        ({"start_s": 1e15}, "at most 10"),
         ({"profile": "blur"}, "Unknown redaction profile"),
         ({"masks": (((0.1, 0.1), (0.2, 0.2)),)}, "three corners"),
         ({"masks": (((0.1, 0.1), (1.2, 0.2), (0.5, 0.5)),)}, "between 0 and 1"),
@@ -203,3 +204,13 @@ def test_truncation_found_by_a_segment_worker_fails_the_whole_job(
     cut.write_bytes(data[: len(data) * 4 // 5])  # the second segment runs out of frames
     run_refused(cut, tmp_path, "truncated")
     assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
+
+
+def test_file_names_with_a_colon_are_files_not_protocols(
+    make_clip: MakeClip, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # FFmpeg reads "cam:1.mp4" as the protocol "cam" unless the path is absolute.
+    monkeypatch.chdir(tmp_path)
+    Path("cam:1.mp4").write_bytes(make_clip(frames=5).read_bytes())
+    report = redact(RedactionJob(Path("cam:1.mp4"), Path("out-12:30.mp4"), profile="masks-only"))
+    assert report.frames == 5 and Path("out-12:30.mp4").is_file()
