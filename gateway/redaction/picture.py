@@ -35,6 +35,8 @@ def _open(path: Path) -> ImageFile:
 
 def is_picture(path: Path) -> bool:
     """True when `path` is a still image in one of PICTURE_FORMATS (not a video container)."""
+    if not path.is_file():  # a pipe would block the image reader; ClipReader says what it is
+        return False
     try:
         with _open(path):
             return True

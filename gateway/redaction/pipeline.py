@@ -1,6 +1,5 @@
 """The redaction pipeline: trim, obscure faces, plates and masks, strip audio and metadata."""
 
-import glob
 import hashlib
 import os
 import time
@@ -26,7 +25,7 @@ from gateway.redaction.profiles import (
 )
 from gateway.redaction.regions import Polygon, validate_polygon
 from gateway.redaction.segments import plan_segments, run_segments
-from gateway.redaction.video_output import temp_path_for
+from gateway.redaction.video_output import remove_partials, temp_path_for
 from gateway.watchdog import alive
 
 __all__ = ["Polygon", "RedactionError", "RedactionJob", "RedactionReport", "redact"]
@@ -103,8 +102,7 @@ def remove_leftovers(job: RedactionJob) -> None:
     the segments') and contact sheet, and the clip it may have been hashing."""
     for target in (job.output, job.preview):
         if target is not None:
-            for path in target.parent.glob(f"*.{glob.escape(target.name)}.*.partial"):
-                path.unlink(missing_ok=True)
+            remove_partials(target)
     job.output.unlink(missing_ok=True)
 
 
@@ -199,8 +197,6 @@ def _check_job(job: RedactionJob) -> Profile:
 
 def _check_paths(job: RedactionJob) -> None:
     """Refuse at once the paths that could only fail later, or overwrite what they must not."""
-    if job.input.exists() and not job.input.is_file():
-        raise RedactionError("The input is not a clip file (it is a folder, a pipe or a device).")
     if job.input.is_file() and not os.access(job.input, os.R_OK):
         raise RedactionError("The input clip cannot be read (permission denied).")
     clips = (job.input.resolve(), job.output.resolve())

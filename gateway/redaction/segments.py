@@ -3,7 +3,6 @@ the halves without re-encoding. Two processes beat one threaded process on a 2-c
 because detection, Python and the encoder each leave a core idle part of the time.
 """
 
-import glob
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator
@@ -21,7 +20,7 @@ from gateway.redaction.errors import RedactionError
 from gateway.redaction.execution import Outcome, Window, execute
 from gateway.redaction.profiles import DetectionSettings, Models, Profile, build_detectors
 from gateway.redaction.video_input import ClipReader
-from gateway.redaction.video_output import MUXER_OPTIONS, temp_path_for
+from gateway.redaction.video_output import MUXER_OPTIONS, remove_partials, temp_path_for
 
 from ..watchdog import Watch, alive, current, result, run_watched
 from ..workers import worker_pool
@@ -140,9 +139,7 @@ def run_segments(
         # The segments, and what a worker ended mid-segment left (its encoder's temporary file).
         for window in windows:
             window.output.unlink(missing_ok=True)
-            name = glob.escape(window.output.name)
-            for leftover in window.output.parent.glob(f".{name}.*.partial"):
-                leftover.unlink(missing_ok=True)
+            remove_partials(window.output)
     if progress is not None:
         progress(1.0)
     return joined

@@ -70,8 +70,10 @@ class ClipReader:
     """An opened input clip; use as a context manager so the file is always closed."""
 
     def __init__(self, path: Path) -> None:
-        if not path.is_file():
-            raise InputError("The clip file does not exist or is not a regular file.")
+        if not path.exists():
+            raise InputError("The clip file does not exist.")
+        if not path.is_file():  # opening a pipe would wait for a writer, maybe for ever
+            raise InputError("The input is not a clip file (it is a folder, a pipe or a device).")
         if path.stat().st_size == 0:
             raise InputError("The clip file is empty (0 bytes); export the recording again.")
         self._path = path

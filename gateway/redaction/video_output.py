@@ -1,5 +1,6 @@
 """Writing the redacted clip: H.264 yuv420p MP4, faststart, no audio, metadata or encoder tags."""
 
+import glob
 import os
 import re
 import secrets
@@ -27,6 +28,13 @@ def temp_path_for(output: Path) -> Path:
     """A hidden sibling of the output, so the final rename stays on one file system; absolute,
     so that FFmpeg never reads a name with a colon in it ("12:30.mp4") as a protocol."""
     return output.absolute().with_name(f".{output.name}.{secrets.token_hex(4)}.partial")
+
+
+def remove_partials(output: Path) -> None:
+    """Delete the temporary files made for `output` (`temp_path_for`), and those made for them
+    in turn (a segment's encoder writes next to the segment's own temporary name)."""
+    for path in output.parent.glob(f"*.{glob.escape(output.name)}.*.partial"):
+        path.unlink(missing_ok=True)
 
 
 class ClipWriter:
