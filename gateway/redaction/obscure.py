@@ -97,10 +97,11 @@ def rasterise_masks(
 
     Each polygon is filled on its own: filled together, OpenCV would fill by parity and leave
     where two masks overlap uncovered."""
-    canvas = None
-    for polygon in masks:
+    polygons = list(masks)
+    if not polygons:
+        return None
+    canvas = np.zeros((height, width), dtype=np.uint8)
+    for polygon in polygons:
         corners = [[round(x * width), round(y * height)] for x, y in polygon]
-        if canvas is None:
-            canvas = np.zeros((height, width), dtype=np.uint8)
         cv2.fillPoly(canvas, [np.array(corners, dtype=np.int32)], color=1)
-    return None if canvas is None else canvas.astype(bool)
+    return canvas.astype(bool)
