@@ -156,7 +156,9 @@ class ClipReader:
         last_pts: int | None = None
         last_offset = Fraction(0)
         step = max(1, round(1 / (info.rate * info.time_base))) if info.rate else 1
-        packets = self._packets(start)
+        starts = self._starts(start)
+        packets = self._packets(next(starts), start)
+        landing = start is not None  # the first frames decoded after a seek are still to come
         while True:
             try:
                 frames = self._next_frames(packets)
@@ -167,6 +169,13 @@ class ClipReader:
                 ) from exc
             if frames is None:
                 break
+            if landing and frames:
+                landing = False
+                if self._landed_late(frames[0], start):
+                    retry = next(starts, None)
+                    if retry is not None:
+                        packets, landing = self._packets(retry, start), True
+                        continue
             for frame in frames:
                 pts = frame.pts
                 if pts is None:  # raw streams, and some frames in MPEG-PS, carry no timestamp
@@ -191,8 +200,8 @@ class ClipReader:
                 yield DecodedFrame(frame, pts, offset, info.turns)
         self._check_complete(last_offset, end)
 
-    def _packets(self, start: Fraction | None) -> Iterator[Any]:
-        """The stream's packets; before the window, frames no other frame refers to are skipped.
+    def _packets(self, packets: Iterator[Any], start: Fraction | None) -> Iterator[Any]:
+        """`packets`; before the window, frames no other frame refers to are skipped.
 
         Frames before the start are decoded only as references for the ones after it, so until
         the first packet shown at or after the start (packets come in decoding order, so every
@@ -200,7 +209,6 @@ class ClipReader:
         half of them, and more than half the decoding time, in H.264 with B-frames (such as the
         benchmark clips); streams without B-frames usually have none to drop.
         """
-        packets = self._from_keyframe_before(start)
         context = self._stream.codec_context
         context.skip_frame = "NONREF" if start else "DEFAULT"
         info = self.info
@@ -213,6 +221,19 @@ class ClipReader:
                 start = None  # from here on every frame is decoded
             yield packet
 
+    def _landed_late(self, first: av.VideoFrame, start: Fraction | None) -> bool:
+        """True when the first frame decoded after a seek is shown after the window's start.
+
+        A seek lands on a keyframe at or before the start, and the decoder shows that keyframe
+        first, unless the stream refreshes its picture gradually (x264's intra refresh, as some
+        cameras stream): its "keyframes" are only recovery points, and the decoder holds back
+        the frames until the picture is whole again, up to a second or more later. The frames
+        of the window in between would be lost, so the seek is tried further back.
+        """
+        if start is None or first.pts is None:
+            return False
+        return (first.pts - self.info.first_pts) * self.info.time_base > start
+
     def _next_frames(self, packets: Iterator[Any]) -> list[av.VideoFrame] | None:
         """Decode the next packet (None once demuxing and the decoder flush are done)."""
         try:
@@ -221,13 +242,15 @@ class ClipReader:
             return None
         return list(self._stream.codec_context.decode(packet))
 
-    def _from_keyframe_before(self, start: Fraction | None) -> Iterator[Any]:
-        """Packets from a keyframe at or before `start`, or from the clip's first packet.
+    def _starts(self, start: Fraction | None) -> Iterator[Iterator[Any]]:
+        """Where decoding can start, each further back than the one before: packets from a
+        keyframe at or before `start`, and last from the clip's first packet.
 
         A seek only lands near the time asked: MP4 and Matroska land on the keyframe before it,
         but MPEG-TS (common from recorders) on the one after, which would lose every frame in
         between. So the packet a seek lands on is checked, and the seek tried further back when
-        it is not a keyframe at or before the start.
+        it is not a keyframe at or before the start. The caller asks for the next start when
+        decoding from one shows frames only from after `start` (`_landed_late`).
         """
         info = self.info
         if (
@@ -236,6 +259,7 @@ class ClipReader:
             and not self._raw
             and self._container.format.name not in SPARSE_TIMESTAMPS
         ):
+            earliest = None  # the keyframe decoding last started from
             for back in SEEK_BACK_S:
                 if back >= start:
                     break
@@ -246,13 +270,16 @@ class ClipReader:
                 landed = next(packets, None)
                 if landed is None or landed.pts is None or not landed.is_keyframe:
                     continue
-                if (landed.pts - info.first_pts) * info.time_base <= start:
-                    return itertools.chain([landed], packets)
+                if (landed.pts - info.first_pts) * info.time_base > start:
+                    continue
+                if earliest is None or landed.pts < earliest:
+                    earliest = landed.pts
+                    yield itertools.chain([landed], packets)
         # From the first packet: a seek to the clip's first timestamp may land late too.
         reopened = self._open()
         self._container.close()
         self._container, self._stream = reopened, _recording(reopened)
-        return self._container.demux(self._stream)
+        yield self._container.demux(self._stream)
 
     def _check_complete(self, last_offset: Fraction, end: Fraction | None) -> None:
         declared = self.info.declared_duration_s

@@ -59,14 +59,18 @@ def write_clip(
     rotation: int = 0,
     pixel_aspect: Fraction | None = None,
     colour: tuple[int, int, int] | None = None,
+    options: dict[str, str] | None = None,
 ) -> Path:
     """Write a clip (MP4 unless `container` names another FFmpeg muxer); `pts` (in 1/rate units)
     gives variable frame timing when set. With `rotation` (degrees counterclockwise, a multiple
-    of 90) the painted picture is stored turned back, with a display rotation, as phones do."""
+    of 90) the painted picture is stored turned back, with a display rotation, as phones do.
+    `options` go to the encoder as well."""
     with av.open(str(path), "w", format=container) as out:
         out.metadata.update(metadata or {})
         video = out.add_stream(
-            codec, rate=rate, options={"g": str(gop), "preset": "ultrafast", "bf": str(bframes)}
+            codec,
+            rate=rate,
+            options={"g": str(gop), "preset": "ultrafast", "bf": str(bframes)} | (options or {}),
         )
         assert isinstance(video, av.VideoStream)
         turns = rotation // 90
