@@ -5,7 +5,9 @@ mask filled solid, and nothing of the original file's metadata (EXIF, GPS, maker
 carried over, because the PNG is written from pixels alone.
 """
 
+import mmap
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import numpy as np
 import PIL
 from PIL import Image, ImageOps, UnidentifiedImageError, WebPImagePlugin
 from PIL.ImageFile import ImageFile
+from PIL.JpegImagePlugin import JpegImageFile
 
 from gateway.redaction.contact_sheet import TILE_WIDTH, Tile
 from gateway.redaction.detectors.base import DetectionKind, Detector, RgbImage
@@ -25,6 +28,12 @@ from gateway.redaction.regions import Box, Polygon
 # Pillow registers JPEG, PNG and BMP on first use; WebP's reader is imported above.
 PICTURE_FORMATS = ("JPEG", "PNG", WebPImagePlugin.WebPImageFile.format, "BMP")
 MAX_SIDE = 4096
+_JPEG_START = b"\xff\xd8\xff"  # the start-of-image marker, then the next marker's first byte
+_EOI, _SOS = 0xD9, 0xDA
+# In a scan's entropy-coded data 0xFF is followed by 0x00 (a stuffed byte), a restart marker
+# (0xD0-0xD7) or more 0xFF (fill): any other byte makes it the marker that ends the scan.
+_SCAN_END = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+_UNREADABLE = (OSError, UnidentifiedImageError, Image.DecompressionBombError)
 
 
 def _open(path: Path) -> ImageFile:
@@ -34,14 +43,60 @@ def _open(path: Path) -> ImageFile:
 
 
 def is_picture(path: Path) -> bool:
-    """True when `path` is a still image in one of PICTURE_FORMATS (not a video container)."""
+    """True when `path` is a still image in one of PICTURE_FORMATS (not a video container, nor
+    a raw MJPEG stream, whose first frame Pillow would open as a picture)."""
     if not path.is_file():  # a pipe would block the image reader; ClipReader says what it is
         return False
     try:
-        with _open(path):
-            return True
-    except (OSError, UnidentifiedImageError, Image.DecompressionBombError):
+        with _open(path) as image:
+            return not _is_jpeg_stream(path, image)
+    except _UNREADABLE:
         return False
+
+
+def is_jpeg_stream(path: Path) -> bool:
+    """True when `path` holds JPEGs one after another (a raw MJPEG stream): a clip."""
+    if not path.is_file():
+        return False
+    try:
+        with _open(path) as image:
+            return _is_jpeg_stream(path, image)
+    except _UNREADABLE:
+        return False
+
+
+def _is_jpeg_stream(path: Path, image: ImageFile) -> bool:
+    """Whether another JPEG starts where the first one ends, as in FFmpeg's raw "mjpeg" format;
+    not so in a photo whose first picture declares the ones appended to it (an MPF segment: MPO,
+    Ultra HDR), nor past trailing bytes that are no JPEG."""
+    if not isinstance(image, JpegImageFile):
+        return False
+    if any(name == "APP2" and data.startswith(b"MPF\0") for name, data in image.applist):
+        return False
+    with path.open("rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        end = _jpeg_end(data)
+        return end is not None and data[end : end + len(_JPEG_START)] == _JPEG_START
+
+
+def _jpeg_end(data: mmap.mmap) -> int | None:
+    """Where the JPEG at the start of `data` ends, past its end-of-image marker (None: it does
+    not end). Marker segments are skipped by their length, so the thumbnail in an EXIF segment,
+    a JPEG of its own, is skipped whole; scans are skipped to the marker that ends them."""
+    at = 2  # past the start-of-image marker
+    while at + 2 <= len(data) and data[at] == 0xFF:
+        marker = data[at + 1]
+        if marker == _EOI:
+            return at + 2
+        if marker == 0xFF:  # fill bytes may come before a marker
+            at += 1
+            continue
+        at += 2 + int.from_bytes(data[at + 2 : at + 4])
+        if marker == _SOS:
+            scan_end = _SCAN_END.search(data, at)
+            if scan_end is None:
+                return None
+            at = scan_end.start()
+    return None
 
 
 def redact_picture(
@@ -103,7 +158,7 @@ def _load(source: Path) -> np.ndarray:
                 )
             upright = ImageOps.exif_transpose(image).convert("RGB")
             return np.array(upright, dtype=np.uint8)
-    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
+    except _UNREADABLE as exc:
         raise InputError("The picture is corrupt or truncated; nothing was written.") from exc
 
 

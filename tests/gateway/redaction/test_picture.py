@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import struct
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import ExifTags, Image
 from skimage.data import astronaut
 
 from gateway.redaction.detectors.base import DetectionKind
@@ -18,6 +19,7 @@ from gateway.redaction.pipeline import RedactionJob, redact, redact_with
 from gateway.redaction.profiles import DetectionSettings
 from gateway.redaction.regions import Box
 
+from .conftest import decode_all, read_index, write_clip
 from .test_detection import ScriptedDetector
 
 FACE = (185, 70, 275, 185)  # x0, y0, x1, y1 of the astronaut's face (eyes to chin), 512x512
@@ -128,3 +130,63 @@ def test_only_the_accepted_formats_count_as_pictures(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
     assert done.stdout.split() == ["False", "False"]
+
+
+def test_a_raw_mjpeg_stream_is_redacted_as_a_clip(tmp_path: Path) -> None:
+    # JPEGs one after another, as FFmpeg's "mjpeg" muxer writes them: Pillow opens the first.
+    clip = write_clip(
+        tmp_path / "door.mjpeg", frames=60, codec="mjpeg", pix_fmt="yuvj420p", container="mjpeg"
+    )
+    out = tmp_path / "redacted.mp4"
+    lower_half = ((0.0, 0.5), (1.0, 0.5), (1.0, 1.0), (0.0, 1.0))
+    report = redact(RedactionJob(clip, out, masks=(lower_half,), profile="masks-only"))
+    frames, _ = decode_all(out)
+    assert report.frames == 60 and [read_index(frame) for frame in frames] == list(range(60))
+    assert all(frame[120:].max() < 20 for frame in frames)
+
+
+def test_a_raw_mjpeg_stream_named_as_a_jpeg_is_refused(tmp_path: Path) -> None:
+    # FFmpeg goes by the name and reads a .jpg as one picture: the clip would be one frame.
+    clip = write_clip(
+        tmp_path / "door.jpg", frames=60, codec="mjpeg", pix_fmt="yuvj420p", container="mjpeg"
+    )
+    out = tmp_path / "redacted.mp4"
+    with pytest.raises(InputError, match=r"one after another .* rename it to end in \.mjpeg"):
+        redact(RedactionJob(clip, out, profile="masks-only"))
+    assert list(tmp_path.iterdir()) == [clip]
+
+
+def with_exif_thumbnail(photo: bytes, thumbnail: bytes) -> bytes:
+    """`photo` (a JPEG) with an EXIF segment whose IFD1 holds `thumbnail`, as cameras write it:
+    a JPEG, with its own start and end markers, inside the photo's APP1 segment."""
+    ifd1 = 8 + 6  # after the TIFF header and an empty IFD0
+    place = ifd1 + 2 + 2 * 12 + 4
+    tiff = struct.pack("<2sHIHI", b"II", 42, 8, 0, ifd1)
+    tiff += struct.pack("<HHHIIHHII", 2, 0x0201, 4, 1, place, 0x0202, 4, 1, len(thumbnail))
+    segment = b"Exif\0\0" + tiff + struct.pack("<I", 0) + thumbnail
+    return photo[:2] + b"\xff\xe1" + struct.pack(">H", len(segment) + 2) + segment + photo[2:]
+
+
+def test_photos_with_a_thumbnail_a_second_picture_or_trailing_bytes_stay_pictures(
+    snapshot: Path, tmp_path: Path
+) -> None:
+    photo = snapshot.read_bytes()
+    with Image.open(snapshot) as image:
+        image.resize((160, 160)).save(tmp_path / "thumbnail.jpg")
+        image.save(tmp_path / "stereo.mpo", "MPO", save_all=True, append_images=[image])
+    thumbnail = (tmp_path / "thumbnail.jpg").read_bytes()
+    with_thumbnail = tmp_path / "with-thumbnail.jpg"
+    with_thumbnail.write_bytes(with_exif_thumbnail(photo, thumbnail) + b"\0" * 64)
+    with Image.open(with_thumbnail) as image:
+        assert image.getexif().get_ifd(ExifTags.IFD.IFD1)[0x0202] == len(thumbnail)
+    trailer = tmp_path / "trailer.jpg"  # as some phones append their own data after the photo
+    trailer.write_bytes(photo + b"SEFH" + thumbnail)
+    for path in (with_thumbnail, tmp_path / "stereo.mpo", trailer):
+        assert is_picture(path), path.name
+        out = path.with_suffix(".png")
+        assert redact(RedactionJob(path, out, profile="masks-only")).frames == 1
+        assert out.read_bytes().startswith(b"\x89PNG")
+    # Two photos one after the other, and no MPF segment declaring the second: a stream.
+    twice = tmp_path / "twice.jpg"
+    twice.write_bytes(photo + photo)
+    assert not is_picture(twice)
