@@ -6,8 +6,8 @@ carried over, because the PNG is written from pixels alone.
 """
 
 import mmap
-import os
 import re
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from gateway.redaction.execution import Outcome
 from gateway.redaction.obscure import rasterise_masks
 from gateway.redaction.profiles import DetectionSettings
 from gateway.redaction.regions import Box, Polygon
+from gateway.redaction.video_output import temp_path_for
 
 # Pillow registers JPEG, PNG and BMP on first use; WebP's reader is imported above.
 PICTURE_FORMATS = ("JPEG", "PNG", WebPImagePlugin.WebPImageFile.format, "BMP")
@@ -114,12 +115,7 @@ def redact_picture(
     counts = dict.fromkeys(DetectionKind, 0)
     boxes: list[Box] = []
     for detector in detectors:
-        try:
-            found = list(detector.detect(small, lambda: pixels))
-        except Exception as exc:
-            raise DetectionError(
-                f"The {detector.kind} detector failed on the picture; nothing was written."
-            ) from exc
+        found = _detect(detector, small, pixels, settings.timeout_s)
         counts[detector.kind] += len(found)
         boxes += found
     for box in boxes:
@@ -148,6 +144,25 @@ def redact_picture(
     )
 
 
+def _detect(detector: Detector, small: RgbImage, pixels: RgbImage, timeout_s: float) -> list[Box]:
+    """`detector` on the picture, as the video path runs it on a detection frame: its failure,
+    or a call slower than `timeout_s`, stops the job before anything is written (fail closed)."""
+    began = time.perf_counter()
+    try:
+        found = list(detector.detect(small, lambda: pixels))
+    except Exception as exc:
+        raise DetectionError(
+            f"The {detector.kind} detector failed on the picture; nothing was written. "
+            "Try again, or use a different detector model."
+        ) from exc
+    if time.perf_counter() - began > timeout_s:
+        raise DetectionError(
+            f"The {detector.kind} detector took over {timeout_s:.0f} s on the picture; "
+            "nothing was written."
+        )
+    return found
+
+
 def _load(source: Path) -> np.ndarray:
     try:
         with _open(source) as image:
@@ -163,7 +178,9 @@ def _load(source: Path) -> np.ndarray:
 
 
 def _write_png(pixels: np.ndarray, output: Path) -> None:
-    temporary = output.with_name(f".{output.name}.{os.getpid()}.tmp")
+    """Written under a redacted clip's temporary name (`temp_path_for`), which the pipeline's
+    `remove_leftovers` deletes after a job killed mid-write, then renamed into place."""
+    temporary = temp_path_for(output)
     try:
         Image.fromarray(pixels).save(temporary, format="PNG")
         temporary.replace(output)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from skimage.data import astronaut
 from gateway.redaction.detectors.base import DetectionKind
 from gateway.redaction.errors import DetectionError, InputError
 from gateway.redaction.picture import is_picture
-from gateway.redaction.pipeline import RedactionJob, redact, redact_with
+from gateway.redaction.pipeline import RedactionJob, redact, redact_with, remove_leftovers
 from gateway.redaction.profiles import DetectionSettings
 from gateway.redaction.regions import Box
 
@@ -79,6 +80,45 @@ def test_scripted_boxes_are_dilated_and_counted(snapshot: Path, tmp_path: Path) 
     pixels = np.asarray(Image.open(out).convert("RGB"))
     # 30 % dilation: the box grows 15 % of its size on each side.
     assert filled_share(pixels, (249, 249, 315, 315)) == 1.0
+
+
+def test_a_slow_detector_counts_as_failed(snapshot: Path, tmp_path: Path) -> None:
+    out = tmp_path / "redacted.png"
+    job = RedactionJob(snapshot, out, preview=tmp_path / "sheet.png")
+    with pytest.raises(DetectionError, match="took over 0 s on the picture"):
+        redact_with(job, [ScriptedDetector(delay=0.05)], DetectionSettings(timeout_s=0.01))
+    assert list(tmp_path.iterdir()) == [snapshot]
+
+
+def test_a_job_killed_while_writing_the_png_leaves_nothing_once_its_leftovers_are_removed(
+    tmp_path: Path,
+) -> None:
+    # Random pixels take seconds to compress: the job is killed (as by the kernel, or its time
+    # limit) while the PNG is being written, so it cannot clean up after itself.
+    noise = np.random.default_rng(0).integers(0, 256, (4096, 4096, 3), dtype=np.uint8)
+    source = tmp_path / "noise.bmp"
+    Image.fromarray(noise).save(source)
+    out = tmp_path / "out" / "redacted.png"
+    out.parent.mkdir()
+    job = RedactionJob(source, out, profile="masks-only")
+    script = (
+        "import sys\nfrom pathlib import Path\n"
+        "from gateway.redaction.pipeline import RedactionJob, redact\n"
+        "redact(RedactionJob(Path(sys.argv[1]), Path(sys.argv[2]), profile='masks-only'))\n"
+    )
+    job_process = subprocess.Popen([sys.executable, "-c", script, str(source), str(out)])  # noqa: S603
+    try:
+        deadline = time.monotonic() + 60
+        while not any(out.parent.iterdir()):
+            assert job_process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.005)
+    finally:
+        job_process.kill()
+        job_process.wait()
+    left = [path.name for path in out.parent.iterdir()]
+    assert len(left) == 1 and left[0].endswith(".partial"), left
+    remove_leftovers(job)
+    assert list(out.parent.iterdir()) == []
 
 
 @pytest.mark.parametrize(
