@@ -1,6 +1,7 @@
 """Reading a clip: checks that refuse bad input up front, then frame-accurate trimmed decoding."""
 
 import itertools
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -11,6 +12,7 @@ from typing import Any
 import av
 import av.container
 import av.error
+import av.stream
 import av.video
 
 from gateway.redaction.decoded import DecodedFrame
@@ -35,6 +37,7 @@ SEEK_MIN_S = 2.0
 # A seek aims at the start, then this many seconds before it while the keyframe it lands on is
 # after the start; when every try lands late, the clip is read from its first packet.
 SEEK_BACK_S = (0.0, 1.0, 4.0, 16.0)
+MATROSKA_DURATION = re.compile(r"(\d+):(\d\d):(\d\d(?:\.\d+)?)")  # "00:01:02.500000000"
 
 
 @dataclass(frozen=True)
@@ -123,21 +126,47 @@ class ClipReader:
             pixel_aspect = 1 / pixel_aspect
         codec = stream.codec_context
         colour = (codec.colorspace, codec.color_primaries, codec.color_trc)
-        time_base = stream.time_base or Fraction(1, 90_000)
-        declared = float(stream.duration * time_base) if stream.duration else None
-        if declared is None and self._container.duration:
-            declared = self._container.duration / 1_000_000
+        rational = stream.time_base or Fraction(1, 90_000)
+        time_base = Fraction(rational.numerator, rational.denominator)
+        first_pts = first.pts if first.pts is not None else 0
         return ClipInfo(
             width=first.height if turns % 2 else first.width,
             height=first.width if turns % 2 else first.height,
-            time_base=Fraction(time_base.numerator, time_base.denominator),
-            first_pts=first.pts if first.pts is not None else 0,
+            time_base=time_base,
+            first_pts=first_pts,
             rate=frame_rate(stream, self._raw),
-            declared_duration_s=declared,
+            declared_duration_s=self._declared_length(first_pts * time_base),
             turns=turns,
             pixel_aspect=pixel_aspect,
             colour=colour,
         )
+
+    def _declared_length(self, first: Fraction) -> float | None:
+        """How long the video says it is from its first frame `first` (seconds), to tell a
+        truncated file; None when it does not say.
+
+        What is declared is the video stream's end: its own duration where the container keeps
+        one (MP4, MPEG-TS), else Matroska's per-stream DURATION tag (an end time, as FFmpeg
+        writes it), else the container's duration, but only when the video is its one stream:
+        otherwise that is the longest stream's, and audio recorded on after the video stopped
+        would make a whole clip look truncated. A clip whose first frames cannot be decoded (a
+        recording cut before a keyframe) is measured from the first frame that can.
+        """
+        stream, container = self._stream, self._container
+        tag = next((v for k, v in stream.metadata.items() if k.upper().startswith("DURATION")), "")
+        if stream.duration:
+            start = stream.start_time if stream.start_time is not None else first / stream.time_base
+            end = (start + stream.duration) * stream.time_base
+        elif match := MATROSKA_DURATION.fullmatch(tag):
+            hours, minutes, secs = match.groups()
+            end = Fraction(int(hours) * 3600 + int(minutes) * 60) + Fraction(secs)
+        elif container.duration and len(container.streams) == 1:
+            start = container.start_time if container.start_time is not None else first * 10**6
+            end = Fraction(start + container.duration, 10**6)
+        else:
+            return None
+        length = float(end - first)
+        return length if length > 0 else None
 
     def _first_frame(self) -> av.VideoFrame:
         try:
@@ -147,7 +176,9 @@ class ClipReader:
             raise InputError(
                 "The clip is corrupt at 00:00: its first frame cannot be decoded."
             ) from exc
-        raise InputError("The clip contains no video frames that can be decoded.")
+        raise InputError(
+            "The clip contains no video frames that can be decoded: it is cut short or damaged."
+        )
 
     def frames(self, start_s: float | None, end_s: float | None) -> Iterator[DecodedFrame]:
         """Frames with start <= offset < end, in order, with strictly increasing timestamps."""
@@ -306,7 +337,14 @@ def _recording(container: av.container.InputContainer) -> av.video.VideoStream:
     """The recording: FFmpeg's best video stream, as its own tools choose (a cover picture or a
     thumbnail track stored before it is passed over)."""
     stream = container.streams.best("video")
-    if not isinstance(stream, av.video.VideoStream):
-        raise InputError("The clip has no video stream (it may be audio only).")
+    if not isinstance(stream, av.video.VideoStream) or stream.codec_context is None:
+        if container.streams.audio and stream is None:
+            raise InputError("The clip has no video stream (it is audio only).")
+        raise InputError(
+            "The clip has no video stream: its header is damaged or cut short, "
+            "or it is not a recording."
+        )
+    if av.stream.Disposition.attached_pic in stream.disposition:  # best only when alone
+        raise InputError("The clip has no video stream, only a cover picture (it is audio).")
     stream.thread_type = "AUTO"
     return stream

@@ -1,15 +1,17 @@
 """Bad input gets a clear RedactionError (or a correct result) and never leaves an output file."""
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import av
+import av.stream
 import numpy as np
 import pytest
 
 from gateway.redaction.errors import InputError
 from gateway.redaction.pipeline import RedactionError, RedactionJob, redact
-from tests.gateway.redaction.conftest import MakeClip
+from tests.gateway.redaction.conftest import MakeClip, decode_all, index_frame, read_index
 
 
 def run_refused(src: Path, tmp_path: Path, match: str, **options: object) -> None:
@@ -89,6 +91,20 @@ def test_truncated_media_data(make_clip: MakeClip, tmp_path: Path) -> None:
     run_refused(cut, tmp_path, r"truncated|corrupt")
 
 
+def test_a_header_cut_anywhere_is_refused_with_a_reason(
+    make_clip: MakeClip, tmp_path: Path
+) -> None:
+    # Cut inside the index, an MP4 showed its video as a stream of no known codec (a crash on
+    # None) or as a data stream ("no video stream (it may be audio only)").
+    faststart = tmp_path / "fast.mp4"
+    redact(RedactionJob(make_clip(frames=30), faststart, profile="masks-only"))
+    data = faststart.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    for end in range(data.index(b"moov") + 8, data.index(b"mdat"), 40):
+        cut.write_bytes(data[:end])
+        run_refused(cut, tmp_path, "header is (missing or )?damaged|cut short or damaged")
+
+
 def test_corrupt_in_the_middle(make_clip: MakeClip, tmp_path: Path) -> None:
     src = make_clip(frames=90, width=640, height=360)
     data = bytearray(src.read_bytes())
@@ -120,18 +136,102 @@ def test_recordings_joined_with_restarting_timestamps_are_refused(
     run_refused(joined, tmp_path, r"timestamps go back from 00:03 to 00:00")
 
 
+def write_streams(
+    path: Path,
+    videos: Sequence[tuple[str, int]],
+    audio_s: float,
+    first: av.stream.Disposition | None = None,
+) -> Path:
+    """A file with a video stream of `frames` numbered frames (conftest.index_frame) at 30 fps
+    for each (codec, frames) in `videos`, the first of them marked `first`, then `audio_s`
+    seconds of silence."""
+    with av.open(str(path), "w") as out:
+        streams: list[tuple[av.VideoStream, int]] = []
+        for codec, frames in videos:
+            stream = out.add_stream(codec, rate=30)
+            assert isinstance(stream, av.VideoStream)
+            stream.width, stream.height = 320, 240
+            stream.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
+            if first is not None and not streams:
+                stream.disposition = first
+            streams.append((stream, frames))
+        sound = out.add_stream("libopus" if path.suffix == ".webm" else "aac", rate=48_000)
+        assert isinstance(sound, av.AudioStream)
+        sound.codec_context.open()
+        size = sound.codec_context.frame_size  # the encoder takes exactly this many samples
+        for stream, frames in streams:
+            for index in range(frames):
+                picture = av.VideoFrame.from_ndarray(index_frame(index, 320, 240), format="rgb24")
+                picture.pts = index
+                out.mux(stream.encode(picture))
+            out.mux(stream.encode(None))
+        for index in range(round(audio_s * 48_000 / size)):
+            samples = np.zeros((1, size), np.float32)
+            chunk = av.AudioFrame.from_ndarray(samples, format="flt", layout="mono")
+            chunk.sample_rate, chunk.pts = 48_000, index * size
+            out.mux(sound.encode(chunk))
+        out.mux(sound.encode(None))
+    return path
+
+
+def assert_redacted_whole(src: Path, tmp_path: Path, indices: range) -> None:
+    """The clip is redacted, not refused, with exactly the frames `indices`."""
+    out = tmp_path / "out.mp4"
+    report = redact(RedactionJob(src, out, profile="masks-only"))
+    frames, _ = decode_all(out)
+    assert [read_index(f) for f in frames] == list(indices)
+    assert report.frames == len(indices)
+
+
 def test_audio_only(tmp_path: Path) -> None:
-    src = tmp_path / "voice.m4a"
-    with av.open(str(src), "w", format="mp4") as out:
-        stream = out.add_stream("aac", rate=48_000)
-        for index in range(20):
-            frame = av.AudioFrame.from_ndarray(
-                np.zeros((1, 1024), np.float32), format="flt", layout="mono"
-            )
-            frame.sample_rate, frame.pts = 48_000, index * 1024
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
-    run_refused(src, tmp_path, "no video stream")
+    src = write_streams(tmp_path / "voice.m4a", [], 0.5)
+    run_refused(src, tmp_path, r"no video stream \(it is audio only\)")
+
+
+def test_audio_with_a_cover_picture_is_audio_only(tmp_path: Path) -> None:
+    # The cover is FFmpeg's best video stream when there is no other: it was "truncated".
+    cover = av.stream.Disposition.attached_pic
+    src = write_streams(tmp_path / "song.mp4", [("mjpeg", 1)], 2.0, cover)
+    run_refused(src, tmp_path, "no video stream, only a cover picture")
+
+
+@pytest.mark.parametrize(("name", "codec"), [("clip.mkv", "libx264"), ("clip.webm", "libvpx-vp9")])
+def test_audio_recorded_on_after_the_video_is_not_truncation(
+    tmp_path: Path, name: str, codec: str
+) -> None:
+    # Matroska keeps no duration per stream in its header, and the container's is the longest
+    # stream's: a whole clip whose microphone ran on after the picture was refused as truncated.
+    src = write_streams(tmp_path / name, [(codec, 60)], 5.0)
+    assert_redacted_whole(src, tmp_path, range(60))
+
+
+def test_a_second_longer_video_stream_is_not_truncation(tmp_path: Path) -> None:
+    # The stream marked default is the recording, and the container's length the other's.
+    videos = [("libx264", 60), ("libx264", 90)]
+    src = write_streams(tmp_path / "clip.mkv", videos, 0.0, av.stream.Disposition.default)
+    assert_redacted_whole(src, tmp_path, range(60))
+
+
+def test_a_clip_timed_from_far_into_its_timeline_is_whole(
+    make_clip: MakeClip, tmp_path: Path
+) -> None:
+    # FFmpeg writes Matroska's durations as end times: this clip "was" 11 days long.
+    src = make_clip(
+        "clip.mkv", frames=90, pts=range(30 * 10**6, 30 * 10**6 + 90), container="matroska"
+    )
+    assert_redacted_whole(src, tmp_path, range(90))
+
+
+def test_a_recording_cut_before_its_first_keyframe_keeps_what_can_be_decoded(
+    make_clip: MakeClip, tmp_path: Path
+) -> None:
+    # An MPEG-TS recording cut mid-GOP (as a recorder's ring buffer overwrites it): its frames
+    # until the next keyframe cannot be decoded, and its stated length counts them.
+    src = make_clip("clip.ts", frames=150, gop=75, container="mpegts")
+    data = src.read_bytes()
+    cut = tmp_path / "cut.ts"
+    cut.write_bytes(data[len(data) // 188 // 4 * 188 :])  # whole transport packets
+    assert_redacted_whole(cut, tmp_path, range(75, 150))
 
 
 def test_huge_resolution_is_refused(make_clip: MakeClip, tmp_path: Path) -> None:
