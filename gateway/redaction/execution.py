@@ -10,7 +10,13 @@ from pathlib import Path
 from gateway.redaction.contact_sheet import ContactSheet, Tile
 from gateway.redaction.cover_plan import CoverPlanner
 from gateway.redaction.decoded import DecodedFrame, plane_views
-from gateway.redaction.detectors.base import DetectionKind, Detector, Refinding, RgbImage
+from gateway.redaction.detectors.base import (
+    DetectionKind,
+    Detector,
+    Refinding,
+    RgbImage,
+    check_boxes,
+)
 from gateway.redaction.errors import DetectionError, RedactionError, timecode
 from gateway.redaction.look_back import look_back
 from gateway.redaction.obscure import PlaneMask, fill_boxes, fill_mask, rasterise_masks
@@ -209,8 +215,8 @@ class _Run:
         *args: P.args,
         **kwargs: P.kwargs,
     ) -> list[Box]:
-        """`find(*args)`, a call of `detector` on `decoded`'s frame: its failure, or a call
-        slower than the settings' timeout, stops the job (fail closed)."""
+        """`find(*args)`, a call of `detector` on `decoded`'s frame: its failure, a call slower
+        than the settings' timeout, or a box that is not a number stops the job (fail closed)."""
         began = time.perf_counter()
         try:
             boxes = list(find(*args, **kwargs))
@@ -224,6 +230,7 @@ class _Run:
                 f"The {detector.kind} detector took over {self.settings.timeout_s:.0f} s "
                 f"on the frame at {_clock(decoded.offset_s)}; nothing was written."
             )
+        check_boxes(detector.kind, boxes, f"at {_clock(decoded.offset_s)}")
         return boxes
 
     def _emit(self, decoded: DecodedFrame, boxes: tuple[Box, ...]) -> None:

@@ -18,7 +18,7 @@ from PIL.ImageFile import ImageFile
 from PIL.JpegImagePlugin import JpegImageFile
 
 from gateway.redaction.contact_sheet import TILE_WIDTH, Tile
-from gateway.redaction.detectors.base import DetectionKind, Detector, RgbImage
+from gateway.redaction.detectors.base import DetectionKind, Detector, RgbImage, check_boxes
 from gateway.redaction.errors import DetectionError, InputError
 from gateway.redaction.execution import Outcome
 from gateway.redaction.obscure import rasterise_masks
@@ -146,7 +146,8 @@ def redact_picture(
 
 def _detect(detector: Detector, small: RgbImage, pixels: RgbImage, timeout_s: float) -> list[Box]:
     """`detector` on the picture, as the video path runs it on a detection frame: its failure,
-    or a call slower than `timeout_s`, stops the job before anything is written (fail closed)."""
+    a call slower than `timeout_s`, or a box that is not a number stops the job before anything
+    is written (fail closed)."""
     began = time.perf_counter()
     try:
         found = list(detector.detect(small, lambda: pixels))
@@ -160,6 +161,7 @@ def _detect(detector: Detector, small: RgbImage, pixels: RgbImage, timeout_s: fl
             f"The {detector.kind} detector took over {timeout_s:.0f} s on the picture; "
             "nothing was written."
         )
+    check_boxes(detector.kind, found, "on the picture")
     return found
 
 

@@ -1,5 +1,6 @@
 """The one small interface every detector implements, so a resident can plug in a better model."""
 
+import math
 from collections.abc import Callable, Sequence
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
@@ -7,6 +8,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
+from gateway.redaction.errors import DetectionError
 from gateway.redaction.regions import Box
 
 RgbImage = npt.NDArray[np.uint8]  # (height, width, 3) RGB
@@ -52,3 +54,16 @@ class Refinding(Protocol):
         """Targets of about `around`'s size near it, in the full-resolution frame, within `reach`
         of its sides around it (None: as far as the detector looks by default)."""
         ...
+
+
+def check_boxes(kind: DetectionKind, boxes: Sequence[Box], where: str) -> None:
+    """Stop the job (fail closed) on a box whose coordinates or score are not numbers (NaN or
+    infinite, as a resident's own model may give): it would cover nothing, or stop the job
+    later with an error that names no cause. `where`: "at 00:12", "on the picture"."""
+    for box in boxes:
+        if not all(map(math.isfinite, (box.x0, box.y0, box.x1, box.y1, box.score))):
+            raise DetectionError(
+                f"The {kind} detector returned a box {where} that is not a number (a NaN or "
+                "infinite coordinate or score); nothing was written. Use a different detector "
+                "model."
+            )

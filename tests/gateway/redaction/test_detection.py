@@ -1,6 +1,7 @@
 """Detectors behind the Protocol: real CenterFace on a real face, fail-closed on failures."""
 
 import hashlib
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -165,6 +166,44 @@ def test_slow_detector_counts_as_failed(make_clip: MakeClip, tmp_path: Path) -> 
     with pytest.raises(DetectionError, match="took over"):
         redact_with(job, [ScriptedDetector(delay=0.05)], DetectionSettings(timeout_s=0.01))
     assert not out.exists()
+
+
+class FoundOnceThenNotANumberNear(ScriptedDetector):
+    """Finds a face on the first detection frame only; looking near where it should be next
+    (as a carried box is looked for), it returns a box that is not a number."""
+
+    def __init__(self) -> None:
+        super().__init__([Box(0.4, 0.4, 0.5, 0.5)])
+
+    def detect(self, image: RgbImage, full: FullFrame | None = None) -> Sequence[Box]:
+        found = super().detect(image, full)
+        return found if self.calls == 1 else []
+
+    def detect_near(self, full: RgbImage, around: Box, reach: float | None = None) -> Sequence[Box]:
+        return [replace(around, y1=math.nan)]
+
+
+@pytest.mark.parametrize(
+    ("detector", "at"),
+    [
+        (ScriptedDetector([Box(math.nan, 0.4, 0.5, 0.5)]), "00:00"),
+        (ScriptedDetector([Box(0.4, 0.4, math.inf, 0.5)]), "00:00"),
+        (ScriptedDetector([Box(0.4, 0.4, 0.5, 0.5, score=math.nan)]), "00:00"),
+        (FoundOnceThenNotANumberNear(), "00:01"),
+    ],
+    ids=["nan corner", "infinite corner", "nan score", "looking near"],
+)
+def test_a_box_that_is_not_a_number_stops_the_job_and_writes_nothing(
+    make_clip: MakeClip, tmp_path: Path, detector: ScriptedDetector, at: str
+) -> None:
+    # A resident's own model may give NaN or infinity: no box is drawn from it, and the
+    # resident is told which detector it was.
+    out = tmp_path / "out" / "o.mp4"
+    out.parent.mkdir()
+    job = RedactionJob(make_clip(frames=60), out, preview=out.parent / "p.png")
+    with pytest.raises(DetectionError, match=f"face detector returned a box at {at} that is not"):
+        redact_with(job, [detector], DetectionSettings(every=30))
+    assert list(out.parent.iterdir()) == []
 
 
 def test_boxes_cover_every_frame_between_detections(make_clip: MakeClip, tmp_path: Path) -> None:

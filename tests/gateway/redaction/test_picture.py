@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import struct
 import subprocess
 import sys
@@ -80,6 +81,18 @@ def test_scripted_boxes_are_dilated_and_counted(snapshot: Path, tmp_path: Path) 
     pixels = np.asarray(Image.open(out).convert("RGB"))
     # 30 % dilation: the box grows 15 % of its size on each side.
     assert filled_share(pixels, (249, 249, 315, 315)) == 1.0
+
+
+@pytest.mark.parametrize(
+    "box", [Box(0.4, math.nan, 0.6, 0.6), Box(0.4, 0.4, 0.6, -math.inf), Box(0, 0, 1, 1, math.nan)]
+)
+def test_a_box_that_is_not_a_number_writes_nothing(
+    snapshot: Path, tmp_path: Path, box: Box
+) -> None:
+    job = RedactionJob(snapshot, tmp_path / "redacted.png", preview=tmp_path / "sheet.png")
+    with pytest.raises(DetectionError, match="returned a box on the picture that is not a number"):
+        redact_with(job, [ScriptedDetector([box])], DetectionSettings())
+    assert list(tmp_path.iterdir()) == [snapshot]
 
 
 def test_a_slow_detector_counts_as_failed(snapshot: Path, tmp_path: Path) -> None:
