@@ -40,6 +40,14 @@ class Window:
     masks: tuple[Polygon, ...]
 
 
+class EmptyWindowError(RedactionError):
+    """The window holds no video frames: refused as a job; as a segment of one, it fell in a gap
+    between a clip's frames (`segments.py` leaves it out of the join)."""
+
+    def __init__(self, message: str = "The requested window contains no video frames.") -> None:
+        super().__init__(message)
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What one pass did; picklable, so segment worker processes can return it."""
@@ -78,7 +86,7 @@ def execute(
                 run.push(decoded)
             run.finish()
             if writer.frames == 0:
-                raise RedactionError("The requested window contains no video frames.")
+                raise EmptyWindowError
             writer.commit()
             return Outcome(
                 frames=run.frames,

@@ -17,7 +17,7 @@ import av.container
 import cv2
 
 from gateway.redaction.errors import RedactionError
-from gateway.redaction.execution import Outcome, Window, execute
+from gateway.redaction.execution import EmptyWindowError, Outcome, Window, execute
 from gateway.redaction.profiles import DetectionSettings, Models, Profile, build_detectors
 from gateway.redaction.video_input import ClipReader
 from gateway.redaction.video_output import MUXER_OPTIONS, remove_partials, temp_path_for
@@ -88,17 +88,27 @@ def _worker(
     settings: DetectionSettings,
     tiles: int,
     watch: Watch | None,
-) -> Outcome:
+) -> Outcome | None:
     """One segment in a worker process, under the watchdog of the job it is part of."""
     return run_watched(watch, _segment, window, profile, models, settings, tiles)
 
 
 def _segment(
-    window: Window, profile: Profile, models: Models, settings: DetectionSettings, tiles: int
-) -> Outcome:
+    window: Window,
+    profile: Profile,
+    models: Models,
+    settings: DetectionSettings,
+    tiles: int,
+    progress: Callable[[float], None] | None = None,
+) -> Outcome | None:
+    """One segment, or None when it holds no frames: the split is made by time, and a camera
+    that records on motion can leave a gap between its frames longer than half the window."""
     with _one_opencv_thread():
         detectors = build_detectors(profile, models, settings)
-        return execute(window, detectors, settings, None, tiles)
+        try:
+            return execute(window, detectors, settings, progress, tiles)
+        except EmptyWindowError:
+            return None
 
 
 def run_segments(
@@ -130,9 +140,7 @@ def run_segments(
             )
             # The windows run side by side at about the same speed: ours stands for all.
             own_progress = None if progress is None else (lambda f: progress(min(f, 0.99)))
-            with _one_opencv_thread():
-                detectors = build_detectors(profile, models, settings)
-                own = execute(windows[-1], detectors, settings, own_progress, tiles)
+            own = _segment(windows[-1], profile, models, settings, tiles, own_progress)
             outcomes = [result(future) for future in started.result()] + [own]
         joined = join(windows, outcomes, output)
     finally:
@@ -145,14 +153,20 @@ def run_segments(
     return joined
 
 
-def join(windows: list[Window], outcomes: list[Outcome], output: Path) -> Outcome:
-    """Concatenate the segment files packet by packet (no re-encoding) into `output`."""
+def join(windows: list[Window], outcomes: list[Outcome | None], output: Path) -> Outcome:
+    """Concatenate the segment files packet by packet (no re-encoding) into `output`, leaving
+    out the segments that held no frames (None); EmptyWindowError when none held any."""
+    parts = [(w, o) for w, o in zip(windows, outcomes, strict=True) if o is not None]
+    if not parts:
+        raise EmptyWindowError
+    done = [outcome for _, outcome in parts]
+    first, last = done[0], done[-1]
     temp = temp_path_for(output)
-    origin = Fraction(outcomes[0].first_offset_s)
+    origin = Fraction(first.first_offset_s)
     try:
         with av.open(str(temp), "w", format="mp4", options=MUXER_OPTIONS) as out:
             target = None
-            for window, outcome in zip(windows, outcomes, strict=True):
+            for window, outcome in parts:
                 with av.open(str(window.output)) as part:
                     source = part.streams.video[0]
                     if target is None:
@@ -172,20 +186,19 @@ def join(windows: list[Window], outcomes: list[Outcome], output: Path) -> Outcom
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    last = outcomes[-1]
     return Outcome(
-        frames=sum(o.frames for o in outcomes),
-        duration_s=last.first_offset_s - outcomes[0].first_offset_s + last.duration_s,
-        first_offset_s=outcomes[0].first_offset_s,
-        faces=sum(o.faces for o in outcomes),
-        plates=sum(o.plates for o in outcomes),
+        frames=sum(o.frames for o in done),
+        duration_s=last.first_offset_s - first.first_offset_s + last.duration_s,
+        first_offset_s=first.first_offset_s,
+        faces=sum(o.faces for o in done),
+        plates=sum(o.plates for o in done),
         width=last.width,
         height=last.height,
         encoder=last.encoder,
         tiles=tuple(
-            (offset + o.first_offset_s - outcomes[0].first_offset_s, tile)
-            for o in outcomes
+            (offset + o.first_offset_s - first.first_offset_s, tile)
+            for o in done
             for offset, tile in o.tiles
         ),
-        versions=outcomes[0].versions,
+        versions=first.versions,
     )
