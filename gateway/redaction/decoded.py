@@ -24,6 +24,7 @@ class DecodedFrame:
     pts: int  # in the input time base, strictly increasing
     offset_s: Fraction
     turns: int = 0  # as ClipInfo.turns
+    mirrored: bool = False  # as ClipInfo.mirrored
 
     def rgb(self, width: int, height: int) -> Pixels:
         """The picture as RGB."""
@@ -52,6 +53,7 @@ class DecodedFrame:
             frame.format.name != "yuv420p"
             or (frame.width, frame.height) != (width, height)
             or self.turns
+            or self.mirrored
             or frame.color_range == ColorRange.JPEG
         ):
             return av.VideoFrame.from_ndarray(self.yuv420p(width, height), format="yuv420p")
@@ -72,16 +74,20 @@ class DecodedFrame:
         else:
             stored = self.frame.reformat(*size, "yuv420p")
         array = np.asarray(stored.to_ndarray(), dtype=np.uint8)
-        if not self.turns:
+        if not self.turns and not self.mirrored:
             return array
-        turned = [np.rot90(plane, self.turns).ravel() for plane in planes(array, *size)]
+        turned = [self._upright(plane).ravel() for plane in planes(array, *size)]
         return np.concatenate(turned).reshape(height * 3 // 2, width)
 
     def _stored(self, width: int, height: int) -> tuple[int, int]:
         return (height, width) if self.turns % 2 else (width, height)
 
     def _upright(self, image: Pixels) -> Pixels:
-        return np.ascontiguousarray(np.rot90(image, self.turns)) if self.turns else image
+        if not self.turns and not self.mirrored:
+            return image
+        return np.ascontiguousarray(
+            np.rot90(image[:, ::-1] if self.mirrored else image, self.turns)
+        )
 
 
 def plane_views(frame: av.VideoFrame) -> Planes:

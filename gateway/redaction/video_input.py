@@ -1,7 +1,9 @@
 """Reading a clip: checks that refuse bad input up front, then frame-accurate trimmed decoding."""
 
 import itertools
+import math
 import re
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -12,6 +14,7 @@ from typing import Any
 import av
 import av.container
 import av.error
+import av.sidedata.sidedata
 import av.stream
 import av.video
 
@@ -53,6 +56,9 @@ class ClipInfo:
     # Quarter turns counterclockwise that stand the stored picture upright: phones store a
     # portrait clip sideways with a display rotation, which the output (no metadata) cannot keep.
     turns: int = 0
+    # Mirrored left to right as stored, before it is turned (a display matrix with a flip, as
+    # some front cameras and editing apps write).
+    mirrored: bool = False
     pixel_aspect: Fraction = Fraction(1)  # width / height of one pixel as shown, upright
     # How the YUV values map to colour (FFmpeg's colorspace, primaries and transfer codes; 2 is
     # unspecified): an SD matrix unmarked in HD output would be read as BT.709, shifting hues.
@@ -119,7 +125,7 @@ class ClipReader:
         first = self._first_frame()
         if first.width < 2 or first.height < 2:
             raise InputError("The clip's video frames are too small to be a camera recording.")
-        turns = round(first.rotation / 90) % 4
+        turns, mirrored = orientation(first)
         aspect = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
         pixel_aspect = Fraction(aspect.numerator, aspect.denominator) if aspect else Fraction(1)
         if turns % 2:
@@ -137,6 +143,7 @@ class ClipReader:
             rate=frame_rate(stream, self._raw),
             declared_duration_s=self._declared_length(first_pts * time_base),
             turns=turns,
+            mirrored=mirrored,
             pixel_aspect=pixel_aspect,
             colour=colour,
         )
@@ -228,7 +235,7 @@ class ClipReader:
                     continue
                 if end is not None and offset >= end:
                     return
-                yield DecodedFrame(frame, pts, offset, info.turns)
+                yield DecodedFrame(frame, pts, offset, info.turns, info.mirrored)
         self._check_complete(last_offset, end)
 
     def _packets(self, packets: Iterator[Any], start: Fraction | None) -> Iterator[Any]:
@@ -322,6 +329,24 @@ class ClipReader:
                 f"The clip stops at {timecode(float(last_offset))} although it claims to be "
                 f"{timecode(declared)} long; it is truncated. Export the recording again."
             )
+
+
+def orientation(frame: av.VideoFrame) -> tuple[int, bool]:
+    """How to stand a stored picture upright, from its display matrix: (quarter turns
+    counterclockwise, whether to mirror it left to right first).
+
+    FFmpeg's rotation ignores a flip in the matrix (a mirrored picture came out upside down,
+    not mirrored back); the matrix is a signed permutation [[a, b], [c, d]], mirrored when its
+    determinant is negative, and what is left once the mirroring is taken out is a turn.
+    """
+    matrix = frame.side_data.get(av.sidedata.sidedata.Type.DISPLAYMATRIX)
+    if matrix is None:
+        return 0, False
+    a, b, _, c, d = struct.unpack("=5i", bytes(matrix)[:20])  # 16.16 fixed point
+    mirrored = a * d - b * c < 0
+    if mirrored:
+        a, b = -a, -b
+    return round(-math.degrees(math.atan2(b, a)) / 90) % 4, mirrored
 
 
 def frame_rate(stream: av.video.VideoStream, raw: bool) -> Fraction:

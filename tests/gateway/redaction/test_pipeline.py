@@ -3,9 +3,11 @@
 import multiprocessing
 import os
 import signal
+import struct
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from fractions import Fraction
 from pathlib import Path
@@ -519,6 +521,47 @@ def test_a_clip_stored_sideways_is_redacted_upright(
     assert (report.width, report.height) == (240, 320)
     assert {f.shape for f in frames} == {(320, 240, 3)}
     assert [read_index(f) for f in frames] == list(range(first, last + 1))
+
+
+IDENTITY = struct.pack(">9i", 0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000)
+
+
+@pytest.mark.parametrize(
+    ("matrix", "store"),
+    [  # [[a, b], [c, d]] maps a stored pixel (x, y) to (a x + c y, b x + d y) shown
+        ((-1, 0, 0, 1), lambda shown: shown[:, ::-1]),  # mirrored
+        ((1, 0, 0, -1), lambda shown: shown[::-1]),  # upside down
+        ((0, 1, 1, 0), lambda shown: shown.transpose(1, 0, 2)),  # a quarter turn, mirrored
+        ((0, -1, -1, 0), lambda shown: shown.transpose(1, 0, 2)[::-1, ::-1]),
+    ],
+    ids=["mirrored", "upside-down", "transposed", "transposed-other-way"],
+)
+def test_a_clip_stored_mirrored_is_redacted_as_shown(
+    make_clip: MakeClip,
+    tmp_path: Path,
+    matrix: tuple[int, int, int, int],
+    store: Callable[[np.ndarray], np.ndarray],
+) -> None:
+    # A display matrix with a flip (front cameras, editing apps): FFmpeg's rotation ignores the
+    # flip, so a mirrored picture came out turned upside down instead of mirrored back.
+    turned = matrix[0] == 0
+    shown = (240, 320) if turned else (320, 240)  # width, height as players show it
+    src = make_clip(
+        frames=240,
+        width=shown[1] if turned else shown[0],
+        height=shown[0] if turned else shown[1],
+        painter=lambda index, *_: np.ascontiguousarray(store(index_frame(index, *shown))),
+    )
+    a, b, c, d = matrix
+    flipped = struct.pack(">9i", a << 16, b << 16, 0, c << 16, d << 16, 0, 0, 0, 0x40000000)
+    data = src.read_bytes()
+    track = data.index(b"tkhd")  # after the movie header, whose matrix is the identity too
+    src.write_bytes(data[:track] + data[track:].replace(IDENTITY, flipped, 1))
+    out = tmp_path / "out.mp4"
+    report = redact(job(src, out))
+    frames, _ = decode_all(out)
+    assert (report.width, report.height) == shown
+    assert [read_index(f) for f in frames] == list(range(240))
 
 
 @pytest.mark.parametrize(("rotation", "shown"), [(0, Fraction(12, 11)), (90, Fraction(11, 12))])
