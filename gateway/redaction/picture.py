@@ -44,26 +44,21 @@ def _open(path: Path) -> ImageFile:
 
 
 def is_picture(path: Path) -> bool:
-    """True when `path` is a still image in one of PICTURE_FORMATS (not a video container, nor
-    a raw MJPEG stream, whose first frame Pillow would open as a picture)."""
+    """True when `path` is a still image in one of PICTURE_FORMATS: not a video container, nor
+    pictures that are frames of a clip, whose first frame Pillow would open as the picture (an
+    animated PNG or WebP, a raw MJPEG stream), which FFmpeg reads as the clips they are."""
     if not path.is_file():  # a pipe would block the image reader; ClipReader says what it is
         return False
     try:
         with _open(path) as image:
-            return not _is_jpeg_stream(path, image)
+            return not _is_animation(image) and not _is_jpeg_stream(path, image)
     except _UNREADABLE:
         return False
 
 
-def is_jpeg_stream(path: Path) -> bool:
-    """True when `path` holds JPEGs one after another (a raw MJPEG stream): a clip."""
-    if not path.is_file():
-        return False
-    try:
-        with _open(path) as image:
-            return _is_jpeg_stream(path, image)
-    except _UNREADABLE:
-        return False
+def _is_animation(image: ImageFile) -> bool:
+    """An animated PNG or WebP (not a JPEG's second picture: an MPO's other eye)."""
+    return image.format != "MPO" and getattr(image, "is_animated", False)
 
 
 def _is_jpeg_stream(path: Path, image: ImageFile) -> bool:

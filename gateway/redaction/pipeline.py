@@ -10,13 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import av
-import av.error
 
 from gateway.redaction.contact_sheet import save_contact_sheet
 from gateway.redaction.detectors.base import Detector
-from gateway.redaction.errors import InputError, RedactionError
+from gateway.redaction.errors import RedactionError
 from gateway.redaction.execution import Outcome, Window, execute
-from gateway.redaction.picture import is_jpeg_stream, is_picture, redact_picture
+from gateway.redaction.picture import is_picture, redact_picture
 from gateway.redaction.profiles import (
     BUNDLED,
     DetectionSettings,
@@ -193,7 +192,6 @@ def _check_job(job: RedactionJob) -> Profile:
         except ValueError as exc:
             raise RedactionError(f"Bad privacy mask: {exc}.") from None
     _check_paths(job)
-    _check_jpeg_stream(job.input)
     return profile
 
 
@@ -217,23 +215,6 @@ def _check_paths(job: RedactionJob) -> None:
             raise RedactionError(f"The folder for the {what} cannot be written to.")
         if len(os.fsencode(temp_path_for(path).name)) > _longest_name(path.parent):
             raise RedactionError(f"The {what}'s file name is too long.")
-
-
-def _check_jpeg_stream(path: Path) -> None:
-    """Refuse JPEGs one after another (a raw MJPEG stream) that FFmpeg, going by their name
-    (.jpg), reads as one picture: the clip would be its first frame alone."""
-    if not is_jpeg_stream(path):
-        return
-    try:
-        with av.open(str(path.absolute())) as container:
-            one_picture = container.format.name == "image2"
-    except av.error.FFmpegError:
-        return  # ClipReader says why it cannot be read
-    if one_picture:
-        raise InputError(
-            "The file holds JPEG pictures one after another (an MJPEG stream), but its name "
-            "makes it read as one picture; rename it to end in .mjpeg to redact it as a clip."
-        )
 
 
 def _longest_name(folder: Path) -> int:

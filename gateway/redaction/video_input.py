@@ -106,7 +106,13 @@ class ClipReader:
     def _open(self) -> av.container.InputContainer:
         try:
             # Absolute: FFmpeg would read "cam:1.mp4" or "pipe:0" as a protocol and a resource.
-            container = av.open(str(self._path.absolute()), mode="r")
+            path = str(self._path.absolute())
+            container = av.open(path, mode="r")
+            if container.format.name == "image2" and _codec(container) == "mjpeg":
+                # JPEGs one after another (picture.is_picture sends them here) named .jpg:
+                # FFmpeg goes by the name and would read the first alone.
+                container.close()
+                container = av.open(path, mode="r", format="mjpeg")
         except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
             raise InputError(
                 "The clip cannot be read as video: its header is missing or damaged "
@@ -356,6 +362,11 @@ def frame_rate(stream: av.video.VideoStream, raw: bool) -> Fraction:
     if raw:
         rate = stream.codec_context.framerate or rate
     return Fraction(rate.numerator, rate.denominator)
+
+
+def _codec(container: av.container.InputContainer) -> str | None:
+    video = container.streams.video
+    return video[0].codec_context.name if video and video[0].codec_context else None
 
 
 def _recording(container: av.container.InputContainer) -> av.video.VideoStream:

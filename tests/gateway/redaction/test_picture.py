@@ -21,7 +21,7 @@ from gateway.redaction.pipeline import RedactionJob, redact, redact_with, remove
 from gateway.redaction.profiles import DetectionSettings
 from gateway.redaction.regions import Box
 
-from .conftest import decode_all, read_index, write_clip
+from .conftest import decode_all, index_frame, read_index, write_clip
 from .test_detection import ScriptedDetector
 
 FACE = (185, 70, 275, 185)  # x0, y0, x1, y1 of the astronaut's face (eyes to chin), 512x512
@@ -185,10 +185,12 @@ def test_only_the_accepted_formats_count_as_pictures(tmp_path: Path) -> None:
     assert done.stdout.split() == ["False", "False"]
 
 
-def test_a_raw_mjpeg_stream_is_redacted_as_a_clip(tmp_path: Path) -> None:
-    # JPEGs one after another, as FFmpeg's "mjpeg" muxer writes them: Pillow opens the first.
+@pytest.mark.parametrize("name", ["door.mjpeg", "door.jpg"])
+def test_a_raw_mjpeg_stream_is_redacted_as_a_clip(tmp_path: Path, name: str) -> None:
+    # JPEGs one after another, as FFmpeg's "mjpeg" muxer writes them: Pillow opens the first,
+    # and FFmpeg, going by the name, reads a .jpg as one picture.
     clip = write_clip(
-        tmp_path / "door.mjpeg", frames=60, codec="mjpeg", pix_fmt="yuvj420p", container="mjpeg"
+        tmp_path / name, frames=60, codec="mjpeg", pix_fmt="yuvj420p", container="mjpeg"
     )
     out = tmp_path / "redacted.mp4"
     lower_half = ((0.0, 0.5), (1.0, 0.5), (1.0, 1.0), (0.0, 1.0))
@@ -198,15 +200,19 @@ def test_a_raw_mjpeg_stream_is_redacted_as_a_clip(tmp_path: Path) -> None:
     assert all(frame[120:].max() < 20 for frame in frames)
 
 
-def test_a_raw_mjpeg_stream_named_as_a_jpeg_is_refused(tmp_path: Path) -> None:
-    # FFmpeg goes by the name and reads a .jpg as one picture: the clip would be one frame.
-    clip = write_clip(
-        tmp_path / "door.jpg", frames=60, codec="mjpeg", pix_fmt="yuvj420p", container="mjpeg"
+@pytest.mark.parametrize(("name", "kind"), [("door.png", "PNG"), ("door.webp", "WEBP")])
+def test_an_animated_picture_is_redacted_as_a_clip(tmp_path: Path, name: str, kind: str) -> None:
+    # Pillow opens an animated PNG or WebP as its first frame: the others were dropped.
+    pictures = [Image.fromarray(index_frame(index, 320, 240)) for index in range(10)]
+    src = tmp_path / name
+    pictures[0].save(
+        src, kind, save_all=True, append_images=pictures[1:], duration=100, lossless=True
     )
     out = tmp_path / "redacted.mp4"
-    with pytest.raises(InputError, match=r"one after another .* rename it to end in \.mjpeg"):
-        redact(RedactionJob(clip, out, profile="masks-only"))
-    assert list(tmp_path.iterdir()) == [clip]
+    report = redact(RedactionJob(src, out, profile="masks-only"))
+    frames, times = decode_all(out)
+    assert report.frames == 10 and [read_index(frame) for frame in frames] == list(range(10))
+    assert times == pytest.approx([i / 10 for i in range(10)], abs=1e-3)
 
 
 def with_exif_thumbnail(photo: bytes, thumbnail: bytes) -> bytes:
