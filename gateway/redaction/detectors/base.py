@@ -58,12 +58,18 @@ class Refinding(Protocol):
 
 def check_boxes(kind: DetectionKind, boxes: Sequence[Box], where: str) -> None:
     """Stop the job (fail closed) on a box whose coordinates or score are not numbers (NaN or
-    infinite, as a resident's own model may give): it would cover nothing, or stop the job
-    later with an error that names no cause. `where`: "at 00:12", "on the picture"."""
+    infinite, as a resident's own model may give), or whose corners are the wrong way round: it
+    would cover nothing, or stop the job later with an error that names no cause. `where`: "at
+    00:12", "on the picture"."""
     for box in boxes:
         if not all(map(math.isfinite, (box.x0, box.y0, box.x1, box.y1, box.score))):
             raise DetectionError(
                 f"The {kind} detector returned a box {where} that is not a number (a NaN or "
                 "infinite coordinate or score); nothing was written. Use a different detector "
                 "model."
+            )
+        if box.x1 < box.x0 or box.y1 < box.y0:  # it would cover nothing
+            raise DetectionError(
+                f"The {kind} detector returned a box {where} whose corners are the wrong way "
+                "round (x1 < x0 or y1 < y0); nothing was written. Use a different detector model."
             )

@@ -226,6 +226,8 @@ class CenterFaceDetector:
         height, width = images[0].shape[:2]
         blob = np.ascontiguousarray(np.stack(images).transpose(0, 3, 1, 2), dtype=np.float32)
         heatmap, scale, offset, _ = self._session.run(list(OUTPUTS), {INPUT: blob})
+        if not np.isfinite(heatmap).all():  # a broken model would find nothing, silently
+            raise ValueError("the face model's heatmap holds values that are not numbers")
         return [
             self._decode(heatmap[i, 0], scale[i], offset[i], width, height, threshold)
             for i in range(len(images))

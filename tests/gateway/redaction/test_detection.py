@@ -2,6 +2,7 @@
 
 import hashlib
 import math
+import struct
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -204,6 +205,44 @@ def test_a_box_that_is_not_a_number_stops_the_job_and_writes_nothing(
     with pytest.raises(DetectionError, match=f"face detector returned a box at {at} that is not"):
         redact_with(job, [detector], DetectionSettings(every=30))
     assert list(out.parent.iterdir()) == []
+
+
+def test_a_box_with_its_corners_the_wrong_way_round_stops_the_job(
+    make_clip: MakeClip, tmp_path: Path
+) -> None:
+    out = tmp_path / "o.mp4"
+    detector = ScriptedDetector([Box(0.5, 0.4, 0.4, 0.5)])  # x1 < x0: it would cover nothing
+    with pytest.raises(DetectionError, match="box at 00:00 whose corners are the wrong way"):
+        redact_with(RedactionJob(make_clip(frames=10), out), [detector], DetectionSettings())
+    assert not out.exists()
+
+
+def test_a_face_model_that_gives_no_numbers_stops_the_job(
+    make_clip: MakeClip, tmp_path: Path
+) -> None:
+    # A resident's model with broken weights: its heatmap is NaN everywhere, which no
+    # threshold passes, so it found no face, silently, and the clip went out unredacted.
+    from gateway.redaction.detectors.onnx_graph import _parse, _serialise
+
+    def poisoned(message: bytes, path: tuple[int, ...]) -> bytes:
+        """`message` with every float tensor's raw data (path: graph 7, initializer 5, raw
+        data 9 in onnx.proto3) replaced by NaN."""
+        fields = []
+        for number, wire, payload in _parse(message):
+            if number == path[0]:
+                if len(path) > 1:
+                    payload = poisoned(payload, path[1:])
+                else:
+                    payload = struct.pack("<f", math.nan) * (len(payload) // 4)
+            fields.append((number, wire, payload))
+        return _serialise(fields)
+
+    model = tmp_path / "broken-weights.onnx"
+    model.write_bytes(poisoned(bundled_model().read_bytes(), (7, 5, 9)))
+    out = tmp_path / "o.mp4"
+    with pytest.raises(DetectionError, match="face detector failed at 00:00"):
+        redact(RedactionJob(make_clip(frames=10), out, models=Models(model)))
+    assert not out.exists()
 
 
 def test_boxes_cover_every_frame_between_detections(make_clip: MakeClip, tmp_path: Path) -> None:
