@@ -47,7 +47,8 @@ def worker_pool(
     """A process pool whose workers die with this process.
 
     With the spawn start method a worker's parent is this process, which it checks; with a
-    fork server the parent is the server, which itself exits when this process does.
+    fork server the parent is the server, which itself exits when the thread that started it
+    does (`forkserver_guard`): start it from a thread that lives as long as this process.
     """
     direct = context.get_start_method() == "spawn"
     return ProcessPoolExecutor(
@@ -56,6 +57,13 @@ def worker_pool(
         initializer=die_with_parent,
         initargs=(os.getpid() if direct else None,),
     )
+
+
+def kill_workers(pool: ProcessPoolExecutor) -> None:
+    """SIGKILL the pool's workers, for a job that failed while they worked for it: shutting the
+    pool down would wait for them to finish (Python 3.14 has `pool.kill_workers()`)."""
+    for process in list(pool._processes.values()):
+        process.kill()
 
 
 JOB_FOLDER = "safesmart-job-"  # + the gateway's pid: where `run_in_worker` keeps a job's file

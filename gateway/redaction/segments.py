@@ -6,7 +6,7 @@ because detection, Python and the encoder each leave a core idle part of the tim
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import replace
 from fractions import Fraction
@@ -23,9 +23,15 @@ from gateway.redaction.video_input import ClipReader
 from gateway.redaction.video_output import MUXER_OPTIONS, remove_partials, temp_path_for
 
 from ..watchdog import Watch, alive, current, result, run_watched
-from ..workers import worker_pool
+from ..workers import kill_workers, worker_pool
 
 MIN_SEGMENT_S = 3.0  # below this a second process costs more (start-up, model load) than it saves
+
+# Starts the workers of every job in this process, and so the fork server on the first. One
+# thread for the process's life: forkserver_guard's PR_SET_PDEATHSIG ends the server when the
+# thread that started it ends, and a thread per job had every job wait for a new server
+# (0.23-0.30 s to its worker's start, against 0.02-0.10 s from a running one).
+_starter = ThreadPoolExecutor(1, thread_name_prefix="segment-starter")
 
 
 def plan_segments(window: Window, workers: int, lead_in_s: float = 0.0) -> list[Window]:
@@ -121,8 +127,9 @@ def run_segments(
 ) -> Outcome:
     """Redact the last window here and the others in worker processes, then join them.
 
-    Starting a worker waits until the fork server has imported the pipeline (about 0.4 s), so
-    the workers are started from a thread while this process gets going on its own window.
+    Starting a worker waits until the fork server has imported the pipeline (about 0.4 s, once
+    per process), so the workers are started from a thread while this process gets going on its
+    own window; if this job fails, its workers are ended rather than waited for.
     The late starters take the early windows: the last window is the one that pays for
     decoding from the keyframe before its start, which evens out the head start. The workers
     run under this job's watchdog (`watchdog.py`), and this process is alive while it waits.
@@ -131,17 +138,22 @@ def run_segments(
     context = _context()
     watch = current()
     try:
-        with worker_pool(len(windows) - 1, context) as pool, ThreadPoolExecutor(1) as starter:
-            started = starter.submit(
+        with worker_pool(len(windows) - 1, context) as pool:
+            started = _starter.submit(
                 lambda: [
                     pool.submit(_worker, w, profile, models, settings, tiles, watch)
                     for w in windows[:-1]
                 ]
             )
-            # The windows run side by side at about the same speed: ours stands for all.
-            own_progress = None if progress is None else (lambda f: progress(min(f, 0.99)))
-            own = _segment(windows[-1], profile, models, settings, tiles, own_progress)
-            outcomes = [result(future) for future in started.result()] + [own]
+            try:
+                # The windows run side by side at about the same speed: ours stands for all.
+                own_progress = None if progress is None else (lambda f: progress(min(f, 0.99)))
+                own = _segment(windows[-1], profile, models, settings, tiles, own_progress)
+                outcomes = [result(future) for future in started.result()] + [own]
+            except BaseException:
+                wait([started])  # until the workers it starts exist
+                kill_workers(pool)
+                raise
         joined = join(windows, outcomes, output)
     finally:
         # The segments, and what a worker ended mid-segment left (its encoder's temporary file).

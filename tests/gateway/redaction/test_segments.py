@@ -1,11 +1,19 @@
 """Parallel segments: a half of the window with no frames, the fork server's lifetime."""
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from demo.processes import alive, descendants
+from gateway.redaction.execution import Window
 from gateway.redaction.pipeline import RedactionError, RedactionJob, redact, redact_with
-from gateway.redaction.profiles import DetectionSettings
+from gateway.redaction.profiles import BUNDLED, DetectionSettings, Profile
+from gateway.redaction.segments import run_segments
 from tests.gateway.redaction.conftest import MakeClip, decode_all, read_index
 
 # A motion-triggered camera's clip: 100 frames at 0-3.3 s, nothing for a minute, 100 at 60-63.3 s.
@@ -43,3 +51,83 @@ def test_a_long_window_with_no_frames_at_all_is_refused(
     with pytest.raises(RedactionError, match=r"^The requested window contains no video frames\.$"):
         redact(job(src, tmp_path / "out.mp4", 10.0, 50.0))
     assert [p.name for p in tmp_path.iterdir()] == ["clip.mp4"]
+
+
+def fork_servers() -> list[int]:
+    """The running fork servers below this process (a job's workers, which have their server's
+    command line, have ended when it returns)."""
+    return fork_servers_of(descendants(os.getpid()))
+
+
+def fork_servers_of(pids: list[int]) -> list[int]:
+    """Those of `pids` that are running fork servers or processes they forked."""
+    found = []
+    for pid in pids:
+        try:
+            if alive(pid) and b"forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(pid)
+        except OSError:  # it ended while we looked
+            continue
+    return found
+
+
+def test_every_job_of_a_process_uses_its_one_fork_server(
+    make_clip: MakeClip, tmp_path: Path
+) -> None:
+    # It was killed at the end of each job, with the thread that had started it, and the next
+    # job's worker waited for a new one to import the pipeline.
+    src = make_clip(frames=210)  # 7 s: two segments
+    redact(job(src, tmp_path / "a.mp4", None, None))
+    server = fork_servers()
+    redact(job(src, tmp_path / "b.mp4", None, None))
+    assert len(server) == 1 and fork_servers() == server
+
+
+def test_a_job_whose_own_window_fails_ends_its_worker_instead_of_waiting_for_it(
+    make_clip: MakeClip, tmp_path: Path
+) -> None:
+    src = make_clip(frames=1800)  # a minute: the worker's window takes it several seconds
+    out = tmp_path / "out" / "joined.mp4"
+    out.parent.mkdir()
+    missing = tmp_path / "gone.mp4"  # this process's (last) window cannot open its input
+    windows = [
+        Window(src, out.parent / ".a.partial", None, 59.0, ()),
+        Window(missing, out.parent / ".b.partial", 59.0, None, ()),
+    ]
+    started = time.monotonic()
+    with pytest.raises(RedactionError, match="does not exist"):
+        run_segments(windows, out, Profile.STANDARD, BUNDLED, DetectionSettings(), None)
+    assert time.monotonic() - started < 3  # 6 s when it waited for the worker
+    assert list(out.parent.iterdir()) == []
+    server = fork_servers()
+    redact(job(src, tmp_path / "next.mp4", None, 7.0))  # the next job's worker starts as usual
+    assert len(server) == 1 and fork_servers() == server
+
+
+def test_a_killed_job_leaves_no_fork_server_or_worker_running(
+    make_clip: MakeClip, tmp_path: Path
+) -> None:
+    # As the kernel kills a gateway's redaction worker out of memory: the fork server, started
+    # from a thread of that process, and the segment worker it forked die with it.
+    src = make_clip(frames=1800)  # a minute: two segment processes, busy for seconds
+    out = tmp_path / "out"
+    out.mkdir()
+    command = [sys.executable, "-m", "gateway", "redact", str(src), str(out / "o.mp4")]
+    process = subprocess.Popen(command, stderr=subprocess.DEVNULL)  # noqa: S603 - our own module
+    try:
+        deadline = time.monotonic() + 60
+        while len(list(out.iterdir())) < 2:  # both segments are encoding
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        below = descendants(process.pid)
+        assert len(fork_servers_of(below)) >= 2  # the server and its worker
+    finally:
+        process.kill()
+        process.wait()
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in below) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = [pid for pid in below if alive(pid)]
+    for pid in left:  # not to leave them running when this fails
+        os.kill(pid, signal.SIGKILL)
+    assert left == []
