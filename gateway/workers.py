@@ -41,6 +41,20 @@ def die_with_parent(expected_parent: int | None = None) -> None:
         os._exit(1)
 
 
+# The pid of the process a fork server started with guarded_fork_server must die with.
+FORK_SERVER_PARENT = "SAFESMART_FORK_SERVER_PARENT"
+
+
+def guarded_fork_server(preload: list[str]) -> multiprocessing.context.BaseContext:
+    """The fork server start method, its server preloading `preload` and dying with this
+    process (`gateway.redaction.forkserver_guard`), also if this process died before the
+    server got as far as asking the kernel for that: it is told whose child it must be."""
+    os.environ[FORK_SERVER_PARENT] = str(os.getpid())  # inherited by the server
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["gateway.redaction.forkserver_guard", *preload])
+    return context
+
+
 def worker_pool(
     max_workers: int, context: multiprocessing.context.BaseContext
 ) -> ProcessPoolExecutor:

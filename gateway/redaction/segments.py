@@ -23,7 +23,7 @@ from gateway.redaction.video_input import ClipReader
 from gateway.redaction.video_output import MUXER_OPTIONS, remove_partials, temp_path_for
 
 from ..watchdog import Watch, alive, current, result, run_watched
-from ..workers import kill_workers, worker_pool
+from ..workers import guarded_fork_server, kill_workers, worker_pool
 
 MIN_SEGMENT_S = 3.0  # below this a second process costs more (start-up, model load) than it saves
 
@@ -64,15 +64,7 @@ def _context() -> multiprocessing.context.BaseContext:
     onnxruntime can leave a child holding a lock no thread will release)."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(
-        [
-            "gateway.redaction.forkserver_guard",
-            "gateway.redaction.execution",
-            "gateway.redaction.profiles",
-        ]
-    )
-    return context
+    return guarded_fork_server(["gateway.redaction.execution", "gateway.redaction.profiles"])
 
 
 @contextmanager

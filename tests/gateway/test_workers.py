@@ -25,13 +25,19 @@ from gateway import watchdog
 from gateway.config import ConfigError
 from gateway.preparation import start_redaction_worker
 from gateway.redaction.profiles import BUNDLED, Models
-from gateway.workers import RestartingPool, TimeLimitExceeded, run_in_worker, worker_pool
+from gateway.workers import (
+    FORK_SERVER_PARENT,
+    RestartingPool,
+    TimeLimitExceeded,
+    run_in_worker,
+    worker_pool,
+)
 
 # A parent that starts a pool worker busy on a long task, reports the worker's pid, then is
 # SIGKILLed (as a gateway killed mid-redaction would be).
 PARENT = """
 import multiprocessing, os, signal, sys, time
-from gateway.workers import worker_pool
+from gateway.workers import guarded_fork_server, worker_pool
 
 def busy() -> int:
     print(os.getpid(), flush=True)
@@ -41,7 +47,7 @@ def busy() -> int:
 if __name__ == "__main__":
     context = multiprocessing.get_context(sys.argv[1])
     if sys.argv[1] == "forkserver":  # as gateway.redaction.segments sets it up
-        context.set_forkserver_preload(["gateway.redaction.forkserver_guard"])
+        context = guarded_fork_server([])
     pool = worker_pool(1, context)
     pool.submit(busy)
     time.sleep(3)
@@ -65,6 +71,20 @@ def test_workers_die_with_their_parent(tmp_path: Path, method: str) -> None:
     assert result.returncode == -9, result.stderr
     worker = int(result.stdout.split()[0])
     assert gone(worker), f"worker {worker} outlived its parent"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG is Linux-only")
+def test_a_fork_server_whose_parent_is_gone_exits_at_once() -> None:
+    # A parent killed before its fork server asked to die with it left the server, and the
+    # worker it had forked, running for good: the server must be the child of the named parent.
+    for parent, code in ((os.getpid(), 0), (1, 1)):
+        result = subprocess.run(
+            [sys.executable, "-c", "import gateway.redaction.forkserver_guard"],
+            timeout=60,
+            check=False,
+            env={**os.environ, "PYTHONPATH": os.getcwd(), FORK_SERVER_PARENT: str(parent)},
+        )
+        assert result.returncode == code
 
 
 def gone(pid: int) -> bool:
