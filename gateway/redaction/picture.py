@@ -52,6 +52,8 @@ def is_picture(path: Path) -> bool:
     try:
         with _open(path) as image:
             return not _is_animation(image) and not _is_jpeg_stream(path, image)
+    except Image.DecompressionBombError:
+        return True  # a picture far too large, which _load refuses saying so
     except _UNREADABLE:
         return False
 
@@ -170,6 +172,10 @@ def _load(source: Path) -> np.ndarray:
                 )
             upright = ImageOps.exif_transpose(image).convert("RGB")
             return np.array(upright, dtype=np.uint8)
+    except Image.DecompressionBombError as exc:  # declared far larger still: Pillow refuses it
+        raise InputError(
+            f"The picture is larger than {MAX_SIDE} px on a side; such pictures are refused."
+        ) from exc
     except _UNREADABLE as exc:
         raise InputError("The picture is corrupt or truncated; nothing was written.") from exc
 

@@ -7,6 +7,7 @@ import struct
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -134,12 +135,27 @@ def test_a_job_killed_while_writing_the_png_leaves_nothing_once_its_leftovers_ar
     assert list(out.parent.iterdir()) == []
 
 
+def png_header(width: int, height: int) -> bytes:
+    """A PNG that declares `width` x `height` pixels and holds none: Pillow refuses one this
+    large as a decompression bomb; it used to reach FFmpeg and be called a corrupt clip."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+
+
 @pytest.mark.parametrize(
     ("make", "message"),
     [
         (lambda p: p.write_bytes(p.read_bytes()[:2000]), "corrupt or truncated"),
         (lambda p: Image.new("RGB", (5000, 100)).save(p), "larger than 4096 px"),
+        (lambda p: p.write_bytes(png_header(30_000, 30_000)), "larger than 4096 px"),
     ],
+    ids=["truncated", "too wide", "decompression bomb"],
 )
 def test_bad_pictures_are_refused(
     snapshot: Path, tmp_path: Path, make: object, message: str
