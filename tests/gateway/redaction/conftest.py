@@ -1,5 +1,8 @@
 """Test clips generated with PyAV: each frame carries its index as a row of black/white blocks."""
 
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -121,3 +124,18 @@ def make_clip(tmp_path: Path) -> MakeClip:
         return write_clip(tmp_path / name, **options)  # type: ignore[arg-type]
 
     return make
+
+
+def redacting_in_two_processes(src: Path, out: Path, *options: str) -> subprocess.Popen[bytes]:
+    """`gateway redact SRC OUT/o.mp4 OPTIONS` started, once both segment processes are encoding
+    (their partial files are in the folder `out`); its standard error is piped."""
+    command = [sys.executable, "-m", "gateway", "redact", str(src), str(out / "o.mp4"), *options]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE)  # noqa: S603 - our own module
+    deadline = time.monotonic() + 60
+    while len(list(out.iterdir())) < 2:
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            process.communicate()
+            raise AssertionError("the redaction ended or took over 60 s to start both segments")
+        time.sleep(0.01)
+    return process

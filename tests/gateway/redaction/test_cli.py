@@ -13,7 +13,7 @@ import pytest
 from gateway.cli import main
 from gateway.redaction.cli import parse_polygon, parse_time, register
 from gateway.redaction.detectors.centerface import bundled_model
-from tests.gateway.redaction.conftest import MakeClip
+from tests.gateway.redaction.conftest import MakeClip, redacting_in_two_processes
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -59,14 +59,8 @@ def test_stopped_by_sigterm_it_leaves_no_partial_files(make_clip: MakeClip, tmp_
     src = make_clip(frames=1800)  # a minute: two segment processes, busy for seconds
     out = tmp_path / "out"
     out.mkdir()
-    command = [sys.executable, "-m", "gateway", "redact", str(src), str(out / "o.mp4"),
-               "--preview", str(out / "p.png")]  # fmt: skip
-    process = subprocess.Popen(command, stderr=subprocess.PIPE)  # noqa: S603 - our own module
+    process = redacting_in_two_processes(src, out, "--preview", str(out / "p.png"))
     try:
-        deadline = time.monotonic() + 60
-        while len(list(out.iterdir())) < 2:  # both segments are encoding
-            assert process.poll() is None and time.monotonic() < deadline
-            time.sleep(0.01)
         process.terminate()
         assert process.wait(timeout=60) == 128 + signal.SIGTERM
     finally:

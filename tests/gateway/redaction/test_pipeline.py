@@ -254,26 +254,6 @@ def test_the_pipeline_runs_numpy_without_a_blas_thread_pool() -> None:
     assert done.stdout.strip() == "1"
 
 
-def test_a_failing_worker_window_fails_the_job_and_leaves_nothing(
-    make_clip: MakeClip, tmp_path: Path
-) -> None:
-    from gateway.redaction.execution import Window
-    from gateway.redaction.profiles import BUNDLED, DetectionSettings, Profile
-    from gateway.redaction.segments import run_segments
-
-    src = make_clip(frames=60)
-    out = tmp_path / "out" / "joined.mp4"
-    out.parent.mkdir()
-    missing = tmp_path / "gone.mp4"  # the worker's (first) window cannot open its input
-    windows = [
-        Window(missing, out.parent / ".a.partial", None, 1.0, ()),
-        Window(src, out.parent / ".b.partial", 1.0, None, ()),
-    ]
-    with pytest.raises(RedactionError, match="does not exist"):
-        run_segments(windows, out, Profile.MASKS_ONLY, BUNDLED, DetectionSettings(), None)
-    assert list(out.parent.iterdir()) == []
-
-
 def test_a_redaction_killed_mid_clip_leaves_nothing_once_its_leftovers_are_removed(
     make_clip: MakeClip, tmp_path: Path
 ) -> None:

@@ -2,8 +2,6 @@
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,7 +12,12 @@ from gateway.redaction.execution import Window
 from gateway.redaction.pipeline import RedactionError, RedactionJob, redact, redact_with
 from gateway.redaction.profiles import BUNDLED, DetectionSettings, Profile
 from gateway.redaction.segments import run_segments
-from tests.gateway.redaction.conftest import MakeClip, decode_all, read_index
+from tests.gateway.redaction.conftest import (
+    MakeClip,
+    decode_all,
+    read_index,
+    redacting_in_two_processes,
+)
 
 # A motion-triggered camera's clip: 100 frames at 0-3.3 s, nothing for a minute, 100 at 60-63.3 s.
 GAP = [*range(100), *range(1800, 1900)]
@@ -83,21 +86,24 @@ def test_every_job_of_a_process_uses_its_one_fork_server(
     assert len(server) == 1 and fork_servers() == server
 
 
-def test_a_job_whose_own_window_fails_ends_its_worker_instead_of_waiting_for_it(
-    make_clip: MakeClip, tmp_path: Path
+@pytest.mark.parametrize("failing", [0, 1], ids=["the worker's window", "its own window"])
+def test_a_failing_window_fails_the_job_at_once_and_leaves_nothing(
+    make_clip: MakeClip, tmp_path: Path, failing: int
 ) -> None:
     src = make_clip(frames=1800)  # a minute: the worker's window takes it several seconds
     out = tmp_path / "out" / "joined.mp4"
     out.parent.mkdir()
-    missing = tmp_path / "gone.mp4"  # this process's (last) window cannot open its input
+    inputs = [src, src]
+    inputs[failing] = tmp_path / "gone.mp4"  # that window cannot open its input
     windows = [
-        Window(src, out.parent / ".a.partial", None, 59.0, ()),
-        Window(missing, out.parent / ".b.partial", 59.0, None, ()),
+        Window(inputs[0], out.parent / ".a.partial", None, 59.0, ()),
+        Window(inputs[1], out.parent / ".b.partial", 59.0, None, ()),
     ]
     started = time.monotonic()
     with pytest.raises(RedactionError, match="does not exist"):
         run_segments(windows, out, Profile.STANDARD, BUNDLED, DetectionSettings(), None)
-    assert time.monotonic() - started < 3  # 6 s when it waited for the worker
+    if failing == 1:  # the worker is ended, not waited for (6 s), when this process's fails
+        assert time.monotonic() - started < 3
     assert list(out.parent.iterdir()) == []
     server = fork_servers()
     redact(job(src, tmp_path / "next.mp4", None, 7.0))  # the next job's worker starts as usual
@@ -112,18 +118,13 @@ def test_a_killed_job_leaves_no_fork_server_or_worker_running(
     src = make_clip(frames=1800)  # a minute: two segment processes, busy for seconds
     out = tmp_path / "out"
     out.mkdir()
-    command = [sys.executable, "-m", "gateway", "redact", str(src), str(out / "o.mp4")]
-    process = subprocess.Popen(command, stderr=subprocess.DEVNULL)  # noqa: S603 - our own module
+    process = redacting_in_two_processes(src, out)
     try:
-        deadline = time.monotonic() + 60
-        while len(list(out.iterdir())) < 2:  # both segments are encoding
-            assert process.poll() is None and time.monotonic() < deadline
-            time.sleep(0.01)
         below = descendants(process.pid)
         assert len(fork_servers_of(below)) >= 2  # the server and its worker
     finally:
         process.kill()
-        process.wait()
+        process.communicate()
     deadline = time.monotonic() + 10
     while any(alive(pid) for pid in below) and time.monotonic() < deadline:
         time.sleep(0.05)
