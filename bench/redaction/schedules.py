@@ -3,13 +3,16 @@
     .venv/bin/python -m bench.redaction.schedules [--clip NAME ...] [--starts 15]
 
 Detection runs on every 5th frame and the plate cascade on every 3rd detection frame, both
-counted from the window's first frame, so one run of a clip sees one schedule, and where a face
-or plate comes into view between two detection frames, or between two cascade runs, is luck.
-Starting the window k frames into the clip (k = 0 .. starts - 1) shifts both schedules against
-the content; with 15 starts every combination runs once. Each run is one process with the
-default settings, measured against the ground truth from its first frame on. Prints each run's
-coverage, false and extra area and, per clip, the mean and the worst (the highest, for areas).
-Each process writes its own output file, so several runs can go side by side.
+counted from the first frame detected on, so one run of a clip sees one schedule, and where a
+face or plate comes into view between two detection frames, or between two cascade runs, is
+luck. A window that starts inside a clip is detected on from its lead-in, a second earlier
+(`DetectionSettings.lead_in_s`), so a window starting on frame 30 + k is detected on from frame
+k: k = 0 .. starts - 1 shifts both schedules against the content, and with 15 starts every
+combination runs once (the generated clips' faces and plates come into view on frame 45, inside
+every such window). Each run is one process with the default settings, measured against the
+ground truth from the window's first frame on. Prints each run's shift k, coverage, false and
+extra area and, per clip, the mean and the worst (the highest, for areas). Each process writes
+its own output file, so several runs can go side by side.
 """
 
 import argparse
@@ -52,12 +55,14 @@ def figure(summary: dict[str, Any], key: str, group: str | None) -> float | None
     return None if value is None else float(value)
 
 
-def run(name: str, start: int, workdir: Path) -> dict[str, Any]:
-    """One process redacting the clip from frame `start`, measured from there."""
+def run(name: str, shift: int, workdir: Path) -> dict[str, Any]:
+    """One process redacting the clip from its lead-in's length plus `shift` frames (detected
+    on from frame `shift`), measured from the window's start."""
     spec, clip = generated(name, workdir)
     truth = json.loads((workdir / f"{spec.name}.json").read_text())["truth"]
     out = workdir / f"{spec.name}.schedules.{os.getpid()}.mp4"  # runs side by side: one each
     settings = DetectionSettings()
+    start = round(settings.lead_in_s * FPS) + shift
     window = Window(clip, out, start / FPS if start else None, None, ())
     try:
         execute(window, build_detectors(Profile.STANDARD, settings=settings), settings)
@@ -69,25 +74,25 @@ def run(name: str, start: int, workdir: Path) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--clip", nargs="+", default=list(CLIPS), choices=sorted(NAMED))
-    parser.add_argument("--starts", type=int, default=15, help="first frames to start from")
+    parser.add_argument("--starts", type=int, default=15, help="schedule shifts to run")
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
     args = parser.parse_args(argv)
     cv2.setNumThreads(1)  # as in the segment processes
     header = " | ".join(column for column, _, _ in FIGURES)
-    print(f"| clip | start | {header} |")
+    print(f"| clip | shift | {header} |")
     print("|---" * (len(FIGURES) + 2) + "|")
     table: list[tuple[str, list[list[float | None]]]] = []
     for name in args.clip:
         runs: list[list[float | None]] = []
-        for start in range(args.starts):
-            found = run(name, start, args.workdir)
+        for shift in range(args.starts):
+            found = run(name, shift, args.workdir)
             values = [figure(found, key, group) for _, key, group in FIGURES]
             runs.append(values)
             cells = " | ".join(
                 percent(v, 2 if column in AREAS else 1)
                 for (column, _, _), v in zip(FIGURES, values, strict=True)
             )
-            print(f"| {name} | {start} | {cells} |", flush=True)
+            print(f"| {name} | {shift} | {cells} |", flush=True)
         table.append((name, runs))
     print(f"\nEach cell: the mean over the starts; the worst start.\n\n| clip | runs | {header} |")
     print("|---" * (len(FIGURES) + 2) + "|")
