@@ -1,7 +1,6 @@
 """One redaction pass over one window of a clip in this process: decode, detect, obscure, encode."""
 
 import functools
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
@@ -15,9 +14,9 @@ from gateway.redaction.detectors.base import (
     Detector,
     Refinding,
     RgbImage,
-    check_boxes,
+    run_detector,
 )
-from gateway.redaction.errors import DetectionError, RedactionError, timecode
+from gateway.redaction.errors import RedactionError, timecode
 from gateway.redaction.look_back import look_back
 from gateway.redaction.obscure import PlaneMask, fill_boxes, fill_mask, rasterise_masks
 from gateway.redaction.profiles import DetectionSettings
@@ -223,23 +222,10 @@ class _Run:
         *args: P.args,
         **kwargs: P.kwargs,
     ) -> list[Box]:
-        """`find(*args)`, a call of `detector` on `decoded`'s frame: its failure, a call slower
-        than the settings' timeout, or a box that is not a number stops the job (fail closed)."""
-        began = time.perf_counter()
-        try:
-            boxes = list(find(*args, **kwargs))
-        except Exception as exc:
-            raise DetectionError(
-                f"The {detector.kind} detector failed at {_clock(decoded.offset_s)}; "
-                "nothing was written. Try again, or use a different detector model."
-            ) from exc
-        if time.perf_counter() - began > self.settings.timeout_s:
-            raise DetectionError(
-                f"The {detector.kind} detector took over {self.settings.timeout_s:.0f} s "
-                f"on the frame at {_clock(decoded.offset_s)}; nothing was written."
-            )
-        check_boxes(detector.kind, boxes, f"at {_clock(decoded.offset_s)}")
-        return boxes
+        """`find(*args)`, a call of `detector` on `decoded`'s frame (`run_detector`)."""
+        where = f"on the frame at {_clock(decoded.offset_s)}"
+        call = functools.partial(find, *args, **kwargs)
+        return run_detector(detector.kind, call, where, self.settings.timeout_s)
 
     def _emit(self, decoded: DecodedFrame, boxes: tuple[Box, ...]) -> None:
         if self.start is not None and decoded.offset_s < self.start:

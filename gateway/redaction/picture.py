@@ -5,9 +5,9 @@ mask filled solid, and nothing of the original file's metadata (EXIF, GPS, maker
 carried over, because the PNG is written from pixels alone.
 """
 
+import functools
 import mmap
 import re
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,8 +18,8 @@ from PIL.ImageFile import ImageFile
 from PIL.JpegImagePlugin import JpegImageFile
 
 from gateway.redaction.contact_sheet import TILE_WIDTH, Tile
-from gateway.redaction.detectors.base import DetectionKind, Detector, RgbImage, check_boxes
-from gateway.redaction.errors import DetectionError, InputError
+from gateway.redaction.detectors.base import DetectionKind, Detector, RgbImage, run_detector
+from gateway.redaction.errors import InputError
 from gateway.redaction.execution import Outcome
 from gateway.redaction.obscure import rasterise_masks
 from gateway.redaction.profiles import DetectionSettings
@@ -112,7 +112,8 @@ def redact_picture(
     counts = dict.fromkeys(DetectionKind, 0)
     boxes: list[Box] = []
     for detector in detectors:
-        found = _detect(detector, small, pixels, settings.timeout_s)
+        search = functools.partial(detector.detect, small, lambda: pixels)
+        found = run_detector(detector.kind, search, "on the picture", settings.timeout_s)
         counts[detector.kind] += len(found)
         boxes += found
     for box in boxes:
@@ -139,27 +140,6 @@ def redact_picture(
         tiles=tiles,
         versions=versions,
     )
-
-
-def _detect(detector: Detector, small: RgbImage, pixels: RgbImage, timeout_s: float) -> list[Box]:
-    """`detector` on the picture, as the video path runs it on a detection frame: its failure,
-    a call slower than `timeout_s`, or a box that is not a number stops the job before anything
-    is written (fail closed)."""
-    began = time.perf_counter()
-    try:
-        found = list(detector.detect(small, lambda: pixels))
-    except Exception as exc:
-        raise DetectionError(
-            f"The {detector.kind} detector failed on the picture; nothing was written. "
-            "Try again, or use a different detector model."
-        ) from exc
-    if time.perf_counter() - began > timeout_s:
-        raise DetectionError(
-            f"The {detector.kind} detector took over {timeout_s:.0f} s on the picture; "
-            "nothing was written."
-        )
-    check_boxes(detector.kind, found, "on the picture")
-    return found
 
 
 def _load(source: Path) -> np.ndarray:

@@ -1,6 +1,7 @@
 """The one small interface every detector implements, so a resident can plug in a better model."""
 
 import math
+import time
 from collections.abc import Callable, Sequence
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
@@ -56,11 +57,33 @@ class Refinding(Protocol):
         ...
 
 
-def check_boxes(kind: DetectionKind, boxes: Sequence[Box], where: str) -> None:
+def run_detector(
+    kind: DetectionKind, find: Callable[[], Sequence[Box]], where: str, timeout_s: float
+) -> list[Box]:
+    """`find()`, one call of a `kind` detector, whose failure, overrun or useless box stops the
+    job (fail closed), on video and on pictures alike. `where`: "on the frame at 00:12", "on the
+    picture". The time limit is checked when the call returns: a hung model is not interrupted
+    (the gateway's watchdog ends the job)."""
+    began = time.perf_counter()
+    try:
+        boxes = list(find())
+    except Exception as exc:
+        raise DetectionError(
+            f"The {kind} detector failed {where}; nothing was written. "
+            "Try again, or use a different detector model."
+        ) from exc
+    if time.perf_counter() - began > timeout_s:
+        raise DetectionError(
+            f"The {kind} detector took over {timeout_s:.0f} s {where}; nothing was written."
+        )
+    _check_boxes(kind, boxes, where)
+    return boxes
+
+
+def _check_boxes(kind: DetectionKind, boxes: Sequence[Box], where: str) -> None:
     """Stop the job (fail closed) on a box whose coordinates or score are not numbers (NaN or
     infinite, as a resident's own model may give), or whose corners are the wrong way round: it
-    would cover nothing, or stop the job later with an error that names no cause. `where`: "at
-    00:12", "on the picture"."""
+    would cover nothing, or stop the job later with an error that names no cause."""
     for box in boxes:
         if not all(map(math.isfinite, (box.x0, box.y0, box.x1, box.y1, box.score))):
             raise DetectionError(

@@ -155,7 +155,7 @@ def test_detector_failure_stops_the_job_and_writes_nothing(
     out.parent.mkdir()
     detector = ScriptedDetector(fail_from=fail_from)
     job = RedactionJob(make_clip(frames=60), out, preview=out.parent / "p.png")
-    with pytest.raises(DetectionError, match="face detector failed at 00:0"):
+    with pytest.raises(DetectionError, match="face detector failed on the frame at 00:0"):
         redact_with(job, [detector], DetectionSettings(every=2))
     assert detector.calls == fail_from
     assert list(out.parent.iterdir()) == []
@@ -202,7 +202,9 @@ def test_a_box_that_is_not_a_number_stops_the_job_and_writes_nothing(
     out = tmp_path / "out" / "o.mp4"
     out.parent.mkdir()
     job = RedactionJob(make_clip(frames=60), out, preview=out.parent / "p.png")
-    with pytest.raises(DetectionError, match=f"face detector returned a box at {at} that is not"):
+    with pytest.raises(
+        DetectionError, match=f"face detector returned a box on the frame at {at} that is not"
+    ):
         redact_with(job, [detector], DetectionSettings(every=30))
     assert list(out.parent.iterdir()) == []
 
@@ -212,7 +214,9 @@ def test_a_box_with_its_corners_the_wrong_way_round_stops_the_job(
 ) -> None:
     out = tmp_path / "o.mp4"
     detector = ScriptedDetector([Box(0.5, 0.4, 0.4, 0.5)])  # x1 < x0: it would cover nothing
-    with pytest.raises(DetectionError, match="box at 00:00 whose corners are the wrong way"):
+    with pytest.raises(
+        DetectionError, match="box on the frame at 00:00 whose corners are the wrong way"
+    ):
         redact_with(RedactionJob(make_clip(frames=10), out), [detector], DetectionSettings())
     assert not out.exists()
 
@@ -240,7 +244,7 @@ def test_a_face_model_that_gives_no_numbers_stops_the_job(
     model = tmp_path / "broken-weights.onnx"
     model.write_bytes(poisoned(bundled_model().read_bytes(), (7, 5, 9)))
     out = tmp_path / "o.mp4"
-    with pytest.raises(DetectionError, match="face detector failed at 00:00"):
+    with pytest.raises(DetectionError, match="face detector failed on the frame at 00:00"):
         redact(RedactionJob(make_clip(frames=10), out, models=Models(model)))
     assert not out.exists()
 

@@ -149,7 +149,7 @@ def test_a_face_whose_picture_is_not_found_earlier_is_looked_for_there_by_its_de
 @pytest.mark.parametrize(
     ("detector", "timeout_s", "why"),
     [
-        (LateFaceFoundNear(fail=True), 10.0, "failed at 00:00"),
+        (LateFaceFoundNear(fail=True), 10.0, "failed on the frame at 00:00"),
         (LateFaceFoundNear(delay=0.3), 0.1, "took over 0 s on the frame at 00:00"),
     ],
     ids=["failing", "too slow"],
