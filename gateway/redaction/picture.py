@@ -34,7 +34,9 @@ _EOI, _SOS = 0xD9, 0xDA
 # In a scan's entropy-coded data 0xFF is followed by 0x00 (a stuffed byte), a restart marker
 # (0xD0-0xD7) or more 0xFF (fill): any other byte makes it the marker that ends the scan.
 _SCAN_END = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
-_UNREADABLE = (OSError, UnidentifiedImageError, Image.DecompressionBombError)
+# What Pillow raises on a file it cannot read (a decompression bomb, a picture far too large, is
+# caught on its own before these).
+_UNREADABLE = (OSError, UnidentifiedImageError)
 
 
 def _open(path: Path) -> ImageFile:

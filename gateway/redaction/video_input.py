@@ -229,13 +229,13 @@ class ClipReader:
                         raise InputError(
                             f"The clip's timestamps go back from "
                             f"{timecode(float(last_offset))} to "
-                            f"{timecode(float((pts - info.first_pts) * info.time_base))}: it joins "
+                            f"{timecode(float(self._offset(pts)))}: it joins "
                             "recordings with separate timelines. Export each recording on its own."
                         )
                     # A repeated timestamp (MPEG-PS written with B-frames has them): the
                     # decoder gives frames in the order shown, so this one comes next.
                     pts = last_pts + step
-                offset = (pts - info.first_pts) * info.time_base
+                offset = self._offset(pts)
                 last_pts, last_offset = pts, offset
                 if start is not None and offset < start:
                     continue
@@ -255,12 +255,9 @@ class ClipReader:
         """
         context = self._stream.codec_context
         context.skip_frame = "NONREF" if start else "DEFAULT"
-        info = self.info
         for packet in packets:
             alive()  # the job's watchdog: decoding goes on (also before the window)
-            if start and (
-                packet.pts is None or (packet.pts - info.first_pts) * info.time_base >= start
-            ):
+            if start and (packet.pts is None or self._offset(packet.pts) >= start):
                 context.skip_frame = "DEFAULT"
                 start = None  # from here on every frame is decoded
             yield packet
@@ -276,7 +273,11 @@ class ClipReader:
         """
         if start is None or first.pts is None:
             return False
-        return (first.pts - self.info.first_pts) * self.info.time_base > start
+        return self._offset(first.pts) > start
+
+    def _offset(self, pts: int) -> Fraction:
+        """Seconds from the clip's first frame to the timestamp `pts`."""
+        return (pts - self.info.first_pts) * self.info.time_base
 
     def _next_frames(self, packets: Iterator[Any]) -> list[av.VideoFrame] | None:
         """Decode the next packet (None once demuxing and the decoder flush are done)."""
@@ -314,7 +315,7 @@ class ClipReader:
                 landed = next(packets, None)
                 if landed is None or landed.pts is None or not landed.is_keyframe:
                     continue
-                if (landed.pts - info.first_pts) * info.time_base > start:
+                if self._offset(landed.pts) > start:
                     continue
                 if earliest is None or landed.pts < earliest:
                     earliest = landed.pts
