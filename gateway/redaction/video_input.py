@@ -160,10 +160,11 @@ class ClipReader:
 
         What is declared is the video stream's end: its own duration where the container keeps
         one (MP4, MPEG-TS), else Matroska's per-stream DURATION tag (an end time, as FFmpeg
-        writes it), else the container's duration, but only when the video is its one stream:
-        otherwise that is the longest stream's, and audio recorded on after the video stopped
-        would make a whole clip look truncated. A clip whose first frames cannot be decoded (a
-        recording cut before a keyframe) is measured from the first frame that can.
+        writes it), else the container's duration (Matroska's is an end time too: all there is
+        when the tag overflowed, far into the timeline), but only when the video is its one
+        stream: otherwise that is the longest stream's, and audio recorded on after the video
+        stopped would make a whole clip look truncated. A clip whose first frames cannot be
+        decoded (a recording cut before a keyframe) is measured from the first frame that can.
         """
         stream, container = self._stream, self._container
         tag = next((v for k, v in stream.metadata.items() if k.upper().startswith("DURATION")), "")
@@ -175,6 +176,8 @@ class ClipReader:
             end = Fraction(int(hours) * 3600 + int(minutes) * 60) + Fraction(secs)
         elif container.duration and len(container.streams) == 1:
             start = container.start_time if container.start_time is not None else first * 10**6
+            if container.format.name.startswith("matroska"):
+                start = 0  # the segment's duration: its end, its timeline counted from zero
             end = Fraction(start + container.duration, 10**6)
         else:
             return None
