@@ -1,7 +1,8 @@
-"""The preview a resident sees before approving: a grid of evenly spaced redacted frames."""
+"""The preview a resident sees before approving: a grid of redacted frames evenly spaced over
+the frames written, whatever the clip's length or the gaps in a camera's recording."""
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import cv2
@@ -14,39 +15,75 @@ from gateway.redaction.obscure import Planes
 from gateway.redaction.video_output import temp_path_for
 
 COLUMNS, ROWS = 4, 3
+TILES = COLUMNS * ROWS
 TILE_WIDTH = 320
+KEPT = 4  # thumbnails kept per tile shown, at most: each tile shown is about a quarter of the
+# tiles' spacing or less from where an even spacing puts it
 # At most this tall, squeezed if need be: a 2 x 4096 clip, or one whose pixels claim to be
-# 60000 times taller than wide, would otherwise take gigabytes for twelve tiles.
+# 60000 times taller than wide, would otherwise take gigabytes for the thumbnails.
 MAX_TILE_HEIGHT = 4 * TILE_WIDTH
 LABEL_HEIGHT = 18
 RgbTile = npt.NDArray[np.uint8]
-Tile = tuple[float, RgbTile]  # (offset in seconds within the output, thumbnail)
+Tile = tuple[float, RgbTile]  # (offset in seconds within the output, picture)
+Thumbnail = tuple[int, float, RgbTile]  # (the frame's number in the output, offset, picture)
 
 
 class ContactSheet:
-    """Keeps small thumbnails of the output frames nearest to evenly spaced times (memory flat)."""
+    """Thumbnails of every `step`-th frame offered, at most KEPT times as many as the sheet
+    shows: when they are that many, every other one goes and the step doubles (memory flat).
+    So they are spread evenly over the frames however many come, and the clip's length need not
+    be known: a camera that records on motion leaves gaps of minutes between its frames, and
+    the sheet shows what it recorded."""
 
-    def __init__(
-        self, duration_s: float | None, tiles: int = COLUMNS * ROWS, pixel_aspect: float = 1.0
-    ) -> None:
+    def __init__(self, pixel_aspect: float = 1.0, tiles: int = TILES) -> None:
         self.pixel_aspect = pixel_aspect  # a pixel's width / height as shown
-        span = duration_s if duration_s and duration_s > 0 else 0.0
-        self._targets = [span * i / tiles for i in range(tiles)] if span else [0.0]
-        self.tiles: list[Tile] = []
+        self.tiles = tiles
+        self.thumbnails: list[Thumbnail] = []
+        self._step, self._offered = 1, 0
 
     def offer(self, offset_s: float, yuv: Planes) -> None:
-        """Take this output frame if it is the first one at or after the next target time."""
-        if len(self.tiles) >= len(self._targets) or offset_s < self._targets[len(self.tiles)]:
+        """Keep a thumbnail of this output frame (a yuv420p picture) if its number is due."""
+        number = self._offered
+        self._offered += 1
+        if number % self._step:
             return
+        self.thumbnails.append((number, offset_s, self._thumbnail(yuv)))
+        if len(self.thumbnails) >= KEPT * self.tiles:
+            del self.thumbnails[1::2]
+            self._step *= 2
+
+    def _thumbnail(self, yuv: Planes) -> RgbTile:
+        """Scaled plane by plane, then converted: two and a half times cheaper than converting
+        the whole frame (a sheet converts 48 frames, and 24 more each time its step doubles)."""
         height, width = yuv[0].shape
-        i420 = np.concatenate([plane.reshape(-1) for plane in yuv]).reshape(-1, width)
-        rgb = np.asarray(cv2.cvtColor(i420, cv2.COLOR_YUV2RGB_I420), dtype=np.uint8)
         shown = round(height * TILE_WIDTH / (width * self.pixel_aspect))
         tile_height = min(max(2, shown), MAX_TILE_HEIGHT)
-        tile = np.asarray(
-            cv2.resize(rgb, (TILE_WIDTH, tile_height), interpolation=cv2.INTER_AREA), dtype=np.uint8
-        )
-        self.tiles.append((offset_s, tile))
+        even = tile_height + tile_height % 2  # I420's chroma has half the rows
+        planes = [
+            cv2.resize(plane, (TILE_WIDTH // scale, even // scale), interpolation=cv2.INTER_AREA)
+            for plane, scale in zip(yuv, (1, 2, 2), strict=True)
+        ]
+        i420 = np.concatenate([plane.reshape(-1) for plane in planes]).reshape(-1, TILE_WIDTH)
+        rgb = cv2.cvtColor(i420, cv2.COLOR_YUV2RGB_I420)
+        if even != tile_height:
+            rgb = cv2.resize(rgb, (TILE_WIDTH, tile_height), interpolation=cv2.INTER_AREA)
+        return np.asarray(rgb, dtype=np.uint8)
+
+
+def pick(thumbnails: Iterable[Thumbnail], frames: int, tiles: int = TILES) -> list[Tile]:
+    """The sheet's tiles: for each of `tiles` frame numbers evenly spaced over the `frames` of
+    the output (each frame of a shorter clip), the thumbnail nearest to it (the segments' sheets, joined, have more to choose
+    from than either)."""
+    kept = list(thumbnails)
+    if not kept:
+        return []
+    chosen: dict[int, Tile] = {}
+    shown = min(tiles, frames)
+    for i in range(shown):
+        target = i * frames / shown
+        number, offset, picture = min(kept, key=lambda thumbnail: abs(thumbnail[0] - target))
+        chosen.setdefault(number, (offset, picture))
+    return list(chosen.values())
 
 
 def save_contact_sheet(tiles: Sequence[Tile], path: Path) -> None:

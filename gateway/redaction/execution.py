@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
-from gateway.redaction.contact_sheet import ContactSheet, Tile
+from gateway.redaction.contact_sheet import ContactSheet, Thumbnail
 from gateway.redaction.cover_plan import CoverPlanner
 from gateway.redaction.decoded import DecodedFrame, plane_views
 from gateway.redaction.detectors.base import (
@@ -30,13 +30,15 @@ Progress = Callable[[float], None]
 
 @dataclass(frozen=True)
 class Window:
-    """What to redact: the input, the output, the window and the privacy masks."""
+    """What to redact: the input, the output, the window and the privacy masks; `preview`: keep
+    thumbnails for a contact sheet."""
 
     input_path: Path
     output: Path
     start_s: float | None
     end_s: float | None
     masks: tuple[Polygon, ...]
+    preview: bool = False
 
 
 class EmptyWindowError(RedactionError):
@@ -59,7 +61,7 @@ class Outcome:
     width: int
     height: int
     encoder: str
-    tiles: tuple[Tile, ...]
+    thumbnails: tuple[Thumbnail, ...]  # for the contact sheet (`contact_sheet.pick`)
     versions: dict[str, str]  # detector and model identities, for the report
 
 
@@ -68,12 +70,11 @@ def execute(
     detectors: Sequence[Detector],
     settings: DetectionSettings,
     progress: Progress | None = None,
-    sheet_tiles: int = 12,
 ) -> Outcome:
     """Redact one window into `window.output`; the file exists only if this returns."""
     with ClipReader(window.input_path) as reader:
         info = reader.info
-        run = _Run(window, info, detectors, settings, progress, sheet_tiles)
+        run = _Run(window, info, detectors, settings, progress)
         with ClipWriter(
             window.output, *run.size, info.rate, info.time_base, info.pixel_aspect, info.colour
         ) as writer:
@@ -96,7 +97,7 @@ def execute(
                 width=run.size[0],
                 height=run.size[1],
                 encoder=writer.encoder_version,
-                tiles=tuple(run.sheet.tiles),
+                thumbnails=() if run.sheet is None else tuple(run.sheet.thumbnails),
                 versions=_versions(detectors),
             )
 
@@ -113,7 +114,6 @@ class _Run:
         detectors: Sequence[Detector],
         settings: DetectionSettings,
         progress: Progress | None,
-        sheet_tiles: int,
     ) -> None:
         self.size = info.even_size
         self.detectors = detectors
@@ -129,9 +129,7 @@ class _Run:
         if end is None and info.declared_duration_s is not None:
             end = Fraction(info.declared_duration_s)
         self.expected_frames = max(1, int((end - start) * info.rate)) if end is not None else 0
-        self.sheet = ContactSheet(
-            float(end - start) if end is not None else None, sheet_tiles, float(info.pixel_aspect)
-        )
+        self.sheet = ContactSheet(float(info.pixel_aspect)) if window.preview else None
         every = settings.every if detectors else 1
         margin = (settings.margin, settings.margin * self.size[0] / self.size[1])
         look = self._look_back if detectors and settings.look_back else None
@@ -242,7 +240,8 @@ class _Run:
         self.writer.write(frame, pts)
         offset = pts * self.time_base
         self.duration = offset + self.frame_step
-        self.sheet.offer(float(offset), yuv)
+        if self.sheet is not None:
+            self.sheet.offer(float(offset), yuv)
         self.frames += 1
         if self.progress is not None and self.expected_frames:
             self.progress(min(0.999, self.frames / self.expected_frames))

@@ -17,7 +17,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError, WebPImagePlugin
 from PIL.ImageFile import ImageFile
 from PIL.JpegImagePlugin import JpegImageFile
 
-from gateway.redaction.contact_sheet import TILE_WIDTH, Tile
+from gateway.redaction.contact_sheet import MAX_TILE_HEIGHT, TILE_WIDTH
 from gateway.redaction.detectors.base import DetectionKind, Detector, RgbImage, run_detector
 from gateway.redaction.errors import InputError
 from gateway.redaction.execution import Outcome
@@ -125,8 +125,8 @@ def redact_picture(
     if mask is not None:
         pixels[mask] = 0
     _write_png(pixels, output)
-    thumbnail = Image.fromarray(pixels).resize((TILE_WIDTH, max(2, height * TILE_WIDTH // width)))
-    tiles: tuple[Tile, ...] = ((0.0, np.asarray(thumbnail, dtype=np.uint8)),)
+    tile_height = min(max(2, height * TILE_WIDTH // width), MAX_TILE_HEIGHT)
+    thumbnail = np.asarray(Image.fromarray(pixels).resize((TILE_WIDTH, tile_height)), np.uint8)
     versions: dict[str, str] = {"pillow": PIL.__version__}
     for detector in detectors:
         versions |= detector.versions()
@@ -139,7 +139,7 @@ def redact_picture(
         width=width,
         height=height,
         encoder=f"png (Pillow {PIL.__version__})",
-        tiles=tiles,
+        thumbnails=((0, 0.0, thumbnail),),
         versions=versions,
     )
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import av
 
-from gateway.redaction.contact_sheet import save_contact_sheet
+from gateway.redaction.contact_sheet import pick, save_contact_sheet
 from gateway.redaction.detectors.base import Detector
 from gateway.redaction.errors import RedactionError
 from gateway.redaction.execution import Outcome, Window, execute
@@ -124,7 +124,7 @@ def redact_with(
 
 
 def _window(job: RedactionJob) -> Window:
-    return Window(job.input, job.output, job.start_s, job.end_s, job.masks)
+    return Window(job.input, job.output, job.start_s, job.end_s, job.masks, job.preview is not None)
 
 
 def _finish(job: RedactionJob, outcome: Outcome, started: float) -> RedactionReport:
@@ -133,7 +133,7 @@ def _finish(job: RedactionJob, outcome: Outcome, started: float) -> RedactionRep
     written = [job.output]
     try:
         if job.preview is not None:
-            save_contact_sheet(outcome.tiles, job.preview)
+            save_contact_sheet(pick(outcome.thumbnails, outcome.frames), job.preview)
             written.append(job.preview)
         return _report(job, outcome, started)
     except BaseException:

@@ -84,11 +84,10 @@ def _worker(
     profile: Profile,
     models: Models,
     settings: DetectionSettings,
-    tiles: int,
     watch: Watch | None,
 ) -> Outcome | None:
     """One segment in a worker process, under the watchdog of the job it is part of."""
-    return run_watched(watch, _segment, window, profile, models, settings, tiles)
+    return run_watched(watch, _segment, window, profile, models, settings)
 
 
 def _segment(
@@ -96,7 +95,6 @@ def _segment(
     profile: Profile,
     models: Models,
     settings: DetectionSettings,
-    tiles: int,
     progress: Callable[[float], None] | None = None,
 ) -> Outcome | None:
     """One segment, or None when it holds no frames: the split is made by time, and a camera
@@ -104,7 +102,7 @@ def _segment(
     with _one_opencv_thread():
         detectors = build_detectors(profile, models, settings)
         try:
-            return execute(window, detectors, settings, progress, tiles)
+            return execute(window, detectors, settings, progress)
         except EmptyWindowError:
             return None
 
@@ -126,21 +124,19 @@ def run_segments(
     decoding from the keyframe before its start, which evens out the head start. The workers
     run under this job's watchdog (`watchdog.py`), and this process is alive while it waits.
     """
-    tiles = 12 // len(windows)
     context = _context()
     watch = current()
     try:
         with worker_pool(len(windows) - 1, context) as pool:
             started = _starter.submit(
                 lambda: [
-                    pool.submit(_worker, w, profile, models, settings, tiles, watch)
-                    for w in windows[:-1]
+                    pool.submit(_worker, w, profile, models, settings, watch) for w in windows[:-1]
                 ]
             )
             try:
                 # The windows run side by side at about the same speed: ours stands for all.
                 own_progress = None if progress is None else (lambda f: progress(min(f, 0.99)))
-                own = _segment(windows[-1], profile, models, settings, tiles, own_progress)
+                own = _segment(windows[-1], profile, models, settings, own_progress)
                 outcomes = [result(future) for future in started.result()] + [own]
             except BaseException:
                 wait([started])  # until the workers it starts exist
@@ -190,6 +186,7 @@ def join(windows: list[Window], outcomes: list[Outcome | None], output: Path) ->
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
+    before = [sum(o.frames for o in done[:i]) for i in range(len(done))]  # frames of earlier parts
     return Outcome(
         frames=sum(o.frames for o in done),
         duration_s=last.first_offset_s - first.first_offset_s + last.duration_s,
@@ -199,10 +196,10 @@ def join(windows: list[Window], outcomes: list[Outcome | None], output: Path) ->
         width=last.width,
         height=last.height,
         encoder=last.encoder,
-        tiles=tuple(
-            (offset + o.first_offset_s - first.first_offset_s, tile)
-            for o in done
-            for offset, tile in o.tiles
+        thumbnails=tuple(
+            (number + earlier, offset + o.first_offset_s - first.first_offset_s, picture)
+            for o, earlier in zip(done, before, strict=True)
+            for number, offset, picture in o.thumbnails
         ),
         versions=first.versions,
     )

@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gateway.redaction.contact_sheet import MAX_TILE_HEIGHT, TILE_WIDTH, ContactSheet
 from gateway.redaction.pipeline import RedactionError, RedactionJob, redact, remove_leftovers
 from gateway.redaction.regions import Polygon
 from gateway.workers import RestartingPool, TimeLimitExceeded, run_in_worker
@@ -561,15 +560,6 @@ def test_non_square_pixels_keep_their_shape(
     tile = round(height * 320 / (width * shown))  # the preview shows the picture's shape too
     with Image.open(preview) as sheet:
         assert sheet.size == (4 * 320, 3 * (tile + 18))
-
-
-def test_a_clip_of_an_extreme_shape_gets_preview_tiles_of_a_bounded_size() -> None:
-    # Pixels 60000 times taller than wide (a damaged header) would make each of the twelve
-    # tiles 320 x 14 million pixels, gigabytes even when no preview was asked for.
-    sheet = ContactSheet(1.0, tiles=1, pixel_aspect=1 / 60000)
-    grey = np.full((120, 160), 128, np.uint8)
-    sheet.offer(0.0, (np.zeros((240, 320), np.uint8), grey, grey))
-    assert sheet.tiles[0][1].shape == (MAX_TILE_HEIGHT, TILE_WIDTH, 3)
 
 
 def test_the_recording_is_chosen_over_a_thumbnail_track_stored_first(
