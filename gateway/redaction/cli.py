@@ -6,6 +6,7 @@ import re
 import signal
 import sys
 from collections.abc import Callable, Iterator
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -128,6 +129,13 @@ def run_redact(args: argparse.Namespace) -> int:
             report = redact(job, progress)
         except RedactionError as exc:
             print(f"redact: {exc}", file=sys.stderr)
+            return 1
+        except BrokenProcessPool:
+            print(
+                "redact: a segment process stopped (it ran out of memory or was killed); "
+                "nothing was written.",
+                file=sys.stderr,
+            )
             return 1
     if args.json:
         print(json.dumps(report.to_json(), sort_keys=True))

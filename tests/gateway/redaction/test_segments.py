@@ -1,4 +1,5 @@
-"""Parallel segments: a half of the window with no frames, the fork server's lifetime."""
+"""Parallel segments: a half of the window with no frames, the fork server's lifetime, a worker
+killed mid-job."""
 
 import os
 import signal
@@ -132,3 +133,31 @@ def test_a_killed_job_leaves_no_fork_server_or_worker_running(
     for pid in left:  # not to leave them running when this fails
         os.kill(pid, signal.SIGKILL)
     assert left == []
+
+
+def test_a_segment_process_killed_mid_job_fails_the_command_with_a_reason(
+    make_clip: MakeClip, tmp_path: Path
+) -> None:
+    # As the kernel kills a segment worker out of memory: `redact` printed a traceback.
+    src = make_clip(frames=1800)  # a minute: two segment processes, busy for seconds
+    out = tmp_path / "out"
+    out.mkdir()
+    process = redacting_in_two_processes(src, out)
+    try:
+        servers = fork_servers_of(descendants(process.pid))
+        worker = next(pid for pid in servers if parent_of(pid) in servers)
+        os.kill(worker, signal.SIGKILL)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 1
+    assert stderr.decode().splitlines() == [
+        "redact: a segment process stopped (it ran out of memory or was killed); "
+        "nothing was written."
+    ]
+    assert list(out.iterdir()) == []
+
+
+def parent_of(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[1])  # after the command name, which may hold ")"
