@@ -72,8 +72,8 @@ class ContactSheet:
 
 def pick(thumbnails: Iterable[Thumbnail], frames: int, tiles: int = TILES) -> list[Tile]:
     """The sheet's tiles: for each of `tiles` frame numbers evenly spaced over the `frames` of
-    the output (each frame of a shorter clip), the thumbnail nearest to it (the segments' sheets, joined, have more to choose
-    from than either)."""
+    the output (each frame of a shorter clip), the thumbnail nearest to it. The segments'
+    thumbnails, joined, are chosen from together."""
     kept = list(thumbnails)
     if not kept:
         return []
