@@ -43,6 +43,7 @@ class _Armed:
     def __init__(self, watch: Watch, out: TextIO) -> None:
         self.watch, self.out, self.at = watch, out, 0.0
         self.arm()
+        self.progress_at = self.at  # the last `alive()`
 
     def arm(self) -> None:
         self.at = time.monotonic()
@@ -80,8 +81,15 @@ def run_watched[R](watch: Watch | None, fn: Callable[..., R], /, *args: Any) -> 
 
 def alive() -> None:
     """The watched job is making progress (nothing happens when no job is watched)."""
-    if _armed is not None and time.monotonic() - _armed.at >= _armed.watch.rearm_s:
-        _armed.arm()
+    if _armed is not None:
+        _armed.progress_at = time.monotonic()
+        if _armed.progress_at - _armed.at >= _armed.watch.rearm_s:
+            _armed.arm()
+
+
+def quiet_s() -> float | None:
+    """How long the watched job has gone without progress (None when no job is watched)."""
+    return None if _armed is None else time.monotonic() - _armed.progress_at
 
 
 def current() -> Watch | None:

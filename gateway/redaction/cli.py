@@ -1,19 +1,31 @@
 """`redact` sub-command: the CLI edge of the redaction pipeline (wired into safesmart-gateway)."""
 
+from __future__ import annotations
+
 import argparse
 import json
+import math
+import os
 import re
+import shutil
 import signal
 import sys
+import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
+from gateway.config import DEFAULT_TIME_LIMIT
 from gateway.redaction.errors import RedactionError
 from gateway.redaction.profiles import BUNDLED, Models, Profile
 from gateway.redaction.regions import Polygon, validate_polygon
+
+if TYPE_CHECKING:
+    from gateway.redaction.pipeline import RedactionJob, RedactionReport
 
 _CLOCK = re.compile(r"^(\d+):([0-5]\d):([0-5]\d(?:\.\d+)?)$")
 
@@ -46,7 +58,7 @@ def parse_polygon(text: str) -> Polygon:
         raise argparse.ArgumentTypeError(f"bad --mask {text!r}: {detail}") from None
 
 
-def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `redact` sub-command; its handler returns the process exit code."""
     parser = subparsers.add_parser(
         "redact",
@@ -67,6 +79,14 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     )
     parser.add_argument("--preview", type=Path, metavar="PNG", help="write a contact sheet")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    parser.add_argument(
+        "--stall-limit",
+        type=_positive_seconds,
+        default=DEFAULT_TIME_LIMIT.stall_s,
+        metavar="S",
+        help="stop with an error after S seconds without progress (a hung model, decoder or "
+        f"disk; default {DEFAULT_TIME_LIMIT.stall_s:g}, as the gateway's)",
+    )
     add_redaction_options(parser)
     parser.set_defaults(handler=run_redact)
 
@@ -104,11 +124,18 @@ def models_from(args: argparse.Namespace) -> Models:
     return Models(face=args.face_model, plates=args.plate_model)
 
 
+def _positive_seconds(text: str) -> float:
+    value = parse_time(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a time longer than zero")
+    return value
+
+
 def run_redact(args: argparse.Namespace) -> int:
     """Run one job from parsed arguments; 0 on success, 1 with a message on failure."""
     # Loaded here, not at the top: NumPy, OpenCV, PyAV and onnxruntime take a third of a second
     # that the gateway's other commands need not pay.
-    from gateway.redaction.pipeline import RedactionJob, check_models, redact
+    from gateway.redaction.pipeline import RedactionJob, check_models
 
     job = RedactionJob(
         input=args.input,
@@ -126,16 +153,9 @@ def run_redact(args: argparse.Namespace) -> int:
         try:
             if job.profile == Profile.MASKS_ONLY and job.models != BUNDLED:
                 check_models(job.models)  # refused under every profile, as `serve` does
-            report = redact(job, progress)
+            report = _redact_watched(job, progress, args.stall_limit)
         except RedactionError as exc:
             print(f"redact: {exc}", file=sys.stderr)
-            return 1
-        except BrokenProcessPool:
-            print(
-                "redact: a segment process stopped (it ran out of memory or was killed); "
-                "nothing was written.",
-                file=sys.stderr,
-            )
             return 1
     if args.json:
         print(json.dumps(report.to_json(), sort_keys=True))
@@ -150,6 +170,75 @@ def run_redact(args: argparse.Namespace) -> int:
 
 def _terminated(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
+
+
+BACKSTOP_S = 10.0  # faulthandler's watchdog ends a hang this much later than the stall limit
+TRACKER_QUIET = "ignore::UserWarning:multiprocessing.resource_tracker"
+
+
+def _redact_watched(
+    job: RedactionJob, progress: Callable[[float], None] | None, stall_s: float
+) -> RedactionReport:
+    """`redact(job)`, stopped with a reason after `stall_s` without progress: a model, decoder or
+    disk stuck in C code, which neither Ctrl-C nor SIGTERM reaches, would hold the command for
+    ever. A thread of this process watches the job (`_stop_when_stalled`). The segment
+    processes carry faulthandler's watchdog (`watchdog.py`), BACKSTOP_S later; so does this
+    process, for a hang that holds the GIL, where the thread cannot run."""
+    from gateway.redaction.pipeline import redact
+    from gateway.watchdog import Watch, run_watched
+
+    # Ended that way, with a segment process running, this process leaves the process pool's
+    # semaphores to multiprocessing's resource tracker, which removes them and warns that it
+    # did, under the message; it inherits this when the first pool starts it.
+    filters = os.environ.get("PYTHONWARNINGS", "")
+    if TRACKER_QUIET not in filters:
+        os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [filters, TRACKER_QUIET]))
+    with tempfile.TemporaryDirectory(prefix="safesmart-redact-") as folder:
+        stacks = Path(folder) / "stacks"  # where a watchdog writes the stacks of a hung process
+        done = threading.Event()
+        guard = threading.Thread(
+            target=_stop_when_stalled, args=(job, stall_s, done, folder), daemon=True
+        )
+        guard.start()
+        try:
+            return run_watched(Watch(stacks, stall_s + BACKSTOP_S, math.inf), redact, job, progress)
+        except BrokenProcessPool as exc:
+            if stacks.stat().st_size:  # a segment process's watchdog ended it
+                raise RedactionError(_stalled(stall_s)) from exc
+            raise RedactionError(
+                "A segment process stopped (it ran out of memory or was killed); "
+                "nothing was written."
+            ) from exc
+        finally:
+            done.set()
+            guard.join()
+
+
+def _stop_when_stalled(
+    job: RedactionJob, stall_s: float, done: threading.Event, folder: str
+) -> None:
+    """End this process with a reason, and without the job's partial files, once the job has
+    gone `stall_s` without progress (the process's threads cannot be stopped otherwise)."""
+    from gateway.redaction.video_output import remove_partials
+    from gateway.watchdog import quiet_s
+
+    while not done.wait(min(1.0, stall_s / 4)):
+        quiet = quiet_s()
+        if quiet is not None and quiet >= stall_s:
+            for target in (job.output, job.preview):
+                if target is not None:
+                    remove_partials(target)
+            shutil.rmtree(folder, ignore_errors=True)
+            off_the_bar = "\n" if sys.stderr.isatty() else ""
+            print(f"{off_the_bar}redact: {_stalled(stall_s)}", file=sys.stderr, flush=True)
+            os._exit(1)
+
+
+def _stalled(stall_s: float) -> str:
+    return (
+        f"The redaction made no progress for {stall_s:g} s (a detector, the decoder or the disk "
+        "hung) and was stopped; nothing was written."
+    )
 
 
 @contextmanager

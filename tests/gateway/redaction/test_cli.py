@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from demo.processes import alive, descendants
 from gateway.cli import main
 from gateway.redaction.cli import parse_polygon, parse_time, register
 from gateway.redaction.detectors.centerface import bundled_model
@@ -138,3 +139,55 @@ def test_model_files_reach_the_job_and_a_bad_one_is_a_message(
     argv = ["redact", str(src), str(out), "--face-model", "~/faces.onnx", "--json"]
     assert main(argv) == 0
     assert "face-model:faces.onnx" in json.loads(capsys.readouterr().out)["tools"]
+
+
+def never_ending_cascade() -> str:
+    """An OpenCV cascade every window passes, through 200 stages of 1000 features: minutes on a
+    small frame (a resident's broken plate model, or one stuck in C code)."""
+    weak = "<_><internalNodes>0 -1 0 0.0</internalNodes><leafValues>1. 1.</leafValues></_>"
+    stage = (
+        "<_><maxWeakCount>1000</maxWeakCount><stageThreshold>-1.0e9</stageThreshold>"
+        f"<weakClassifiers>{weak * 1000}</weakClassifiers></_>"
+    )
+    return (
+        '<?xml version="1.0"?><opencv_storage><cascade><stageType>BOOST</stageType>'
+        "<featureType>HAAR</featureType><height>20</height><width>60</width>"
+        "<stageParams><maxWeakCount>1000</maxWeakCount></stageParams>"
+        "<featureParams><maxCatCount>0</maxCatCount><featSize>1</featSize></featureParams>"
+        f"<stageNum>200</stageNum><stages>{stage * 200}</stages>"
+        "<features><_><rects><_>0 0 6 4 -1.</_><_>0 2 6 2 2.</_></rects></_></features>"
+        "</cascade></opencv_storage>"
+    )
+
+
+@pytest.mark.parametrize("frames", [30, 240], ids=["one process", "two processes"])
+def test_a_detector_that_never_returns_stops_redact_at_its_stall_limit(
+    make_clip: MakeClip, tmp_path: Path, frames: int
+) -> None:
+    # A detector's time limit is checked when its call returns, so `redact` waited for it, deaf
+    # to Ctrl-C while OpenCV held the thread.
+    cascade = tmp_path / "plates.xml"
+    cascade.write_text(never_ending_cascade())
+    src, out = make_clip(frames=frames, gop=30), tmp_path / "out"
+    out.mkdir()
+    command = [sys.executable, "-m", "gateway", "redact", str(src), str(out / "o.mp4")]
+    options = ["--preview", str(out / "p.png"), "--plate-model", str(cascade)]
+    process = subprocess.Popen(  # noqa: S603 - our own module
+        [*command, *options, "--stall-limit", "1"], stderr=subprocess.PIPE, text=True
+    )
+    below: set[int] = set()
+    deadline = time.monotonic() + 60
+    while process.poll() is None and time.monotonic() < deadline:
+        below.update(descendants(process.pid))  # its fork server and segment worker
+        time.sleep(0.05)
+    process.kill()
+    _, stderr = process.communicate()
+    assert process.returncode == 1
+    assert stderr.strip() == (
+        "redact: The redaction made no progress for 1 s (a detector, the decoder or the disk "
+        "hung) and was stopped; nothing was written."
+    )
+    assert list(out.iterdir()) == []
+    while any(alive(pid) for pid in below) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(alive(pid) for pid in below)

@@ -152,7 +152,7 @@ def test_a_segment_process_killed_mid_job_fails_the_command_with_a_reason(
         process.kill()
     assert process.returncode == 1
     assert stderr.decode().splitlines() == [
-        "redact: a segment process stopped (it ran out of memory or was killed); "
+        "redact: A segment process stopped (it ran out of memory or was killed); "
         "nothing was written."
     ]
     assert list(out.iterdir()) == []
