@@ -187,9 +187,10 @@ def _redact_watched(
     from gateway.redaction.pipeline import redact
     from gateway.watchdog import Watch, run_watched
 
-    # Ended that way, with a segment process running, this process leaves the process pool's
-    # semaphores to multiprocessing's resource tracker, which removes them and warns that it
-    # did, under the message; it inherits this when the first pool starts it.
+    # Ended by `_stop_when_stalled` while a segment process runs, this process leaves its
+    # process pool's semaphores to multiprocessing's resource tracker, which removes them and
+    # prints a warning under the message. The tracker, started with the first pool, inherits
+    # this filter.
     filters = os.environ.get("PYTHONWARNINGS", "")
     if TRACKER_QUIET not in filters:
         os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [filters, TRACKER_QUIET]))

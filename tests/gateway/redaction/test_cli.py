@@ -51,7 +51,11 @@ def test_register_sets_a_handler() -> None:
     register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["redact", "a.mp4", "b.mp4", "--start", "1", "--mask", "0,0 1,0 1,1"])
     assert callable(args.handler) and args.start == 1.0 and len(args.mask) == 1
-    assert args.profile == "standard"
+    assert args.profile == "standard" and args.stall_limit == 120.0
+    assert parser.parse_args(["redact", "a", "b", "--stall-limit", "0:01:30"]).stall_limit == 90.0
+    for bad in ("0", "-1", "soon"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["redact", "a.mp4", "b.mp4", "--stall-limit", bad])
 
 
 def test_stopped_by_sigterm_it_leaves_no_partial_files(make_clip: MakeClip, tmp_path: Path) -> None:
