@@ -1,5 +1,5 @@
-"""The contact sheet: frames evenly spaced over what was written, whatever the clip's length,
-its gaps, or how many segment processes wrote it."""
+"""The contact sheet: frames evenly spaced over what was written, whatever the clip's length
+(test_segments.py: whatever its gaps, in one process or two)."""
 
 from pathlib import Path
 
@@ -17,10 +17,8 @@ from gateway.redaction.contact_sheet import (
     pick,
 )
 from gateway.redaction.obscure import Planes
-from gateway.redaction.pipeline import RedactionJob, redact, redact_with
-from gateway.redaction.profiles import DetectionSettings
+from gateway.redaction.pipeline import RedactionJob, redact
 from tests.gateway.redaction.conftest import MakeClip
-from tests.gateway.redaction.test_segments import GAP
 
 GREY = np.full((24, 32), 128, np.uint8)
 PLANES: Planes = (np.full((48, 64), 100, np.uint8), GREY, GREY)
@@ -54,34 +52,6 @@ def test_a_clip_of_an_extreme_shape_gets_thumbnails_of_a_bounded_size() -> None:
 def sheet_of(path: Path) -> tuple[tuple[int, int], bytes]:
     with Image.open(path) as sheet:
         return sheet.size, sheet.tobytes()
-
-
-@pytest.mark.parametrize(
-    ("start", "end"),
-    [(None, 40.0), (10.0, 63.0), (50.0, None)],
-    ids=["second-half-empty", "first-half-empty", "first-half-empty-to-the-end"],
-)
-def test_a_clip_with_a_gap_gets_the_sheet_of_its_frames_from_two_processes_as_from_one(
-    make_clip: MakeClip, tmp_path: Path, start: float | None, end: float | None
-) -> None:
-    # A motion-triggered camera's 100 frames at 0-3.3 s and 100 at 60-63.3 s. Each half of a
-    # split window kept six tiles of its own, and a half in the gap none: six in all. One
-    # process kept the first frame at or after each twelfth of the window, so twelve frames in
-    # a row after the gap, or one before a gap at the end.
-    src = make_clip(frames=len(GAP), pts=GAP, gop=30)
-    sheets = []
-    for name in ("two", "one"):
-        preview = tmp_path / f"{name}.png"
-        job = RedactionJob(
-            src, tmp_path / f"{name}.mp4", start, end, profile="masks-only", preview=preview
-        )
-        if name == "two":
-            redact(job)
-        else:
-            redact_with(job, [], DetectionSettings())
-        sheets.append(sheet_of(preview))
-    assert sheets[0][0] == SHEET_SIZE
-    assert sheets[0] == sheets[1]
 
 
 def test_a_clip_that_does_not_say_how_long_it_is_gets_twelve_tiles(

@@ -3,7 +3,9 @@ killed mid-job."""
 
 import os
 import signal
+import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,13 +21,16 @@ from tests.gateway.redaction.conftest import (
     read_index,
     redacting_in_two_processes,
 )
+from tests.gateway.redaction.test_contact_sheet import SHEET_SIZE, sheet_of
 
 # A motion-triggered camera's clip: 100 frames at 0-3.3 s, nothing for a minute, 100 at 60-63.3 s.
 GAP = [*range(100), *range(1800, 1900)]
 
 
 def job(src: Path, dst: Path, start: float | None, end: float | None) -> RedactionJob:
-    return RedactionJob(src, dst, start_s=start, end_s=end, profile="masks-only")
+    """A masks-only job, its contact sheet beside `dst` (.png)."""
+    preview = dst.with_suffix(".png")
+    return RedactionJob(src, dst, start, end, profile="masks-only", preview=preview)
 
 
 @pytest.mark.parametrize(
@@ -45,7 +50,13 @@ def test_a_half_that_falls_in_a_gap_between_frames_adds_nothing(
     assert times == pytest.approx([(GAP[i] - GAP[kept[0]]) / 30 for i in kept], abs=1e-3)
     one_pass = redact_with(job(src, tmp_path / "one.mp4", start, end), [], DetectionSettings())
     assert (report.frames, report.duration_s) == (one_pass.frames, one_pass.duration_s)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "one.mp4", "out.mp4"]
+    # The contact sheet too. Each half kept six tiles of its own, and a half in the gap none; one
+    # process took the first frame at or after each twelfth of the window: twelve frames in a
+    # row after the gap, or one before a gap at the end.
+    sheet = sheet_of(tmp_path / "out.png")
+    assert sheet[0] == SHEET_SIZE and sheet == sheet_of(tmp_path / "one.png")
+    names = ["clip.mp4", "one.mp4", "one.png", "out.mp4", "out.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == names
 
 
 def test_a_long_window_with_no_frames_at_all_is_refused(
@@ -111,21 +122,31 @@ def test_a_failing_window_fails_the_job_at_once_and_leaves_nothing(
     assert len(server) == 1 and fork_servers() == server
 
 
+@pytest.fixture
+def busy(make_clip: MakeClip, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """`redact` of a minute's clip, once both its segment processes are busy (for seconds);
+    the folder it writes to. Killed at the end if it still runs."""
+    out = tmp_path / "out"
+    out.mkdir()
+    process = redacting_in_two_processes(make_clip(frames=1800), out)
+    try:
+        yield process, out
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
 def test_a_killed_job_leaves_no_fork_server_or_worker_running(
-    make_clip: MakeClip, tmp_path: Path
+    busy: tuple[subprocess.Popen[bytes], Path],
 ) -> None:
     # As the kernel kills a gateway's redaction worker out of memory: the fork server, started
     # from a thread of that process, and the segment worker it forked die with it.
-    src = make_clip(frames=1800)  # a minute: two segment processes, busy for seconds
-    out = tmp_path / "out"
-    out.mkdir()
-    process = redacting_in_two_processes(src, out)
-    try:
-        below = descendants(process.pid)
-        assert len(fork_servers_of(below)) >= 2  # the server and its worker
-    finally:
-        process.kill()
-        process.communicate()
+    process, _ = busy
+    below = descendants(process.pid)
+    assert len(fork_servers_of(below)) >= 2  # the server and its worker
+    process.kill()
+    process.communicate()
     deadline = time.monotonic() + 10
     while any(alive(pid) for pid in below) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -136,20 +157,14 @@ def test_a_killed_job_leaves_no_fork_server_or_worker_running(
 
 
 def test_a_segment_process_killed_mid_job_fails_the_command_with_a_reason(
-    make_clip: MakeClip, tmp_path: Path
+    busy: tuple[subprocess.Popen[bytes], Path],
 ) -> None:
     # As the kernel kills a segment worker out of memory: `redact` printed a traceback.
-    src = make_clip(frames=1800)  # a minute: two segment processes, busy for seconds
-    out = tmp_path / "out"
-    out.mkdir()
-    process = redacting_in_two_processes(src, out)
-    try:
-        servers = fork_servers_of(descendants(process.pid))
-        worker = next(pid for pid in servers if parent_of(pid) in servers)
-        os.kill(worker, signal.SIGKILL)
-        _, stderr = process.communicate(timeout=60)
-    finally:
-        process.kill()
+    process, out = busy
+    servers = fork_servers_of(descendants(process.pid))
+    worker = next(pid for pid in servers if parent_of(pid) in servers)
+    os.kill(worker, signal.SIGKILL)
+    _, stderr = process.communicate(timeout=60)
     assert process.returncode == 1
     assert stderr.decode().splitlines() == [
         "redact: A segment process stopped (it ran out of memory or was killed); "
