@@ -71,7 +71,9 @@ def main(argv: list[str] | None = None) -> int:
             make_clip(clip, seconds)
         out = args.workdir / f"memory-{seconds}s.ours.mp4"
         gateway = Path(sys.executable).with_name("safesmart-gateway")
-        cli = [str(gateway), "redact", str(clip), str(out)]
+        # With a contact sheet, as the gateway asks for: its thumbnails are kept as it goes.
+        preview = out.with_suffix(".png")
+        cli = [str(gateway), "redact", str(clip), str(out), "--preview", str(preview)]
         rss, pss, wall = peak_memory_mib(cli)
         frames = seconds * 30
         print(f"| 720p30, {seconds} s | {frames} | {rss:.0f} MiB | {pss:.0f} MiB | {wall:.1f} s |")

@@ -25,7 +25,16 @@ MAX_TILE_HEIGHT = 4 * TILE_WIDTH
 LABEL_HEIGHT = 18
 RgbTile = npt.NDArray[np.uint8]
 Tile = tuple[float, RgbTile]  # (offset in seconds within the output, picture)
-Thumbnail = tuple[int, float, RgbTile]  # (the frame's number in the output, offset, picture)
+# (the frame's number in the output, offset, picture): kept as I420, TILE_WIDTH wide, half the
+# bytes of RGB, and converted only if it is shown.
+Thumbnail = tuple[int, float, npt.NDArray[np.uint8]]
+
+
+def tile_height(width: int, height: int, pixel_aspect: float = 1.0) -> int:
+    """A tile's height for a picture of `width` x `height` pixels of that shape (a pixel's width
+    / height as shown): even, as I420 needs, and at most MAX_TILE_HEIGHT."""
+    shown = round(height * TILE_WIDTH / (width * pixel_aspect) / 2) * 2
+    return min(max(2, shown), MAX_TILE_HEIGHT)
 
 
 class ContactSheet:
@@ -52,22 +61,15 @@ class ContactSheet:
             del self.thumbnails[1::2]
             self._step *= 2
 
-    def _thumbnail(self, yuv: Planes) -> RgbTile:
-        """Scaled plane by plane, then converted: two and a half times cheaper than converting
-        the whole frame (a sheet converts 48 frames, and 24 more each time its step doubles)."""
+    def _thumbnail(self, yuv: Planes) -> npt.NDArray[np.uint8]:
+        """The frame scaled plane by plane to an I420 picture TILE_WIDTH wide."""
         height, width = yuv[0].shape
-        shown = round(height * TILE_WIDTH / (width * self.pixel_aspect))
-        tile_height = min(max(2, shown), MAX_TILE_HEIGHT)
-        even = tile_height + tile_height % 2  # I420's chroma has half the rows
+        rows = tile_height(width, height, self.pixel_aspect)
         planes = [
-            cv2.resize(plane, (TILE_WIDTH // scale, even // scale), interpolation=cv2.INTER_AREA)
+            cv2.resize(plane, (TILE_WIDTH // scale, rows // scale), interpolation=cv2.INTER_AREA)
             for plane, scale in zip(yuv, (1, 2, 2), strict=True)
         ]
-        i420 = np.concatenate([plane.reshape(-1) for plane in planes]).reshape(-1, TILE_WIDTH)
-        rgb = cv2.cvtColor(i420, cv2.COLOR_YUV2RGB_I420)
-        if even != tile_height:
-            rgb = cv2.resize(rgb, (TILE_WIDTH, tile_height), interpolation=cv2.INTER_AREA)
-        return np.asarray(rgb, dtype=np.uint8)
+        return np.concatenate([plane.reshape(-1) for plane in planes]).reshape(-1, TILE_WIDTH)
 
 
 def pick(thumbnails: Iterable[Thumbnail], frames: int, tiles: int = TILES) -> list[Tile]:
@@ -81,8 +83,9 @@ def pick(thumbnails: Iterable[Thumbnail], frames: int, tiles: int = TILES) -> li
     shown = min(tiles, frames)
     for i in range(shown):
         target = i * frames / shown
-        number, offset, picture = min(kept, key=lambda thumbnail: abs(thumbnail[0] - target))
-        chosen.setdefault(number, (offset, picture))
+        number, offset, i420 = min(kept, key=lambda thumbnail: abs(thumbnail[0] - target))
+        if number not in chosen:
+            chosen[number] = (offset, np.asarray(cv2.cvtColor(i420, cv2.COLOR_YUV2RGB_I420)))
     return list(chosen.values())
 
 
@@ -90,14 +93,14 @@ def save_contact_sheet(tiles: Sequence[Tile], path: Path) -> None:
     """Write the tiles as a labelled grid PNG atomically (temporary name, then rename)."""
     if not tiles:
         return
-    tile_height = tiles[0][1].shape[0]
+    height = tiles[0][1].shape[0]
     columns = min(COLUMNS, len(tiles))
     rows = -(-len(tiles) // columns)
-    sheet = Image.new("RGB", (columns * TILE_WIDTH, rows * (tile_height + LABEL_HEIGHT)), "white")
+    sheet = Image.new("RGB", (columns * TILE_WIDTH, rows * (height + LABEL_HEIGHT)), "white")
     draw = ImageDraw.Draw(sheet)
     for index, (offset, tile) in enumerate(tiles):
         x = (index % columns) * TILE_WIDTH
-        y = (index // columns) * (tile_height + LABEL_HEIGHT)
+        y = (index // columns) * (height + LABEL_HEIGHT)
         sheet.paste(Image.fromarray(tile), (x, y + LABEL_HEIGHT))
         millis = round((offset % 1) * 1000)
         draw.text((x + 4, y + 3), f"{timecode(offset)}.{millis:03d}", fill="black")

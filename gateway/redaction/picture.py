@@ -11,13 +11,14 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+import cv2
 import numpy as np
 import PIL
 from PIL import Image, ImageOps, UnidentifiedImageError, WebPImagePlugin
 from PIL.ImageFile import ImageFile
 from PIL.JpegImagePlugin import JpegImageFile
 
-from gateway.redaction.contact_sheet import MAX_TILE_HEIGHT, TILE_WIDTH
+from gateway.redaction.contact_sheet import TILE_WIDTH, tile_height
 from gateway.redaction.detectors.base import DetectionKind, Detector, RgbImage, run_detector
 from gateway.redaction.errors import InputError
 from gateway.redaction.execution import Outcome
@@ -125,8 +126,8 @@ def redact_picture(
     if mask is not None:
         pixels[mask] = 0
     _write_png(pixels, output)
-    tile_height = min(max(2, height * TILE_WIDTH // width), MAX_TILE_HEIGHT)
-    thumbnail = np.asarray(Image.fromarray(pixels).resize((TILE_WIDTH, tile_height)), np.uint8)
+    tile = np.asarray(Image.fromarray(pixels).resize((TILE_WIDTH, tile_height(width, height))))
+    thumbnail = np.asarray(cv2.cvtColor(tile, cv2.COLOR_RGB2YUV_I420), np.uint8)
     versions: dict[str, str] = {"pillow": PIL.__version__}
     for detector in detectors:
         versions |= detector.versions()

@@ -46,7 +46,8 @@ def test_a_clip_of_an_extreme_shape_gets_thumbnails_of_a_bounded_size() -> None:
     # 320 x 14 million pixels.
     sheet = ContactSheet(pixel_aspect=1 / 60000)
     sheet.offer(0.0, PLANES)
-    assert sheet.thumbnails[0][2].shape == (MAX_TILE_HEIGHT, TILE_WIDTH, 3)
+    assert sheet.thumbnails[0][2].shape == (MAX_TILE_HEIGHT * 3 // 2, TILE_WIDTH)  # I420
+    assert pick(sheet.thumbnails, 1)[0][1].shape == (MAX_TILE_HEIGHT, TILE_WIDTH, 3)
 
 
 def sheet_of(path: Path) -> tuple[tuple[int, int], bytes]:
