@@ -5,6 +5,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
+from typing import Self
 
 from gateway.redaction.contact_sheet import ContactSheet, Thumbnail
 from gateway.redaction.cover_plan import CoverPlanner
@@ -48,6 +49,16 @@ class EmptyWindowError(RedactionError):
     def __init__(self, message: str = "The requested window contains no video frames.") -> None:
         super().__init__(message)
 
+    @classmethod
+    def past_the_end(cls, start_s: float | None, length_s: float | None) -> Self:
+        """The error for an empty window, saying so when it starts after the clip's end."""
+        if start_s is None or length_s is None or start_s < length_s:
+            return cls()
+        return cls(
+            f"The requested window starts {start_s:g} s into the clip, but the clip is "
+            f"{length_s:g} s long: the window contains no video frames."
+        )
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -86,7 +97,7 @@ def execute(
                 run.push(decoded)
             run.finish()
             if writer.frames == 0:
-                raise EmptyWindowError
+                raise EmptyWindowError.past_the_end(window.start_s, info.declared_duration_s)
             writer.commit()
             return Outcome(
                 frames=run.frames,

@@ -258,7 +258,7 @@ def test_huge_resolution_is_refused(make_clip: MakeClip, tmp_path: Path) -> None
             {"masks": (((0.1, 0.1), (0.5, 0.1), (0.5, 0.0), (0.5, 0.05), (0.9, 0.1), (0.5, 0.9)),)},
             "edges 2 and 4 cross or touch",
         ),
-        ({"start_s": 10.0}, "no video frames"),
+        ({"start_s": 10.0}, r"starts 10 s into the clip, but the clip is 1 s long: .*no video"),
     ],
 )
 def test_bad_job_options(
