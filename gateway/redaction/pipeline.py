@@ -209,6 +209,10 @@ def _check_paths(job: RedactionJob) -> None:
             continue
         if not path.name or path.is_dir():
             raise RedactionError(f"The {what} must be a file name, not a folder.")
+        if path.exists() and not path.is_file():  # the file would replace it
+            raise RedactionError(
+                f"The {what} must be a file name, not a device, a pipe or a socket."
+            )
         if not path.parent.is_dir():
             raise RedactionError(f"The folder for the {what} does not exist.")
         if not os.access(path.parent, os.W_OK | os.X_OK):

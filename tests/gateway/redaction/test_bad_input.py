@@ -1,6 +1,7 @@
 """Bad input gets a clear RedactionError (or a correct result) and never leaves an output file."""
 
 import os
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -44,6 +45,9 @@ def test_a_folder_or_a_pipe_as_input_is_refused_at_once(tmp_path: Path) -> None:
         ("missing/redacted.mp4", "p.png", "folder for the redacted clip does not exist"),
         ("redacted.mp4", "missing/p.png", "folder for the preview does not exist"),
         ("x" * 240 + ".mp4", "p.png", "redacted clip's file name is too long"),  # with .partial
+        # A device, pipe or socket would be replaced by the file (/dev/null, when run as root).
+        ("pipe", "p.png", "redacted clip must be a file name, not a device, a pipe or a socket"),
+        ("redacted.mp4", "pipe", "preview must be a file name, not a device, a pipe or a socket"),
     ],
 )
 def test_bad_output_and_preview_paths_are_refused_before_anything_is_written(
@@ -52,6 +56,7 @@ def test_bad_output_and_preview_paths_are_refused_before_anything_is_written(
     src = make_clip(frames=5)
     folder = tmp_path / "out"
     (folder / "sub").mkdir(parents=True)
+    os.mkfifo(folder / "pipe")
     job = RedactionJob(
         src,
         folder / output if output else Path(output),
@@ -60,7 +65,8 @@ def test_bad_output_and_preview_paths_are_refused_before_anything_is_written(
     )
     with pytest.raises(RedactionError, match=match):
         redact(job)
-    assert list(folder.iterdir()) == [folder / "sub"]
+    assert sorted(p.name for p in folder.iterdir()) == ["pipe", "sub"]
+    assert stat.S_ISFIFO((folder / "pipe").lstat().st_mode)
 
 
 def test_zero_length_file(tmp_path: Path) -> None:
