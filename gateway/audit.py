@@ -154,7 +154,20 @@ class AuditLog:
         return [_entry_from_row(row) for row in rows]
 
     def export(self, path: Path) -> int:
-        """Write entries then checkpoints as JSON Lines, atomically; return the entry count."""
+        """Write entries then checkpoints as JSON Lines, atomically; return the entry count.
+        AuditError, with nothing written, for a path that is no file's (a folder, a device, a
+        pipe: the export would replace it) or that cannot be written."""
+        if path.exists() and not path.is_file():
+            kind = "a folder" if path.is_dir() else "a device, a pipe or a socket"
+            raise AuditError(f"{path} is {kind}; name a file to export to")
+        if not path.parent.is_dir():
+            raise AuditError(f"the folder {path.parent} does not exist")
+        try:
+            return self._export(path)
+        except OSError as err:
+            raise AuditError(f"cannot write {path}: {err.strerror or err}") from err
+
+    def _export(self, path: Path) -> int:
         with transaction(self._db_path) as db:
             rows = db.execute("SELECT * FROM audit_entries ORDER BY seq").fetchall()
             checkpoints = db.execute(_CHECKPOINTS).fetchall()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import sqlite3
+import stat
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +22,7 @@ from gateway.audit import (
     verify_database,
     verify_export,
 )
-from gateway.auditchain import GENESIS_HASH, entry_hash
+from gateway.auditchain import GENESIS_HASH, AuditError, entry_hash
 from protocol.signing import Domain, encode_public_key, sign, verify
 
 T0 = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
@@ -284,6 +286,27 @@ def test_export_round_trips(log: AuditLog, device_key: Ed25519PrivateKey, tmp_pa
     assert result.ok, result.problems
     assert (result.entries, result.checkpoints) == (6, 2)
     assert list(out.parent.iterdir()) == [out]  # no temporary file left behind
+
+
+def test_export_to_a_folder_a_pipe_or_nowhere_is_refused_and_writes_nothing(
+    log: AuditLog, tmp_path: Path
+) -> None:
+    # A pipe or a device would be replaced by the file (/dev/null, when run as root); a folder
+    # or a missing one stopped the command with a traceback.
+    fill(log, 2)
+    folder = tmp_path / "export"
+    folder.mkdir()
+    pipe = folder / "pipe"
+    os.mkfifo(pipe)
+    for path, message in [
+        (pipe, "is a device, a pipe or a socket; name a file"),
+        (folder, "is a folder; name a file"),
+        (folder / "missing" / "audit.jsonl", "folder .* does not exist"),
+    ]:
+        with pytest.raises(AuditError, match=message):
+            log.export(path)
+    assert stat.S_ISFIFO(pipe.lstat().st_mode)
+    assert [p.name for p in folder.iterdir()] == ["pipe"]
 
 
 def test_reordered_export_is_caught(
