@@ -44,9 +44,8 @@ class ContactSheet:
     be known: a camera that records on motion leaves gaps of minutes between its frames, and
     the sheet shows what it recorded."""
 
-    def __init__(self, pixel_aspect: float = 1.0, tiles: int = TILES) -> None:
+    def __init__(self, pixel_aspect: float = 1.0) -> None:
         self.pixel_aspect = pixel_aspect  # a pixel's width / height as shown
-        self.tiles = tiles
         self.thumbnails: list[Thumbnail] = []
         self._step, self._offered = 1, 0
 
@@ -57,7 +56,7 @@ class ContactSheet:
         if number % self._step:
             return
         self.thumbnails.append((number, offset_s, self._thumbnail(yuv)))
-        if len(self.thumbnails) >= KEPT * self.tiles:
+        if len(self.thumbnails) >= KEPT * TILES:
             del self.thumbnails[1::2]
             self._step *= 2
 
@@ -72,15 +71,15 @@ class ContactSheet:
         return np.concatenate([plane.reshape(-1) for plane in planes]).reshape(-1, TILE_WIDTH)
 
 
-def pick(thumbnails: Iterable[Thumbnail], frames: int, tiles: int = TILES) -> list[Tile]:
-    """The sheet's tiles: for each of `tiles` frame numbers evenly spaced over the `frames` of
+def pick(thumbnails: Iterable[Thumbnail], frames: int) -> list[Tile]:
+    """The sheet's tiles: for each of TILES frame numbers evenly spaced over the `frames` of
     the output (each frame of a shorter clip), the thumbnail nearest to it. The segments'
     thumbnails, joined, are chosen from together."""
     kept = list(thumbnails)
     if not kept:
         return []
     chosen: dict[int, Tile] = {}
-    shown = min(tiles, frames)
+    shown = min(TILES, frames)
     for i in range(shown):
         target = i * frames / shown
         number, offset, i420 = min(kept, key=lambda thumbnail: abs(thumbnail[0] - target))
