@@ -220,15 +220,13 @@ def _stop_when_stalled(
 ) -> None:
     """End this process with a reason, and without the job's partial files, once the job has
     gone `stall_s` without progress (the process's threads cannot be stopped otherwise)."""
-    from gateway.redaction.video_output import remove_partials
+    from gateway.redaction.pipeline import remove_partial_files
     from gateway.watchdog import quiet_s
 
     while not done.wait(min(1.0, stall_s / 4)):
         quiet = quiet_s()
         if quiet is not None and quiet >= stall_s:
-            for target in (job.output, job.preview):
-                if target is not None:
-                    remove_partials(target)
+            remove_partial_files(job)
             shutil.rmtree(folder, ignore_errors=True)
             off_the_bar = "\n" if sys.stderr.isatty() else ""
             print(f"{off_the_bar}redact: {_stalled(stall_s)}", file=sys.stderr, flush=True)

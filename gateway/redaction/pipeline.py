@@ -98,12 +98,17 @@ def check_models(models: Models) -> None:
 
 def remove_leftovers(job: RedactionJob) -> None:
     """Delete what a redaction killed mid-job (by its time limit or the kernel) left behind,
-    where `redact` had no chance to: the hidden partial files of its clip (the encoder's and
-    the segments') and contact sheet, and the clip it may have been hashing."""
+    where `redact` had no chance to: its partial files, and the clip it may have been hashing."""
+    remove_partial_files(job)
+    job.output.unlink(missing_ok=True)
+
+
+def remove_partial_files(job: RedactionJob) -> None:
+    """Delete the hidden partial files of a redaction stopped mid-job: its clip's (the
+    encoder's and the segments') and its contact sheet's."""
     for target in (job.output, job.preview):
         if target is not None:
             remove_partials(target)
-    job.output.unlink(missing_ok=True)
 
 
 def redact_with(
