@@ -63,7 +63,7 @@ def run(name: str, shift: int, workdir: Path) -> dict[str, Any]:
     out = workdir / f"{spec.name}.schedules.{os.getpid()}.mp4"  # runs side by side: one each
     settings = DetectionSettings()
     start = round(settings.lead_in_s * FPS) + shift
-    window = Window(clip, out, start / FPS if start else None, None, ())
+    window = Window(clip, out, start / FPS, None, ())
     try:
         execute(window, build_detectors(Profile.STANDARD, settings=settings), settings)
         return measure(clip, out, truth, skip=start).summary()

@@ -175,9 +175,12 @@ class ClipReader:
             hours, minutes, secs = match.groups()
             end = Fraction(int(hours) * 3600 + int(minutes) * 60) + Fraction(secs)
         elif container.duration and len(container.streams) == 1:
-            start = container.start_time if container.start_time is not None else first * 10**6
             if container.format.name.startswith("matroska"):
                 start = 0  # the segment's duration: its end, its timeline counted from zero
+            elif container.start_time is not None:
+                start = container.start_time
+            else:
+                start = first * 10**6
             end = Fraction(start + container.duration, 10**6)
         else:
             return None
