@@ -7,12 +7,16 @@ it fires it writes every thread's stack to the job's file and ends the process (
 The job's loops call `alive()` as they go (decoding, joining, hashing), which starts the stall
 period again, never past the job's deadline. A watched job's own worker processes are watched
 the same way (pass them `current()`), so a process waiting for them is alive while they are
-(`result`).
+(`result`): each process of the job touches the job's stacks file when its watchdog starts or
+starts again, and the one waiting takes a newer modification time for its workers' progress. A
+worker that can no longer run at all (stopped, or frozen by a debugger) then stops the job as
+one that hangs does, where its own watchdog, a thread of the stopped process, cannot.
 """
 
 from __future__ import annotations
 
 import faulthandler
+import os
 import re
 import time
 from collections.abc import Callable
@@ -36,7 +40,11 @@ class Watch:
     def rearm_s(self) -> float:
         """How often `alive` starts the stall period again: a job is ended between `stall_s`
         less this and `stall_s` after its last progress."""
-        return REARM_S if self.stall_s is None else min(REARM_S, self.stall_s / 2)
+        return _rearm_s(self.stall_s)
+
+
+def _rearm_s(stall_s: float | None) -> float:
+    return REARM_S if stall_s is None else min(REARM_S, stall_s / 2)
 
 
 class _Armed:
@@ -45,12 +53,17 @@ class _Armed:
         self.arm()
         self.progress_at = self.at  # the last `alive()`
 
-    def arm(self) -> None:
+    def arm(self, *, waiting: bool = False) -> None:
+        """Start the stall period again. A process `waiting` for its workers touches nothing
+        (its touch would pass for theirs), and gives them a little longer than their own
+        watchdogs do, so that a worker that hangs is the one that writes where."""
         self.at = time.monotonic()
         wait = self.watch.deadline - self.at
         if self.watch.stall_s is not None:
-            wait = min(wait, self.watch.stall_s)
+            wait = min(wait, self.watch.stall_s + (self.watch.rearm_s if waiting else 0.0))
         faulthandler.dump_traceback_later(max(wait, 1e-6), exit=True, file=self.out)
+        if not waiting:
+            os.utime(self.out.fileno())
 
 
 _armed: _Armed | None = None
@@ -98,20 +111,33 @@ def current() -> Watch | None:
 
 
 def result[R](future: Future[R]) -> R:
-    """The result of a job that a watched worker process runs; alive while it runs."""
-    every = REARM_S if _armed is None else _armed.watch.rearm_s
+    """The result of a job that a watched worker process runs; alive while the worker makes
+    progress (its watchdog touched the job's stacks file since this process last looked)."""
+    armed = _armed
+    if armed is None:
+        return future.result()
+    heard = _last_touched(armed)
     while True:
         try:
-            return future.result(timeout=every)
+            return future.result(timeout=armed.watch.rearm_s)
         except TimeoutError:
-            alive()
+            if (touched := _last_touched(armed)) != heard:
+                heard = touched
+                armed.progress_at = time.monotonic()
+                armed.arm(waiting=True)
+
+
+def _last_touched(armed: _Armed) -> int:
+    return os.fstat(armed.out.fileno()).st_mtime_ns
 
 
 def stalled(stacks: str, stall_s: float | None) -> bool:
     """Whether the watchdog that wrote `stacks` fired for want of progress, not at the deadline:
-    its header names the wait it was armed with, `stall_s` unless the deadline came sooner."""
+    its header names the wait it was armed with, `stall_s` (a little more in a process waiting
+    for its workers) unless the deadline came sooner."""
     found = re.match(r"Timeout \((\d+):(\d\d):(\d\d(?:\.\d+)?)\)!", stacks)
     if found is None or stall_s is None:
         return False
     hours, minutes, seconds = found.groups()
-    return abs(int(hours) * 3600 + int(minutes) * 60 + float(seconds) - stall_s) < 1e-5
+    waited = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    return any(abs(waited - wait) < 1e-5 for wait in (stall_s, stall_s + _rearm_s(stall_s)))

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
@@ -164,24 +164,56 @@ async def test_a_job_is_stopped_when_it_stops_making_progress_or_at_its_time_lim
     assert f"in {stood_in}" in stopped.value.stacks
 
 
-def _own_worker_alive_for_then_stuck(seconds: float) -> None:
+def _in_own_worker(fn: Callable[..., object], *args: object) -> None:
     # As segments.run_segments does: the job's own worker runs under the job's watch.
     context = multiprocessing.get_context("forkserver")
     with worker_pool(1, context) as own:
-        job = own.submit(watchdog.run_watched, watchdog.current(), _alive_for_then_stuck, seconds)
-        watchdog.result(job)
+        watchdog.result(own.submit(watchdog.run_watched, watchdog.current(), fn, *args))
 
 
 async def test_a_jobs_own_worker_process_is_watched_too(pool: RestartingPool) -> None:
     started = time.monotonic()
     with pytest.raises(TimeLimitExceeded) as stopped:
         await asyncio.wait_for(
-            run_in_worker(pool, 50, _own_worker_alive_for_then_stuck, 3.0, stall_s=1.0), 60
+            run_in_worker(pool, 50, _in_own_worker, _alive_for_then_stuck, 3.0, stall_s=1.0), 60
         )
     # The job waited on its worker for longer than its stall limit without being stopped; the
     # worker's own watchdog stopped it when it hung, and wrote where.
     assert 3.0 < time.monotonic() - started < 30
     assert stopped.value.stalled and "in _stuck_in_c" in stopped.value.stacks
+
+
+def _alive_for_then_stopped(seconds: float, pid_file: Path) -> None:
+    pid_file.write_text(str(os.getpid()))
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        time.sleep(0.1)
+        watchdog.alive()
+    os.kill(os.getpid(), signal.SIGSTOP)  # its watchdog, a thread of this process, stops too
+
+
+async def test_a_jobs_own_worker_that_can_no_longer_run_stops_the_job(
+    pool: RestartingPool, tmp_path: Path
+) -> None:
+    # The job took waiting for its worker for progress, and waited on a stopped one for ever.
+    pid_file = tmp_path / "worker"
+    started = time.monotonic()
+    try:
+        with pytest.raises(TimeLimitExceeded) as stopped:
+            await asyncio.wait_for(
+                run_in_worker(
+                    pool, 50, _in_own_worker, _alive_for_then_stopped, 2.0, pid_file, stall_s=1.0
+                ),
+                30,
+            )
+    finally:
+        worker = int(pid_file.read_text())
+        if alive(worker):
+            os.kill(worker, signal.SIGKILL)  # not to leave it stopped when this fails
+    # Stopped as a job that hangs is, where it waited, and the stopped worker died with it.
+    assert 2.0 < time.monotonic() - started < 20
+    assert stopped.value.stalled and "in result" in stopped.value.stacks
+    assert gone(worker)
 
 
 def _die_soon() -> None:

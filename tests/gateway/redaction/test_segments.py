@@ -22,6 +22,7 @@ from tests.gateway.redaction.conftest import (
     redacting_in_two_processes,
 )
 from tests.gateway.redaction.test_contact_sheet import SHEET_SIZE, sheet_of
+from tests.gateway.test_workers import gone
 
 # A motion-triggered camera's clip: 100 frames at 0-3.3 s, nothing for a minute, 100 at 60-63.3 s.
 GAP = [*range(100), *range(1800, 1900)]
@@ -147,10 +148,7 @@ def test_a_killed_job_leaves_no_fork_server_or_worker_running(
     assert len(fork_servers_of(below)) >= 2  # the server and its worker
     process.kill()
     process.communicate()
-    deadline = time.monotonic() + 10
-    while any(alive(pid) for pid in below) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    left = [pid for pid in below if alive(pid)]
+    left = [pid for pid in below if not gone(pid)]
     for pid in left:  # not to leave them running when this fails
         os.kill(pid, signal.SIGKILL)
     assert left == []
@@ -171,6 +169,33 @@ def test_a_segment_process_killed_mid_job_fails_the_command_with_a_reason(
         "nothing was written."
     ]
     assert list(out.iterdir()) == []
+
+
+def test_a_segment_process_that_can_no_longer_run_stops_the_command_at_its_stall_limit(
+    make_clip: MakeClip, tmp_path: Path
+) -> None:
+    # A stopped process's watchdog is a thread of it, stopped too; `redact` took waiting for
+    # it for progress and waited for ever.
+    out = tmp_path / "out"
+    out.mkdir()
+    process = redacting_in_two_processes(make_clip(frames=1800), out, "--stall-limit", "2")
+    below = descendants(process.pid)
+    servers = fork_servers_of(below)
+    worker = next(pid for pid in servers if parent_of(pid) in servers)
+    os.kill(worker, signal.SIGSTOP)
+    try:
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        for pid in [process.pid, *below]:  # not to leave them running when this fails
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+    assert process.returncode == 1
+    assert stderr.decode().splitlines() == [
+        "redact: The redaction made no progress for 2 s (a detector, the decoder or the disk "
+        "hung) and was stopped; nothing was written."
+    ]
+    assert list(out.iterdir()) == []
+    assert all(gone(pid) for pid in below)
 
 
 def parent_of(pid: int) -> int:
