@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
+from fractions import Fraction
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -80,6 +81,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--preview", type=Path, metavar="PNG", help="write a contact sheet")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
     parser.add_argument(
+        "--fps",
+        type=_frame_rate,
+        metavar="RATE",
+        help="the frame rate of a raw stream without timestamps (MJPEG, H.264 or HEVC), "
+        "e.g. 10 or 30000/1001; FFmpeg assumes 25 where the stream states none",
+    )
+    parser.add_argument(
         "--stall-limit",
         type=_positive_seconds,
         default=DEFAULT_TIME_LIMIT.stall_s,
@@ -131,6 +139,15 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def _frame_rate(text: str) -> Fraction:
+    try:
+        return Fraction(text.strip())
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a frame rate (frames a second, such as 10 or 30000/1001)"
+        ) from None
+
+
 def run_redact(args: argparse.Namespace) -> int:
     """Run one job from parsed arguments; 0 on success, 1 with a message on failure."""
     # Loaded here, not at the top: NumPy, OpenCV, PyAV and onnxruntime take a third of a second
@@ -146,6 +163,7 @@ def run_redact(args: argparse.Namespace) -> int:
         profile=args.profile,
         preview=args.preview,
         models=models_from(args),
+        fps=args.fps,
     )
     # Stopped by `kill` or `timeout` (SIGTERM), it cleans up as on Ctrl-C: no partial files.
     signal.signal(signal.SIGTERM, _terminated)

@@ -32,7 +32,7 @@ Progress = Callable[[float], None]
 @dataclass(frozen=True)
 class Window:
     """What to redact: the input, the output, the window and the privacy masks; `preview`: keep
-    thumbnails for a contact sheet."""
+    thumbnails for a contact sheet; `fps`: the frame rate of a raw stream without timestamps."""
 
     input_path: Path
     output: Path
@@ -40,6 +40,7 @@ class Window:
     end_s: float | None
     masks: tuple[Polygon, ...]
     preview: bool = False
+    fps: Fraction | None = None
 
 
 class EmptyWindowError(RedactionError):
@@ -83,7 +84,7 @@ def execute(
     progress: Progress | None = None,
 ) -> Outcome:
     """Redact one window into `window.output`; the file exists only if this returns."""
-    with ClipReader(window.input_path) as reader:
+    with ClipReader(window.input_path, window.fps) as reader:
         info = reader.info
         run = _Run(window, info, detectors, settings, progress)
         with ClipWriter(

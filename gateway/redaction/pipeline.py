@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import av
 
 from gateway.redaction.contact_sheet import pick, save_contact_sheet
 from gateway.redaction.detectors.base import Detector
-from gateway.redaction.errors import RedactionError
+from gateway.redaction.errors import InputError, RedactionError
 from gateway.redaction.execution import Outcome, Window, execute
 from gateway.redaction.picture import is_picture, redact_picture
 from gateway.redaction.profiles import (
@@ -32,6 +33,9 @@ __all__ = ["Polygon", "RedactionError", "RedactionJob", "RedactionReport", "reda
 
 Progress = Callable[[float], None]
 MAX_TIME_S = 1e9  # past this, a time no longer fits FFmpeg's seek (1e15 s overflowed it)
+# A frame rate given for a raw stream: from one frame in 1000 s (a time-lapse) to high-speed
+# cameras' 960 frames a second.
+FPS_RANGE = (Fraction(1, 1000), Fraction(1000))
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class RedactionJob:
     profile: str = "standard"  # "standard" = faces + plates + masks; "masks-only" = no detectors
     preview: Path | None = None  # contact-sheet PNG of redacted frames
     models: Models = BUNDLED  # model files replacing the bundled ones
+    fps: Fraction | None = None  # the frame rate of a raw stream, which carries no timestamps
 
 
 @dataclass(frozen=True)
@@ -129,7 +134,8 @@ def redact_with(
 
 
 def _window(job: RedactionJob) -> Window:
-    return Window(job.input, job.output, job.start_s, job.end_s, job.masks, job.preview is not None)
+    preview = job.preview is not None
+    return Window(job.input, job.output, job.start_s, job.end_s, job.masks, preview, job.fps)
 
 
 def _finish(job: RedactionJob, outcome: Outcome, started: float) -> RedactionReport:
@@ -196,7 +202,15 @@ def _check_job(job: RedactionJob) -> Profile:
             validate_polygon(polygon)
         except ValueError as exc:
             raise RedactionError(f"Bad privacy mask: {exc}.") from None
+    if job.fps is not None and not FPS_RANGE[0] <= job.fps <= FPS_RANGE[1]:
+        low, high = (float(rate) for rate in FPS_RANGE)
+        raise RedactionError(f"The frame rate must be {low:g} to {high:g} frames a second.")
     _check_paths(job)
+    if job.fps is not None and is_picture(job.input):
+        raise InputError(
+            "The input is a still picture; a frame rate can be given only for a raw stream, "
+            "which has no timestamps (MJPEG, H.264 or HEVC)."
+        )
     return profile
 
 

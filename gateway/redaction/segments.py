@@ -42,7 +42,7 @@ def plan_segments(window: Window, workers: int, lead_in_s: float = 0.0) -> list[
     workers = min(workers, os.cpu_count() or 1)
     if workers < 2:
         return [window]
-    with ClipReader(window.input_path) as reader:
+    with ClipReader(window.input_path, window.fps) as reader:
         declared = reader.info.declared_duration_s
     start = window.start_s or 0.0
     end = window.end_s if window.end_s is not None else declared

@@ -28,8 +28,8 @@ TRUNCATION_SLACK_S = 1.0
 # A timestamp this far behind the previous frame's starts a new timeline (recordings joined
 # end to end); shorter steps back are repeated timestamps, and the frame is timed a frame later.
 TIMESTAMP_RESTART_S = 1.0
-# FFmpeg's AVFMT_NOTIMESTAMPS: a raw stream (.h264, .hevc, as cheap recorders export), timed
-# only by its frame rate, which its demuxer assumes (25 fps) where the codec states it.
+# FFmpeg's AVFMT_NOTIMESTAMPS: a raw stream (.h264, .hevc, .mjpeg, as cheap recorders export),
+# timed only by its frame rate: the one its codec states, else the one its demuxer assumes (25).
 NO_TIMESTAMPS = 0x0080
 # MPEG-PS stamps only some frames: after a seek it gives a keyframe the timestamp of a frame
 # after it, so it is read from the start (as a raw stream is), and FFmpeg guesses its length
@@ -63,6 +63,9 @@ class ClipInfo:
     # How the YUV values map to colour (FFmpeg's colorspace, primaries and transfer codes; 2 is
     # unspecified): an SD matrix unmarked in HD output would be read as BT.709, shifting hues.
     colour: tuple[int, int, int] = (2, 2, 2)
+    # A raw stream that states no frame rate (MJPEG, H.264 without timing), timed at the 25 fps
+    # its demuxer assumes: no window can be cut from it by time.
+    rate_assumed: bool = False
 
     @property
     def even_size(self) -> tuple[int, int]:
@@ -76,19 +79,25 @@ def seconds(value: float | None) -> Fraction | None:
 
 
 class ClipReader:
-    """An opened input clip; use as a context manager so the file is always closed."""
+    """An opened input clip; use as a context manager so the file is always closed. `fps`: the
+    frame rate of a raw stream, which carries no timestamps (InputError for any other clip)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, fps: Fraction | None = None) -> None:
         if not path.exists():
             raise InputError("The clip file does not exist.")
         if not path.is_file():  # opening a pipe would wait for a writer, maybe for ever
             raise InputError("The input is not a clip file (it is a folder, a pipe or a device).")
         if path.stat().st_size == 0:
             raise InputError("The clip file is empty (0 bytes); export the recording again.")
-        self._path = path
+        self._path, self._fps = path, fps
         self._container = self._open()
         self._raw = bool(self._container.format.flags & NO_TIMESTAMPS)
         try:
+            if fps is not None and not self._raw:
+                raise InputError(
+                    "The clip carries its own timestamps; a frame rate can be given only for a "
+                    "raw stream, which has none (MJPEG, H.264 or HEVC)."
+                )
             self._stream = _recording(self._container)
             self.info = self._probe()
         except BaseException:
@@ -138,20 +147,25 @@ class ClipReader:
             pixel_aspect = 1 / pixel_aspect
         codec = stream.codec_context
         colour = (codec.colorspace, codec.color_primaries, codec.color_trc)
-        rational = stream.time_base or Fraction(1, 90_000)
-        time_base = Fraction(rational.numerator, rational.denominator)
-        first_pts = first.pts if first.pts is not None else 0
+        rate = self._fps or frame_rate(stream, self._raw)
+        if self._raw:  # frames are timed by their number (`frames`), on a clock of the rate's
+            time_base, first_pts = raw_time_base(rate), 0
+        else:
+            rational = stream.time_base or Fraction(1, 90_000)
+            time_base = Fraction(rational.numerator, rational.denominator)
+            first_pts = first.pts if first.pts is not None else 0
         return ClipInfo(
             width=first.height if turns % 2 else first.width,
             height=first.width if turns % 2 else first.height,
             time_base=time_base,
             first_pts=first_pts,
-            rate=frame_rate(stream, self._raw),
+            rate=rate,
             declared_duration_s=self._declared_length(first_pts * time_base),
             turns=turns,
             mirrored=mirrored,
             pixel_aspect=pixel_aspect,
             colour=colour,
+            rate_assumed=self._raw and self._fps is None and not codec.framerate,
         )
 
     def _declared_length(self, first: Fraction) -> float | None:
@@ -202,6 +216,13 @@ class ClipReader:
     def frames(self, start_s: float | None, end_s: float | None) -> Iterator[DecodedFrame]:
         """Frames with start <= offset < end, in order, with strictly increasing timestamps."""
         info = self.info
+        if info.rate_assumed and (start_s is not None or end_s is not None):
+            raise InputError(
+                "The clip is a raw stream that carries neither timestamps nor a frame rate "
+                f"(it would be timed at an assumed {float(info.rate):g} frames a second), so no "
+                "window can be cut from it by time: give its frame rate (redact --fps), or "
+                "export the recording in a container such as MP4."
+            )
         start, end = seconds(start_s), seconds(end_s)
         last_pts: int | None = None
         last_offset = Fraction(0)
@@ -228,7 +249,9 @@ class ClipReader:
                         continue
             for frame in frames:
                 pts = frame.pts
-                if pts is None:  # raw streams, and some frames in MPEG-PS, carry no timestamp
+                # Raw streams carry no timestamps (MJPEG's demuxer makes them up at 25 fps), nor
+                # do some frames in MPEG-PS.
+                if pts is None or self._raw:
                     pts = info.first_pts if last_pts is None else last_pts + step
                 if last_pts is not None and pts <= last_pts:
                     if (last_pts - pts) * info.time_base > TIMESTAMP_RESTART_S:
@@ -260,7 +283,8 @@ class ClipReader:
         benchmark clips); streams without B-frames usually have none to drop.
         """
         context = self._stream.codec_context
-        context.skip_frame = "NONREF" if start else "DEFAULT"
+        # A raw stream's packets carry no timestamps, or made-up ones (MJPEG's): none skipped.
+        context.skip_frame = "NONREF" if start and not self._raw else "DEFAULT"
         for packet in packets:
             alive()  # the job's watchdog: decoding goes on (also before the window)
             if start and (packet.pts is None or self._offset(packet.pts) >= start):
@@ -369,6 +393,15 @@ def frame_rate(stream: av.video.VideoStream, raw: bool) -> Fraction:
     if raw:
         rate = stream.codec_context.framerate or rate
     return Fraction(rate.numerator, rate.denominator)
+
+
+def raw_time_base(rate: Fraction) -> Fraction:
+    """The clock of a raw stream's frames: each frame an exact whole number of ticks, and at
+    least 10000 ticks a second, as FFmpeg's MP4 muxer would choose (a raw demuxer's own clock,
+    1.2 MHz, cannot time 29.97 fps exactly, and overflows the MP4 sample table's 32 bits at
+    rates below a frame a second)."""
+    ticks = rate.numerator * -(-10_000 // rate.numerator)  # a multiple of the numerator
+    return Fraction(1, ticks)
 
 
 def _codec(container: av.container.InputContainer) -> str | None:

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,13 @@ def test_register_sets_a_handler() -> None:
     for bad in ("0", "-1", "soon"):
         with pytest.raises(SystemExit):
             parser.parse_args(["redact", "a.mp4", "b.mp4", "--stall-limit", bad])
+    assert args.fps is None
+    rates = {"10": 10, "29.97": Fraction(2997, 100), "30000/1001": Fraction(30000, 1001)}
+    for text, rate in rates.items():
+        assert parser.parse_args(["redact", "a", "b", "--fps", text]).fps == rate
+    for bad in ("ten", "1/0", "nan", "inf", ""):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["redact", "a.mjpeg", "b.mp4", "--fps", bad])
 
 
 def test_stopped_by_sigterm_it_leaves_no_partial_files(make_clip: MakeClip, tmp_path: Path) -> None:

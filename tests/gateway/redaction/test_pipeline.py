@@ -1,5 +1,6 @@
 """redact(): trimming, stripping, masks, output format (masks-only profile: no detectors)."""
 
+import math
 import multiprocessing
 import os
 import signal
@@ -17,6 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from gateway.redaction.errors import InputError
 from gateway.redaction.pipeline import RedactionError, RedactionJob, redact, remove_leftovers
 from gateway.redaction.regions import Polygon
 from gateway.workers import RestartingPool, TimeLimitExceeded, run_in_worker
@@ -399,6 +401,92 @@ def test_a_raw_h264_stream_is_timed_at_the_rate_its_codec_states(
     # the stream itself says 30, so a 4 s clip came out 4.8 s long and trims missed their frames.
     src = make_clip("clip.h264", frames=120, gop=12, bframes=2, container="h264")
     assert_trimmed_exactly(src, tmp_path / "out.mp4", start, end, 4.0)
+
+
+def raw_mjpeg(make_clip: MakeClip) -> Path:
+    """A doorbell's 4 s at 10 fps as JPEGs one after another: nothing in it says how fast."""
+    return make_clip(
+        "door.mjpeg", frames=40, rate=10, codec="mjpeg", pix_fmt="yuvj420p", container="mjpeg"
+    )
+
+
+@pytest.mark.parametrize(
+    ("source", "fps", "start", "end"),
+    [
+        ("door.mjpeg", Fraction(10), None, None),
+        ("door.mjpeg", Fraction(10), 1.0, 2.5),
+        ("clip.h264", Fraction(10), 1.0, 2.5),  # it states 30 fps, but was recorded at 10
+        ("door.mjpeg", Fraction(30000, 1001), 0.5, 1.0),
+    ],
+    ids=["mjpeg", "mjpeg-window", "h264-window", "mjpeg-29.97"],
+)
+def test_a_raw_stream_is_timed_at_the_frame_rate_given(
+    make_clip: MakeClip,
+    tmp_path: Path,
+    source: str,
+    fps: Fraction,
+    start: float | None,
+    end: float | None,
+) -> None:
+    # FFmpeg's demuxer times JPEGs at 25 fps: a camera's 10 fps recording played 2.5 times too
+    # fast and a window picked the wrong frames, with no way to say otherwise.
+    src = raw_mjpeg(make_clip) if source == "door.mjpeg" else make_clip(source, container="h264")
+    out = tmp_path / "out.mp4"
+    report = redact(RedactionJob(src, out, start, end, profile="masks-only", fps=fps))
+    length = 40 if source == "door.mjpeg" else 60
+    kept = [i for i in range(length) if (start or 0) <= i / fps < (end or math.inf)]
+    frames, times = decode_all(out)
+    assert [read_index(f) for f in frames] == kept
+    assert times == pytest.approx([i / fps for i in range(len(kept))], abs=1e-6)
+    assert report.duration_s == pytest.approx(len(kept) / fps, abs=1e-6)
+
+
+def test_no_window_is_cut_from_a_raw_stream_whose_frame_rate_is_unknown(
+    make_clip: MakeClip, tmp_path: Path
+) -> None:
+    # Cut at the 25 fps FFmpeg assumes, the window 1-2 s would have held the frames of 2.5-5 s.
+    src = raw_mjpeg(make_clip)
+    out = tmp_path / "out.mp4"
+    for start, end in ((1.0, 2.0), (None, 2.0), (0.0, None)):
+        with pytest.raises(InputError, match=r"^The clip is a raw stream that carries neither "
+                           r"timestamps nor a frame rate \(it would be timed at an assumed 25 "
+                           r"frames a second\), so no window can be cut from it by time: give "
+                           r"its frame rate \(redact --fps\)"):  # fmt: skip
+            redact(RedactionJob(src, out, start, end, profile="masks-only"))
+        assert [p.name for p in tmp_path.iterdir()] == ["door.mjpeg"]
+    # The whole of it is still redacted, at that rate.
+    report = redact(RedactionJob(src, out, profile="masks-only"))
+    assert report.frames == 40 and report.duration_s == pytest.approx(1.6)
+
+
+@pytest.mark.parametrize(
+    ("source", "fps", "message"),
+    [
+        ("clip.mp4", Fraction(10), "The clip carries its own timestamps; a frame rate can be "
+         "given only for a raw stream, which has none (MJPEG, H.264 or HEVC)."),
+        ("door.jpg", Fraction(10), "The input is a still picture; a frame rate can be given "
+         "only for a raw stream, which has no timestamps (MJPEG, H.264 or HEVC)."),
+        ("door.mjpeg", Fraction(0), "The frame rate must be 0.001 to 1000 frames a second."),
+        ("door.mjpeg", Fraction(-10), "The frame rate must be 0.001 to 1000 frames a second."),
+        ("door.mjpeg", Fraction(1, 1001), "The frame rate must be 0.001 to 1000 frames a second."),
+        ("door.mjpeg", Fraction(1001), "The frame rate must be 0.001 to 1000 frames a second."),
+    ],
+    ids=["mp4", "picture", "zero", "negative", "too-slow", "too-fast"],
+)  # fmt: skip
+def test_a_frame_rate_that_cannot_apply_is_refused(
+    make_clip: MakeClip, tmp_path: Path, source: str, fps: Fraction, message: str
+) -> None:
+    if source == "door.mjpeg":
+        src = raw_mjpeg(make_clip)
+    elif source == "door.jpg":
+        src = tmp_path / source
+        Image.fromarray(index_frame(0, 320, 240)).save(src)
+    else:
+        src = make_clip(source)
+    with pytest.raises(RedactionError) as refused:
+        redact(RedactionJob(src, tmp_path / "out.mp4", profile="masks-only", fps=fps))
+    assert str(refused.value) == message
+    assert [p.name for p in tmp_path.iterdir()] == [source]
 
 
 @pytest.mark.parametrize(
