@@ -397,9 +397,8 @@ def frame_rate(stream: av.video.VideoStream, raw: bool) -> Fraction:
 
 def raw_time_base(rate: Fraction) -> Fraction:
     """The clock of a raw stream's frames: each frame an exact whole number of ticks, and at
-    least 10000 ticks a second, as FFmpeg's MP4 muxer would choose (a raw demuxer's own clock,
-    1.2 MHz, cannot time 29.97 fps exactly, and overflows the MP4 sample table's 32 bits at
-    rates below a frame a second)."""
+    least 10000 ticks a second, as FFmpeg's MP4 muxer would choose (on a raw demuxer's own
+    clock, 1.2 MHz, 29.97 fps is inexact, and the MP4 muxer fails at 0.002 fps and below)."""
     ticks = rate.numerator * -(-10_000 // rate.numerator)  # a multiple of the numerator
     return Fraction(1, ticks)
 
