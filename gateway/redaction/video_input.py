@@ -249,9 +249,7 @@ class ClipReader:
                         continue
             for frame in frames:
                 pts = frame.pts
-                # Raw streams carry no timestamps (MJPEG's demuxer makes them up at 25 fps), nor
-                # do some frames in MPEG-PS.
-                if pts is None or self._raw:
+                if pts is None:  # raw streams (`_packets`), and some frames in MPEG-PS
                     pts = info.first_pts if last_pts is None else last_pts + step
                 if last_pts is not None and pts <= last_pts:
                     if (last_pts - pts) * info.time_base > TIMESTAMP_RESTART_S:
@@ -283,10 +281,11 @@ class ClipReader:
         benchmark clips); streams without B-frames usually have none to drop.
         """
         context = self._stream.codec_context
-        # A raw stream's packets carry no timestamps, or made-up ones (MJPEG's): none skipped.
-        context.skip_frame = "NONREF" if start and not self._raw else "DEFAULT"
+        context.skip_frame = "NONREF" if start else "DEFAULT"
         for packet in packets:
             alive()  # the job's watchdog: decoding goes on (also before the window)
+            if self._raw:  # timed by number (`frames`): MJPEG's demuxer makes times up at 25 fps
+                packet.pts = packet.dts = None
             if start and (packet.pts is None or self._offset(packet.pts) >= start):
                 context.skip_frame = "DEFAULT"
                 start = None  # from here on every frame is decoded
