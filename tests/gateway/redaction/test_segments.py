@@ -159,9 +159,7 @@ def test_a_segment_process_killed_mid_job_fails_the_command_with_a_reason(
 ) -> None:
     # As the kernel kills a segment worker out of memory: `redact` printed a traceback.
     process, out = busy
-    servers = fork_servers_of(descendants(process.pid))
-    worker = next(pid for pid in servers if parent_of(pid) in servers)
-    os.kill(worker, signal.SIGKILL)
+    os.kill(segment_worker(process.pid), signal.SIGKILL)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 1
     assert stderr.decode().splitlines() == [
@@ -180,9 +178,7 @@ def test_a_segment_process_that_can_no_longer_run_stops_the_command_at_its_stall
     out.mkdir()
     process = redacting_in_two_processes(make_clip(frames=1800), out, "--stall-limit", "2")
     below = descendants(process.pid)
-    servers = fork_servers_of(below)
-    worker = next(pid for pid in servers if parent_of(pid) in servers)
-    os.kill(worker, signal.SIGSTOP)
+    os.kill(segment_worker(process.pid), signal.SIGSTOP)
     try:
         _, stderr = process.communicate(timeout=60)
     finally:
@@ -196,6 +192,12 @@ def test_a_segment_process_that_can_no_longer_run_stops_the_command_at_its_stall
     ]
     assert list(out.iterdir()) == []
     assert all(gone(pid) for pid in below)
+
+
+def segment_worker(pid: int) -> int:
+    """The segment worker below `pid`: the process its fork server forked."""
+    servers = fork_servers_of(descendants(pid))
+    return next(child for child in servers if parent_of(child) in servers)
 
 
 def parent_of(pid: int) -> int:
