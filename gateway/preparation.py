@@ -10,6 +10,7 @@ import re
 from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Protocol
 
@@ -169,7 +170,7 @@ class ClipPreparation:
             job = RedactionJob(
                 input=original, output=output, start_s=start_s, end_s=end_s,
                 masks=camera.masks, profile=self._profile, preview=folder / "preview.png",
-                models=self._models,
+                models=self._models, fps=_raw_rate(recording),
             )
             limit_s = self._time_limit.for_clip(end_s - start_s)
             try:
@@ -209,6 +210,12 @@ class ClipPreparation:
             raise FulfilmentFailed(str(err)) from err
         await asyncio.to_thread(marker.write_text, str(path))
         return path, True
+
+
+def _raw_rate(recording: Recording) -> Fraction | None:
+    """The frame rate a raw stream is timed at, as its source was told (folder --frame-rate)."""
+    rate = recording.metadata.get("frame_rate")
+    return None if rate is None else Fraction(rate)
 
 
 def _stopped(err: BrokenProcessPool) -> str:

@@ -26,6 +26,7 @@ from gateway.redaction.profiles import (
 )
 from gateway.redaction.regions import Polygon, validate_polygon
 from gateway.redaction.segments import plan_segments, run_segments
+from gateway.redaction.video_input import FPS_RANGE
 from gateway.redaction.video_output import remove_partials, temp_path_for
 from gateway.watchdog import alive
 
@@ -33,9 +34,6 @@ __all__ = ["Polygon", "RedactionError", "RedactionJob", "RedactionReport", "reda
 
 Progress = Callable[[float], None]
 MAX_TIME_S = 1e9  # past this, a time no longer fits FFmpeg's seek (1e15 s overflowed it)
-# A frame rate given for a raw stream: from one frame in 1000 s (a time-lapse) to high-speed
-# cameras' 960 frames a second.
-FPS_RANGE = (Fraction(1, 1000), Fraction(1000))
 
 
 @dataclass(frozen=True)

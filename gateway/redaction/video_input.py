@@ -31,6 +31,9 @@ TIMESTAMP_RESTART_S = 1.0
 # FFmpeg's AVFMT_NOTIMESTAMPS: a raw stream (.h264, .hevc, .mjpeg, as cheap recorders export),
 # timed only by its frame rate: the one its codec states, else the one its demuxer assumes (25).
 NO_TIMESTAMPS = 0x0080
+# A frame rate given for a raw stream: from one frame in 1000 s (a time-lapse) to high-speed
+# cameras' 960 frames a second.
+FPS_RANGE = (Fraction(1, 1000), Fraction(1000))
 # MPEG-PS stamps only some frames: after a seek it gives a keyframe the timestamp of a frame
 # after it, so it is read from the start (as a raw stream is), and FFmpeg guesses its length
 # from the bit rate.
@@ -220,8 +223,9 @@ class ClipReader:
             raise InputError(
                 "The clip is a raw stream that carries neither timestamps nor a frame rate "
                 f"(it would be timed at an assumed {float(info.rate):g} frames a second), so no "
-                "window can be cut from it by time: give its frame rate (redact --fps), or "
-                "export the recording in a container such as MP4."
+                "window can be cut from it by time: give its frame rate (redact --fps, or a "
+                "folder source's --frame-rate), or export the recording in a container such "
+                "as MP4."
             )
         start, end = seconds(start_s), seconds(end_s)
         last_pts: int | None = None

@@ -37,6 +37,10 @@ def register(subparsers: SubParsers) -> None:
                    help="seconds the recorder's clock runs ahead of true time (negative: behind)")
     p.add_argument("--layout", choices=["subfolder", "file_name"], default="subfolder",
                    help="camera = first sub-folder (default) or the camera part of file names")
+    p.add_argument("--frame-rate", metavar="RATE",
+                   help="frames a second of the cameras' raw streams (.h264, .hevc, .mjpeg), "
+                        "which carry no timestamps, e.g. 10 or 30000/1001: needed where a stream "
+                        "states none, and it wins over one it states")
     p.add_argument("--hard-link", action="store_true", help="hard-link instead of copying")
     p.set_defaults(handler=cmd_add_folder)
 
@@ -90,7 +94,7 @@ def cmd_add_folder(args: argparse.Namespace) -> int:
     try:
         registry.add("folder", args.name, root=str(args.path), time_zone=args.time_zone,
                      clock_offset_s=args.clock_offset, layout=args.layout,
-                     hard_link=args.hard_link)
+                     frame_rate=args.frame_rate, hard_link=args.hard_link)
     except SourceError as exc:
         return _fail(str(exc))
     print(f"Added folder source '{args.name}'.")

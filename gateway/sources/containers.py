@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -27,16 +28,27 @@ class ContainerTimes:
     creation_time: datetime | None  # from the container's creation_time tag, aware UTC
     wallclock_start: datetime | None  # first pts when the muxer stored wall-clock time
     duration_s: float
+    raw: bool = False  # a raw stream (.h264, .hevc, .mjpeg): no timestamps, timed by its rate
+    # False for a raw stream with no rate given or stated: timed at FFmpeg's assumed 25 fps,
+    # so how long it lasts is unknown.
+    length_known: bool = True
 
 
-def probe_container(path: Path) -> ContainerTimes:
-    """Open `path`, check it has a video stream and return its times; raise if unreadable."""
+def probe_container(path: Path, raw_rate: Fraction | None = None) -> ContainerTimes:
+    """Open `path`, check it has a video stream and return its times; raise if unreadable. A
+    raw stream is timed at `raw_rate` when given, else at the rate its codec states."""
     try:
         with av.open(str(path), mode="r") as container:
             stream = container.streams.best("video")  # as FFmpeg's tools choose
             if not isinstance(stream, av.VideoStream):
                 raise UnreadableRecordingError(f"{path.name} has no video stream")
-            duration = _duration_s(container, stream)
+            if raw := bool(container.format.flags & NO_TIMESTAMPS):
+                # No times at all: its frames at the rate the redaction reads them.
+                frames = sum(1 for packet in container.demux(stream) if packet.size)
+                duration = float(frames / (raw_rate or frame_rate(stream, raw=True)))
+            else:
+                duration = _duration_s(container, stream)
+            known = not raw or raw_rate is not None or bool(stream.codec_context.framerate)
             creation = _parse_tag(container.metadata.get("creation_time"))
             wallclock = _wallclock_start(container.start_time)
     except UnreadableRecordingError:
@@ -48,14 +60,10 @@ def probe_container(path: Path) -> ContainerTimes:
         raise UnreadableRecordingError(message) from exc
     if duration <= 0:
         raise UnreadableRecordingError(f"{path.name} holds no frames")
-    return ContainerTimes(creation, wallclock, duration)
+    return ContainerTimes(creation, wallclock, duration, raw, known)
 
 
 def _duration_s(container: av.container.InputContainer, stream: av.VideoStream) -> float:
-    if container.format.flags & NO_TIMESTAMPS:
-        # A raw stream (.h264, .hevc) has no times: its frames at the rate the redaction reads.
-        frames = sum(1 for packet in container.demux(stream) if packet.size)
-        return float(frames / frame_rate(stream, raw=True))
     # MPEG-PS's declared length is a guess from its bit rate (a 3 s export read as 1.4 s).
     if container.format.name not in SPARSE_TIMESTAMPS:
         if container.duration:

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from enum import StrEnum
 from pathlib import PurePosixPath
 
-# Containers, plus MPEG-PS and the raw H.264 / H.265 streams some recorders export.
+# Containers, plus MPEG-PS and the raw H.264, H.265 and MJPEG streams some recorders export.
 VIDEO_SUFFIXES = frozenset(
     {".mp4", ".m4v", ".mov", ".mkv", ".ts", ".avi", ".webm", ".mpg", ".mpeg"}
-    | {".h264", ".264", ".hevc", ".h265", ".265"}
+    | {".h264", ".264", ".hevc", ".h265", ".265", ".mjpeg", ".mjpg"}
 )
 
 

@@ -72,7 +72,20 @@ class FolderSource:
                 f"The folder source '{self.name}' has no recordings for camera '{device_id}'; "
                 "check the camera's sub-folder name."
             )
-        return [r for r in mine if window.overlaps(r.start, r.end)]
+        found = []
+        for recording, after in zip(mine, [*mine[1:], None], strict=True):
+            if self._index.length_known(recording):
+                if window.overlaps(recording.start, recording.end):
+                    found.append(recording)
+            # Timed at an assumed rate, it may last until the camera's next recording.
+            elif recording.start < window.end and (after is None or window.start < after.start):
+                raise SourceError(
+                    f"{recording.metadata['file_name']} is a raw stream that states no frame "
+                    "rate, so which of its frames fall in the window is unknown: add the folder "
+                    f"source '{self.name}' again with its cameras' frame rate (--frame-rate), "
+                    "or have the camera record in a container such as MP4."
+                )
+        return found
 
     async def cameras(self) -> list[SourceCamera]:
         """Every camera with at least one recording, with the span of footage it has."""

@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import UTC, timedelta
 from enum import StrEnum
+from fractions import Fraction
 from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo
 
@@ -32,6 +33,9 @@ class FolderSettings:
     time_zone: str = "UTC"
     clock_offset_s: float = 0.0  # seconds the recorder's clock runs ahead of true time
     layout: CameraLayout = CameraLayout.SUBFOLDER
+    # The rate of the cameras' raw streams (.h264, .hevc, .mjpeg), which carry no timestamps:
+    # needed where they state none, and it wins over one they state (cheap cameras misstate it).
+    frame_rate: Fraction | None = None
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,7 @@ class IndexEntry:
     size: int
     recording: Recording | None
     skip_reason: str | None = None
+    length_known: bool = True  # False: a raw stream stating no frame rate (see ContainerTimes)
 
 
 @dataclass
@@ -86,6 +91,11 @@ class FolderIndex:
         """Every indexed recording, oldest first."""
         found = [e.recording for e in self.entries.values() if e.recording is not None]
         return sorted(found, key=lambda r: (r.start, r.recording_id))
+
+    def length_known(self, recording: Recording) -> bool:
+        """False for a raw stream that states no frame rate, which ends who knows when."""
+        entry = self.entries.get(recording.recording_id)
+        return entry is None or entry.length_known
 
     def _scan_dir(
         self,
@@ -155,18 +165,19 @@ class FolderIndex:
             return None
         if known is not None and (known.mtime_ns, known.size) == (stat.st_mtime_ns, stat.st_size):
             return known
-        recording, reason = self._describe(PurePosixPath(rel))
+        recording, reason, length_known = self._describe(PurePosixPath(rel))
         if reason is not None:
             # The file name only: logs get shared, and full paths say where people live.
             _LOGGER.warning("Skipping %s: %s", PurePosixPath(rel).name, reason)
-        return IndexEntry(stat.st_mtime_ns, stat.st_size, recording, reason)
+        return IndexEntry(stat.st_mtime_ns, stat.st_size, recording, reason, length_known)
 
-    def _describe(self, rel: PurePosixPath) -> tuple[Recording | None, str | None]:
+    def _describe(self, rel: PurePosixPath) -> tuple[Recording | None, str | None, bool]:
+        """The file's recording, or why it was skipped; and whether its length is known."""
         parsed = parse_recording_name(rel, self._zone)
         try:
-            times = probe_container(self.root / rel)
+            times = probe_container(self.root / rel, self.settings.frame_rate)
         except UnreadableRecordingError as exc:
-            return None, str(exc).removeprefix(f"{rel.name} ")
+            return None, str(exc).removeprefix(f"{rel.name} "), True
         if parsed is not None:
             start, basis = parsed.start, f"file_name:{parsed.pattern}"
             zone = parsed.fixed_zone or self.settings.time_zone
@@ -175,28 +186,31 @@ class FolderIndex:
         elif times.wallclock_start is not None:
             start, basis, zone = times.wallclock_start, "container:first_pts", "UTC"
         else:
-            return None, "no start time in its name or its container"
+            return None, "no start time in its name or its container", True
         device = self._device_for(rel, parsed)
         if device is None:
-            return None, "no camera in its folder or its name"
+            return None, "no camera in its folder or its name", True
         # A recorder whose clock runs ahead stamps its files late by that much.
         true_start = (start - timedelta(seconds=self.settings.clock_offset_s)).astimezone(UTC)
+        metadata = {
+            "device": device,
+            "file_name": rel.name,
+            "time_basis": basis,
+            "time_zone": zone,
+            "clock_offset_s": _format_seconds(self.settings.clock_offset_s),
+            "duration_s": _format_seconds(times.duration_s),
+        }
+        if times.raw and self.settings.frame_rate is not None:
+            metadata["frame_rate"] = str(self.settings.frame_rate)  # redacted at this rate too
         recording = Recording(
             source="folder",
             device_id=device,
             recording_id=rel.as_posix(),
             start=true_start,
             end=true_start + timedelta(seconds=times.duration_s),
-            metadata={
-                "device": device,
-                "file_name": rel.name,
-                "time_basis": basis,
-                "time_zone": zone,
-                "clock_offset_s": _format_seconds(self.settings.clock_offset_s),
-                "duration_s": _format_seconds(times.duration_s),
-            },
+            metadata=metadata,
         )
-        return recording, None
+        return recording, None, times.length_known
 
     def _device_for(self, rel: PurePosixPath, parsed: ParsedName | None) -> str | None:
         named = parsed.camera if parsed is not None else None

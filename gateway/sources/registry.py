@@ -7,10 +7,13 @@ import re
 import shutil
 from dataclasses import dataclass
 from enum import StrEnum
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, cast
 
 import aiohttp
+
+from gateway.redaction.video_input import FPS_RANGE
 
 from .base import CameraCatalog, FootageSource, SourceCamera, SourceError
 from .folder import CameraLayout, FolderSettings, FolderSource
@@ -135,10 +138,12 @@ class SourceRegistry:
 
     def _build(self, name: str, kind: SourceKind, options: dict[str, Any]) -> FootageSource:
         if kind is SourceKind.FOLDER:
+            rate = options.get("frame_rate")  # absent from sources added before it existed
             settings = FolderSettings(
                 time_zone=options["time_zone"],
                 clock_offset_s=options["clock_offset_s"],
                 layout=CameraLayout(options["layout"]),
+                frame_rate=None if rate is None else Fraction(rate),
             )
             return FolderSource(
                 Path(options["root"]), name=name, settings=settings, hard_link=options["hard_link"]
@@ -178,6 +183,22 @@ def _checked_name(name: str) -> str:
     return name
 
 
+def _frame_rate(value: object) -> Fraction:
+    """The frame rate a resident gave for a folder's raw streams (10, 29.97, 30000/1001)."""
+    try:
+        rate = Fraction(str(value).strip())
+    except (ValueError, ZeroDivisionError):
+        raise SourceError(
+            f"'{value}' is not a frame rate: give frames a second, such as 10 or 30000/1001."
+        ) from None
+    low, high = FPS_RANGE
+    if not low <= rate <= high:
+        raise SourceError(
+            f"The frame rate must be {float(low):g} to {float(high):g} frames a second."
+        )
+    return rate
+
+
 def _validated(kind: SourceKind, options: dict[str, Any]) -> dict[str, Any]:
     """Check a kind's options; return them in stored form (never secrets)."""
     if kind is SourceKind.FOLDER:
@@ -199,6 +220,8 @@ def _validated(kind: SourceKind, options: dict[str, Any]) -> dict[str, Any]:
             "layout": layout,
             "hard_link": bool(options.get("hard_link", False)),
         }
+        if options.get("frame_rate") is not None:
+            clean["frame_rate"] = str(_frame_rate(options["frame_rate"]))
         # Constructing the source checks the time zone with the same message the resident sees.
         FolderSource(root, settings=FolderSettings(zone, offset))
         return clean

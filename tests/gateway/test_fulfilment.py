@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import timedelta
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ from gateway.preparation import start_redaction_worker
 from gateway.redaction.detectors.plates import bundled_cascades
 from gateway.redaction.profiles import BUNDLED, Models
 from gateway.sources.base import FootageSource
-from gateway.sources.folder import FolderSource
+from gateway.sources.folder import FolderSettings, FolderSource
 from gateway.uploads import UploadQueue, UploadState, UploadStatus
 from gateway.workers import RestartingPool
 from protocol.signing import decode_ed25519_public_key
@@ -39,11 +40,11 @@ __all__ = ["city", "gateway"]
 
 
 class Sources:
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    def __init__(self, root: Path, settings: FolderSettings | None = None) -> None:
+        self.root, self.settings = root, settings
 
     def get(self, name: str) -> FootageSource:
-        return FolderSource(self.root, name=name)
+        return FolderSource(self.root, name=name, settings=self.settings)
 
 
 @dataclass
@@ -56,11 +57,13 @@ class Rig:
     changes: list[InboxRequest]
 
     def fulfilment(self, profile: str = "masks-only", models: Models = BUNDLED,
-                   time_limit: TimeLimit = DEFAULT_TIME_LIMIT) -> Fulfilment:
+                   time_limit: TimeLimit = DEFAULT_TIME_LIMIT,
+                   footage: FolderSettings | None = None) -> Fulfilment:
         return Fulfilment(
             work_dir=self.gateway.layout.work, spool_dir=self.gateway.layout.spool,
             store=self.gateway.store, inbox=self.parts.inbox, audit=self.parts.audit,
-            uploads=self.uploads, sources=Sources(self.footage), device_key=self.gateway.key,
+            uploads=self.uploads, sources=Sources(self.footage, footage),
+            device_key=self.gateway.key,
             executor=self.executor, profile=profile, on_change=self.changes.append,
             models=models, time_limit=time_limit,
         )
@@ -189,6 +192,34 @@ async def test_a_recorders_mpeg_ps_or_raw_h264_export_is_redacted_from_the_windo
     window_start = rig.parts.inbox.get(rid).request.window.start
     start_s = 1 + window_start.microsecond / 1e6
     assert redacted.data["frames"] == 90 - math.ceil(start_s * 30 - 1e-9)
+
+
+async def test_a_raw_stream_stating_no_frame_rate_is_redacted_once_its_source_is_given_one(
+    rig: Rig, city: CityServer
+) -> None:
+    # A doorbell's raw MJPEG, 3 s at 10 fps. At FFmpeg's assumed 25 fps it lasts 1.2 s and
+    # may end before the window: "the camera recorded nothing", or, cut at that rate, frames
+    # from outside the window.
+    rid = add_request(rig, city, ".mjpeg", fps=10)
+    front, inbox = approve_front(rig, rid), rig.parts.inbox
+    fulfilment = rig.fulfilment()
+    fulfilment.schedule(JobKind.FULFIL, rid)
+    async with running(fulfilment) as until:
+        await until(lambda: inbox.get(rid).camera(front).state is CameraState.FAILED)
+    detail = inbox.get(rid).camera(front).detail or ""
+    assert detail.endswith(".mjpeg is a raw stream that states no frame rate, so which of its "
+                           "frames fall in the window is unknown: add the folder source 'yard' "
+                           "again with its cameras' frame rate (--frame-rate), or have the "
+                           "camera record in a container such as MP4.")
+    assert redactions(rig, rid) == 0 and rig.uploads.status(rid) == []
+    # The resident gives the source the camera's rate, and retries.
+    fulfilment = rig.fulfilment(footage=FolderSettings(frame_rate=Fraction(10)))
+    await fulfilment.retry(rid, None)
+    async with running(fulfilment) as until:
+        await until(lambda: inbox.get(rid).camera(front).detail == "waiting to upload")
+    [redacted] = [e for e in rig.parts.audit.entries(rid) if e.kind is AuditKind.REDACTED]
+    start_s = 1 + inbox.get(rid).request.window.start.microsecond / 1e6
+    assert redacted.data["frames"] == 30 - math.ceil(start_s * 10 - 1e-9)
 
 
 def residents_cascade(folder: Path) -> Path:

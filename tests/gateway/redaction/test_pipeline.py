@@ -451,7 +451,8 @@ def test_no_window_is_cut_from_a_raw_stream_whose_frame_rate_is_unknown(
         with pytest.raises(InputError, match=r"^The clip is a raw stream that carries neither "
                            r"timestamps nor a frame rate \(it would be timed at an assumed 25 "
                            r"frames a second\), so no window can be cut from it by time: give "
-                           r"its frame rate \(redact --fps\)"):  # fmt: skip
+                           r"its frame rate \(redact --fps, or a folder source's "
+                           r"--frame-rate\)"):  # fmt: skip
             redact(RedactionJob(src, out, start, end, profile="masks-only"))
         assert [p.name for p in tmp_path.iterdir()] == ["door.mjpeg"]
     # The whole of it is still redacted, at that rate.

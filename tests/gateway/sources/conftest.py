@@ -25,13 +25,16 @@ type MakeClip = Callable[..., Path]
 def write_clip(
     path: Path, seconds: float = 2.0, fps: int = 10, creation_time: str | None = None
 ) -> Path:
-    """Write a 160x120 H.264 MP4 of `seconds` length (frames differ, so files differ)."""
+    """Write a 160x120 H.264 MP4 of `seconds` length (frames differ, so files differ), or the
+    container or raw stream its suffix names (a raw MJPEG stream for `.mjpeg`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), mode="w") as container:
+    mjpeg = path.suffix in {".mjpeg", ".mjpg"}
+    with av.open(str(path), mode="w", format="mjpeg" if mjpeg else None) as container:
         if creation_time is not None:
             container.metadata["creation_time"] = creation_time
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        stream = container.add_stream("mjpeg" if mjpeg else "libx264", rate=fps)
+        stream.width, stream.height = 160, 120
+        stream.pix_fmt = "yuvj420p" if mjpeg else "yuv420p"
         for index in range(round(seconds * fps)):
             pixels = np.full((120, 160, 3), (index * 7) % 255, dtype=np.uint8)
             frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")

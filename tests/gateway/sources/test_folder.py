@@ -7,6 +7,7 @@ import logging
 import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -120,6 +121,59 @@ async def test_mpeg_ps_and_raw_h264_exports_are_indexed_at_their_true_length(
     assert found.start == T0
     assert abs((found.end - found.start).total_seconds() - 3.0) <= 1 / 30
     assert found.recording_id.endswith(suffix) and source.skipped() == {}
+
+
+@pytest.mark.parametrize("suffix", [".mjpeg", ".h264"])
+async def test_raw_streams_are_indexed_at_the_frame_rate_the_source_was_given(
+    tmp_path: Path, make_clip: MakeClip, suffix: str
+) -> None:
+    # 3 s at 10 fps. Raw MJPEG states no rate (its windows are refused, below), and this
+    # H.264 stream's encoder stated 10; a rate given wins, as a camera may misstate its own.
+    make_clip(tmp_path / "door" / f"door_20261121_093000{suffix}", seconds=3.0, fps=10)
+    make_clip(tmp_path / "door" / "door_20261121_093100.mp4", seconds=2.0, fps=10)
+    given = await FolderSource(
+        tmp_path, settings=FolderSettings(frame_rate=Fraction(5))
+    ).recordings("door", window(0, 120))
+    assert [(r.end - r.start).total_seconds() for r in given] == [6.0, 2.0]
+    # The redaction reads the rate from the recording; the manifest records it. Only raw
+    # streams have it: the MP4 carries its own times.
+    assert [r.metadata.get("frame_rate") for r in given] == ["5", None]
+    assert given[0].metadata["duration_s"] == "6"
+    if suffix == ".h264":
+        unset = await FolderSource(tmp_path).recordings("door", window(0, 120))
+        assert [(r.end - r.start).total_seconds() for r in unset] == [3.0, 2.0]
+        assert [r.metadata.get("frame_rate") for r in unset] == [None, None]
+
+
+async def test_a_window_a_raw_stream_stating_no_frame_rate_may_reach_is_refused(
+    tmp_path: Path, make_clip: MakeClip
+) -> None:
+    # Timed at FFmpeg's assumed 25 fps, 3 s at 10 fps reads as 1.2 s: it may last until the
+    # camera's next recording, so a window up to then can be neither answered nor called empty.
+    make_clip(tmp_path / "door" / "door_20261121_093000.mp4", seconds=2.0)
+    make_clip(tmp_path / "door" / "door_20261121_093010.mjpeg", seconds=3.0, fps=10)
+    make_clip(tmp_path / "door" / "door_20261121_093100.mp4", seconds=2.0)
+    source = FolderSource(tmp_path, name="esp32")
+    for start, end in ((9, 11), (12, 13), (30, 60), (0, 120)):
+        with pytest.raises(SourceError) as refused:
+            await source.recordings("door", window(start, end))
+        assert str(refused.value) == (
+            "door_20261121_093010.mjpeg is a raw stream that states no frame rate, so which of "
+            "its frames fall in the window is unknown: add the folder source 'esp32' again with "
+            "its cameras' frame rate (--frame-rate), or have the camera record in a container "
+            "such as MP4."
+        )
+    assert [r.recording_id for r in await source.recordings("door", window(0, 10))] == [
+        "door/door_20261121_093000.mp4"
+    ]
+    assert [r.recording_id for r in await source.recordings("door", window(60, 90))] == [
+        "door/door_20261121_093100.mp4"
+    ]
+    given = FolderSource(tmp_path, settings=FolderSettings(frame_rate=Fraction(10)))
+    assert [r.recording_id for r in await given.recordings("door", window(12, 14))] == [
+        "door/door_20261121_093010.mjpeg"
+    ]
+    assert await given.recordings("door", window(14, 60)) == []
 
 
 async def test_container_creation_time_when_the_name_says_nothing(

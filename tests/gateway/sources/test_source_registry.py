@@ -6,6 +6,7 @@ import json
 import stat
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,23 @@ def test_folder_source_round_trip(tmp_path: Path, make_clip: MakeClip) -> None:
     assert source.settings.time_zone == "America/New_York"
     assert [(i.name, i.kind, i.cameras) for i in reopened.list()] == [
         ("home", SourceKind.FOLDER, ())]
+    assert source.settings.frame_rate is None  # raw streams at the rate they state
+
+
+@pytest.mark.parametrize(("given", "stored"), [
+    ("10", "10"), (" 12.5 ", "25/2"), ("29.97", "2997/100"), ("30000/1001", "30000/1001"),
+    ("0.001", "1/1000"), ("1000", "1000")])
+def test_a_folder_sources_raw_stream_frame_rate_is_kept_exactly(
+    tmp_path: Path, given: str, stored: str
+) -> None:
+    (tmp_path / "footage").mkdir()
+    registry = SourceRegistry(tmp_path / "data")
+    registry.add("folder", "home", root=str(tmp_path / "footage"), frame_rate=given)
+    options = json.loads((tmp_path / "data" / "sources.json").read_text())["sources"]["home"]
+    assert options["options"]["frame_rate"] == stored
+    source = SourceRegistry(tmp_path / "data").get("home")
+    assert isinstance(source, FolderSource)
+    assert source.settings.frame_rate == Fraction(stored)
 
 
 async def test_describe_reports_cameras_and_span(tmp_path: Path, make_clip: MakeClip) -> None:
@@ -64,6 +82,13 @@ async def test_describe_reports_cameras_and_span(tmp_path: Path, make_clip: Make
         ("folder", "home2", {"time_zone": "Nowhere/Else"}, "not a time zone"),
         ("folder", "home2", {"layout": "sideways"}, "layout"),
         ("folder", "home2", {"clock_offset_s": "soon"}, "number of seconds"),
+        ("folder", "home2", {"frame_rate": "ten"}, "'ten' is not a frame rate"),
+        ("folder", "home2", {"frame_rate": "30/0"}, "'30/0' is not a frame rate"),
+        ("folder", "home2", {"frame_rate": "nan"}, "'nan' is not a frame rate"),
+        ("folder", "home2", {"frame_rate": "inf"}, "'inf' is not a frame rate"),
+        ("folder", "home2", {"frame_rate": "0"}, "must be 0.001 to 1000 frames a second"),
+        ("folder", "home2", {"frame_rate": "-10"}, "must be 0.001 to 1000 frames a second"),
+        ("folder", "home2", {"frame_rate": "1001"}, "must be 0.001 to 1000 frames a second"),
         ("folder", "home", {}, "exists already"),
         ("nest", "cams", {"project_id": "p"}, "OAuth client id"),
         ("nest", "cams", {"project_id": "p", "client_id": "c", "retention_days": 0}, "1 to 365"),

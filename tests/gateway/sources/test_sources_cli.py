@@ -45,6 +45,21 @@ def test_add_list_fetch_remove_folder(
     assert "No footage sources yet" in capsys.readouterr().out
 
 
+def test_a_folder_of_raw_streams_is_listed_at_the_frame_rate_given(
+    tmp_path: Path, make_clip: MakeClip, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An ESP32 doorbell's MJPEG files: 3 s at 10 fps, which FFmpeg would time as 1.2 s.
+    make_clip(tmp_path / "footage" / "door" / "door_20261121_093000.mjpeg", seconds=3, fps=10)
+    add = ("source", "add", "folder", "home", "--path", str(tmp_path / "footage"))
+    assert run(tmp_path / "data", *add, "--frame-rate", "ten") == 1
+    assert capsys.readouterr().err == (
+        "error: 'ten' is not a frame rate: give frames a second, such as 10 or 30000/1001.\n")
+    assert not (tmp_path / "data" / "sources.json").exists()
+    assert run(tmp_path / "data", *add, "--frame-rate", "10") == 0
+    assert "home:door  door  2026-11-21T09:30:00Z .. 2026-11-21T09:30:03Z" in (
+        capsys.readouterr().out)
+
+
 @pytest.mark.parametrize(
     ("camera", "start", "message"),
     [
