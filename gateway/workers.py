@@ -56,9 +56,9 @@ def guarded_fork_server(preload: list[str]) -> multiprocessing.context.BaseConte
 
 
 def worker_pool(
-    max_workers: int, context: multiprocessing.context.BaseContext
+    max_workers: int, context: multiprocessing.context.BaseContext, jobs: int | None = None
 ) -> ProcessPoolExecutor:
-    """A process pool whose workers die with this process.
+    """A process pool whose workers die with this process (and each exit after `jobs` jobs).
 
     With the spawn start method a worker's parent is this process, which it checks; with a
     fork server the parent is the server, which itself exits when the thread that started it
@@ -70,6 +70,7 @@ def worker_pool(
         mp_context=context,
         initializer=die_with_parent,
         initargs=(os.getpid() if direct else None,),
+        max_tasks_per_child=jobs,
     )
 
 
@@ -158,21 +159,32 @@ async def run_in_worker[R](
 
 
 class RestartingPool(Executor):
-    """A one-process `worker_pool` that starts afresh when its worker died (killed for memory,
-    or crashed on a clip): the job it was running fails with BrokenProcessPool, the next one
-    runs, where a plain pool would refuse every job until the gateway restarted."""
+    """A one-process `worker_pool` whose worker runs one job and exits, and that starts afresh
+    when its worker died (killed for memory, or crashed on a clip): the job it was running
+    fails with BrokenProcessPool, the next one runs, where a plain pool would refuse every job
+    until the gateway restarted.
+
+    One job a worker: what a redaction leaves in its process (the libraries, their heaps and
+    thread pools, the segments' fork server: about 500 MiB after an 8 s window at 720p, 730
+    after a second one) is given back when it ends, not kept by an idle gateway for days until
+    the next request. The worker waiting for the next job has loaded none of that (under 40
+    MiB); each job pays for loading it again, 0.5-1 s (`bench.redaction.idle`)."""
 
     def __init__(self, context: multiprocessing.context.BaseContext) -> None:
         self._context = context
-        self._pool = worker_pool(1, context)
+        self._pool = worker_pool(1, context, jobs=1)
 
     def submit[T](self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
         try:
             return self._pool.submit(fn, *args, **kwargs)
         except BrokenProcessPool:
             self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = worker_pool(1, self._context)
+            self._pool = worker_pool(1, self._context, jobs=1)
             return self._pool.submit(fn, *args, **kwargs)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+    def pids(self) -> list[int]:
+        """The worker's process id (none while one that ended is being replaced)."""
+        return list(self._pool._processes or ())

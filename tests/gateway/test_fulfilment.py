@@ -259,11 +259,11 @@ async def test_a_redaction_worker_that_dies_fails_its_camera_and_a_retry_redacts
     rid = add_request(rig, city, fps=30, seconds=60.0)  # a minute: redacting it takes a while
     front = approve_front(rig, rid)
     inbox, work = rig.parts.inbox, rig.gateway.layout.work
-    worker = await asyncio.get_running_loop().run_in_executor(rig.executor, os.getpid)
     fulfilment = rig.fulfilment()
     fulfilment.schedule(JobKind.FULFIL, rid)
     async with running(fulfilment) as until:
         await until(lambda: any(work.rglob("*.partial")))  # the clip is being encoded
+        [worker] = rig.executor.pids()
         os.kill(worker, signal.SIGKILL)  # as the kernel does when memory runs out
         await until(lambda: inbox.get(rid).camera(front).state is CameraState.FAILED)
         assert inbox.get(rid).camera(front).detail == (
@@ -281,7 +281,6 @@ async def test_a_clip_queued_behind_a_job_whose_worker_died_is_redacted_by_a_new
     rid = add_request(rig, city)
     front, inbox = approve_front(rig, rid), rig.parts.inbox
     loop = asyncio.get_running_loop()
-    worker = await loop.run_in_executor(rig.executor, os.getpid)
     busy = loop.run_in_executor(rig.executor, time.sleep, 60)  # the clip queues behind this
     fulfilment = rig.fulfilment()
     fulfilment.schedule(JobKind.FULFIL, rid)
@@ -289,6 +288,7 @@ async def test_a_clip_queued_behind_a_job_whose_worker_died_is_redacted_by_a_new
         # Fetched, so the clip was handed to the worker (nothing awaits in between).
         await until(lambda: AuditKind.FOOTAGE_FETCHED in
                     [e.kind for e in rig.parts.audit.entries(rid)])
+        [worker] = rig.executor.pids()
         os.kill(worker, signal.SIGKILL)  # the job ahead is to blame, not the clip
         with pytest.raises(BrokenProcessPool):
             await busy

@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
@@ -16,9 +17,11 @@ import pytest
 
 from demo.processes import descendants
 from gateway.config import DataLayout
+from gateway.sources.registry import SourceRegistry
 from gateway.store import GatewayStore
 
 from .service_harness import CityServer, Gateway, city, gateway
+from .sources.conftest import write_clip
 from .test_feed import envelope, fresh_request
 
 __all__ = ["city", "gateway"]
@@ -151,6 +154,52 @@ async def test_cli_answers_requests_through_the_running_gateway(
     code, _, err = await arun(data, "requests", "show", "no-such-id")
     assert code == 2 and "404" in err
     assert city.double.replies == []
+
+
+def holding_onnxruntime(pids: list[int]) -> list[int]:
+    """Those of `pids` with the face model's runtime loaded."""
+    found = []
+    for pid in pids:
+        try:
+            maps = Path(f"/proc/{pid}/maps").read_text()
+        except OSError:  # it ended while we looked
+            continue
+        if "onnxruntime" in maps:
+            found.append(pid)
+    return found
+
+
+async def test_an_idle_gateway_keeps_none_of_a_redaction_once_it_is_done(
+    served: tuple[asyncio.subprocess.Process, str], city: CityServer, gateway: Gateway,
+    tmp_path: Path,
+) -> None:
+    # What a redaction loads (its libraries, their heaps, the segments' fork server: about
+    # 490 MiB after a 720p clip) goes with the worker that ran it, not kept until the next
+    # request, days later.
+    proc, url = served
+    request = fresh_request(gateway)
+    start = request.window.start - timedelta(seconds=1)
+    write_clip(tmp_path / "footage" / "front door" / f"front_{start:%Y%m%d_%H%M%S}.mp4", 3.0)
+    SourceRegistry(gateway.layout.root).add("folder", "yard", root=str(tmp_path / "footage"))
+    token = DataLayout(gateway.layout.root).api_token.read_text().strip()
+    headers = {"Authorization": f"Bearer {token}"}
+    await city.double.push(envelope(city.double.signing, request))
+    preview = None
+    async with aiohttp.ClientSession(headers=headers) as session:
+        for _ in range(1200):
+            async with session.get(f"{url}/api/v1/requests/{request.request_id}") as answer:
+                if answer.status == 200:
+                    preview = (await answer.json())["preview"]["status"]
+                    if preview in ("ready", "failed"):
+                        break
+            await asyncio.sleep(0.05)
+    assert preview == "ready"
+    for _ in range(200):
+        if not holding_onnxruntime([proc.pid, *descendants(proc.pid)]):
+            break
+        await asyncio.sleep(0.05)
+    assert holding_onnxruntime([proc.pid, *descendants(proc.pid)]) == []
+    assert descendants(proc.pid)  # a worker waits for the next job
 
 
 @pytest.mark.parametrize("profile", ["standard", "masks-only"])  # masks-only: checked anyway

@@ -266,12 +266,12 @@ def test_a_redaction_killed_mid_clip_leaves_nothing_once_its_leftovers_are_remov
     killed = RedactionJob(src, out, preview=out.parent / "sheet.png")  # standard profile
     pool = RestartingPool(multiprocessing.get_context("spawn"))
     try:
-        worker = pool.submit(os.getpid).result(timeout=60)
         running = pool.submit(redact, killed)
         deadline = time.monotonic() + 60
         while len(list(out.parent.iterdir())) < 2:  # both segments are encoding
             assert not running.done() and time.monotonic() < deadline
             time.sleep(0.01)
+        [worker] = pool.pids()
         os.kill(worker, signal.SIGKILL)
         with pytest.raises(BrokenProcessPool):
             running.result(timeout=60)
