@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import math
 import multiprocessing
 import os
 import signal
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures.process import BrokenProcessPool
@@ -220,6 +222,11 @@ async def test_a_raw_stream_stating_no_frame_rate_is_redacted_once_its_source_is
     [redacted] = [e for e in rig.parts.audit.entries(rid) if e.kind is AuditKind.REDACTED]
     start_s = 1 + inbox.get(rid).request.window.start.microsecond / 1e6
     assert redacted.data["frames"] == 30 - math.ceil(start_s * 10 - 1e-9)
+    # The signed manifest tells the city at which rate the recording was timed.
+    with contextlib.closing(sqlite3.connect(rig.uploads.db_path)) as db:
+        [(signed,)] = db.execute("SELECT manifest_json FROM upload_queue WHERE request_id = ?",
+                                 (rid,)).fetchall()
+    assert json.loads(signed)["body"]["source"]["frame_rate"] == "10"
 
 
 def residents_cascade(folder: Path) -> Path:
