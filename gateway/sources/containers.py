@@ -44,7 +44,11 @@ def probe_container(path: Path, raw_rate: Fraction | None = None) -> ContainerTi
                 raise UnreadableRecordingError(f"{path.name} has no video stream")
             if raw := bool(container.format.flags & NO_TIMESTAMPS):
                 # No times at all: its frames at the rate the redaction reads them.
-                frames = sum(1 for packet in container.demux(stream) if packet.size)
+                frames, decodes = _raw_frames(container, stream)
+                if frames and not decodes:
+                    raise UnreadableRecordingError(
+                        f"{path.name} could not be read as video (no frame of it decodes)"
+                    )
                 duration = float(frames / (raw_rate or frame_rate(stream, raw=True)))
             else:
                 duration = _duration_s(container, stream)
@@ -61,6 +65,28 @@ def probe_container(path: Path, raw_rate: Fraction | None = None) -> ContainerTi
     if duration <= 0:
         raise UnreadableRecordingError(f"{path.name} holds no frames")
     return ContainerTimes(creation, wallclock, duration, raw, known)
+
+
+def _raw_frames(
+    container: av.container.InputContainer, stream: av.VideoStream
+) -> tuple[int, bool]:
+    """How many frames a raw stream holds (its packets), and whether any of them decodes: a
+    raw demuxer takes any bytes for packets (a text file named .mjpeg was one)."""
+    packets, pictured = 0, False
+    for packet in container.demux(stream):
+        if packet.size:
+            packets += 1
+            if not pictured:  # until one does: a cut stream decodes from its next keyframe
+                try:
+                    pictured = bool(stream.codec_context.decode(packet))
+                except av.FFmpegError:
+                    continue
+    if not pictured:
+        try:
+            pictured = bool(stream.codec_context.decode(None))  # frames the decoder held back
+        except av.FFmpegError:
+            pass
+    return packets, pictured
 
 
 def _duration_s(container: av.container.InputContainer, stream: av.VideoStream) -> float:

@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
 
+import av
+import numpy as np
 import pytest
 
 from gateway.sources.base import (
@@ -202,6 +204,39 @@ async def test_corrupt_file_is_skipped_with_its_name_only(
     assert set(source.skipped()) == {"porch_20261121_093002.mp4", "porch_20261121_093004.mp4"}
     assert "porch_20261121_093004.mp4" in caplog.text
     assert str(tmp_path) not in caplog.text
+
+
+async def test_a_raw_stream_is_indexed_only_when_a_frame_of_it_decodes(
+    tmp_path: Path, make_clip: MakeClip
+) -> None:
+    # A raw demuxer takes any bytes for packets: a text file named .mjpeg was a 1-frame clip.
+    door = tmp_path / "footage" / "door"
+    door.mkdir(parents=True)
+    (door / "door_20261121_093000.mjpeg").write_bytes(b"not a video at all\n")
+    (door / "door_20261121_093100.h264").write_bytes(np.random.default_rng(7).bytes(20_000))
+    # A stream cut mid-way (a recorder's ring buffer) decodes from its next keyframe, whose
+    # parameter sets the camera repeats.
+    whole = tmp_path / "whole.h264"
+    with av.open(str(whole), mode="w") as container:
+        stream = container.add_stream(
+            "libx264", rate=10, options={"x264-params": "repeat-headers=1"}
+        )
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        stream.codec_context.gop_size = 10
+        for index in range(30):
+            pixels = np.full((120, 160, 3), index * 8, dtype=np.uint8)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")))
+        container.mux(stream.encode(None))
+    stream_bytes = whole.read_bytes()
+    first_p = stream_bytes.index(b"\x00\x00\x01\x41") - 1  # the first P slice, 00 00 00 01 41
+    (door / "door_20261121_093200.h264").write_bytes(stream_bytes[first_p:])
+    source = FolderSource(tmp_path / "footage")
+    found = await source.recordings("door", window(0, 300))
+    assert [r.recording_id for r in found] == ["door/door_20261121_093200.h264"]
+    assert source.skipped()["door_20261121_093000.mjpeg"] == (
+        "could not be read as video (no frame of it decodes)"
+    )
+    assert "door_20261121_093100.h264" in source.skipped()
 
 
 async def test_fetch_copies_the_original_bytes(tmp_path: Path, make_clip: MakeClip) -> None:
