@@ -26,7 +26,7 @@ from gateway.redaction.profiles import (
 )
 from gateway.redaction.regions import Polygon, validate_polygon
 from gateway.redaction.segments import plan_segments, run_segments
-from gateway.redaction.video_input import FPS_RANGE
+from gateway.redaction.video_input import check_frame_rate
 from gateway.redaction.video_output import remove_partials, temp_path_for
 from gateway.watchdog import alive
 
@@ -200,9 +200,11 @@ def _check_job(job: RedactionJob) -> Profile:
             validate_polygon(polygon)
         except ValueError as exc:
             raise RedactionError(f"Bad privacy mask: {exc}.") from None
-    if job.fps is not None and not FPS_RANGE[0] <= job.fps <= FPS_RANGE[1]:
-        low, high = (float(rate) for rate in FPS_RANGE)
-        raise RedactionError(f"The frame rate must be {low:g} to {high:g} frames a second.")
+    if job.fps is not None:
+        try:
+            check_frame_rate(job.fps)
+        except ValueError as exc:
+            raise RedactionError(str(exc)) from None
     _check_paths(job)
     if job.fps is not None and is_picture(job.input):
         raise InputError(

@@ -150,7 +150,7 @@ class ClipReader:
             pixel_aspect = 1 / pixel_aspect
         codec = stream.codec_context
         colour = (codec.colorspace, codec.color_primaries, codec.color_trc)
-        rate = self._fps or frame_rate(stream, self._raw)
+        rate = frame_rate(stream, self._raw, self._fps)
         if self._raw:  # frames are timed by their number (`frames`), on a clock of the rate's
             time_base, first_pts = raw_time_base(rate), 0
         else:
@@ -168,7 +168,7 @@ class ClipReader:
             mirrored=mirrored,
             pixel_aspect=pixel_aspect,
             colour=colour,
-            rate_assumed=self._raw and self._fps is None and not codec.framerate,
+            rate_assumed=rate_assumed(stream, self._raw, self._fps),
         )
 
     def _declared_length(self, first: Fraction) -> float | None:
@@ -389,13 +389,31 @@ def orientation(frame: av.VideoFrame) -> tuple[int, bool]:
     return round(-math.degrees(math.atan2(b, a)) / 90) % 4, mirrored
 
 
-def frame_rate(stream: av.video.VideoStream, raw: bool) -> Fraction:
+def frame_rate(stream: av.video.VideoStream, raw: bool, given: Fraction | None = None) -> Fraction:
     """Frames per second: the stream's average (FFmpeg's guess, else 30, when it states none);
-    for a raw stream the rate its codec states, where its demuxer assumes 25."""
+    for a raw stream the rate `given` for it, else the rate its codec states, where its demuxer
+    assumes 25."""
+    if raw and given is not None:
+        return given
     rate = stream.average_rate or stream.guessed_rate or Fraction(30)
     if raw:
         rate = stream.codec_context.framerate or rate
     return Fraction(rate.numerator, rate.denominator)
+
+
+def rate_assumed(stream: av.video.VideoStream, raw: bool, given: Fraction | None) -> bool:
+    """Whether `frame_rate` is only the 25 fps a raw stream's demuxer assumes: none was given
+    and its codec states none (MJPEG, H.264 without timing), so its frames' times are unknown."""
+    return raw and given is None and not stream.codec_context.framerate
+
+
+def check_frame_rate(rate: Fraction) -> None:
+    """ValueError, with the sentence a resident sees, for a rate given outside FPS_RANGE."""
+    low, high = FPS_RANGE
+    if not low <= rate <= high:
+        raise ValueError(
+            f"The frame rate must be {float(low):g} to {float(high):g} frames a second."
+        )
 
 
 def raw_time_base(rate: Fraction) -> Fraction:

@@ -9,7 +9,12 @@ from pathlib import Path
 
 import av
 
-from gateway.redaction.video_input import NO_TIMESTAMPS, SPARSE_TIMESTAMPS, frame_rate
+from gateway.redaction.video_input import (
+    NO_TIMESTAMPS,
+    SPARSE_TIMESTAMPS,
+    frame_rate,
+    rate_assumed,
+)
 
 from .base import SourceError
 
@@ -49,10 +54,10 @@ def probe_container(path: Path, raw_rate: Fraction | None = None) -> ContainerTi
                     raise UnreadableRecordingError(
                         f"{path.name} could not be read as video (no frame of it decodes)"
                     )
-                duration = float(frames / (raw_rate or frame_rate(stream, raw=True)))
+                duration = float(frames / frame_rate(stream, raw, raw_rate))
             else:
                 duration = _duration_s(container, stream)
-            known = not raw or raw_rate is not None or bool(stream.codec_context.framerate)
+            known = not rate_assumed(stream, raw, raw_rate)
             creation = _parse_tag(container.metadata.get("creation_time"))
             wallclock = _wallclock_start(container.start_time)
     except UnreadableRecordingError:

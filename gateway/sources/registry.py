@@ -13,7 +13,7 @@ from typing import Any, cast
 
 import aiohttp
 
-from gateway.redaction.video_input import FPS_RANGE
+from gateway.redaction.video_input import check_frame_rate
 
 from .base import CameraCatalog, FootageSource, SourceCamera, SourceError
 from .folder import CameraLayout, FolderSettings, FolderSource
@@ -191,11 +191,10 @@ def _frame_rate(value: object) -> Fraction:
         raise SourceError(
             f"'{value}' is not a frame rate: give frames a second, such as 10 or 30000/1001."
         ) from None
-    low, high = FPS_RANGE
-    if not low <= rate <= high:
-        raise SourceError(
-            f"The frame rate must be {float(low):g} to {float(high):g} frames a second."
-        )
+    try:
+        check_frame_rate(rate)
+    except ValueError as exc:
+        raise SourceError(str(exc)) from None
     return rate
 
 
