@@ -174,8 +174,8 @@ async def test_an_idle_gateway_keeps_none_of_a_redaction_once_it_is_done(
     tmp_path: Path,
 ) -> None:
     # What a redaction loads (its libraries, their heaps, the segments' fork server: about
-    # 490 MiB after a 720p clip) goes with the worker that ran it, not kept until the next
-    # request, days later.
+    # 500 MiB after an 8 s window at 720p, bench.redaction.idle) goes with the worker that ran
+    # it, not kept until the next request, days later.
     proc, url = served
     request = fresh_request(gateway)
     start = request.window.start - timedelta(seconds=1)
