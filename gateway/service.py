@@ -301,5 +301,5 @@ class GatewayService:
                 await advertiser.stop()
             await runner.cleanup()
             await self.sources.close()
-            self._executor.shutdown(wait=False, cancel_futures=True)
+            await asyncio.to_thread(self._executor.shutdown, wait=False, cancel_futures=True)
 

@@ -77,7 +77,7 @@ def worker_pool(
 def kill_workers(pool: ProcessPoolExecutor) -> None:
     """SIGKILL the pool's workers, for a job that failed while they worked for it: shutting the
     pool down would wait for them to finish (Python 3.14 has `pool.kill_workers()`)."""
-    for process in list(pool._processes.values()):
+    for process in list((pool._processes or {}).values()):  # None once shut down
         process.kill()
 
 
@@ -183,7 +183,13 @@ class RestartingPool(Executor):
             return self._pool.submit(fn, *args, **kwargs)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+        """`wait=False` kills the worker, ending a job it is running (as the gateway's exit
+        does), and then waits for the pool's thread, which then ends at once. Python's pool
+        (3.13) replaces a worker that ended after its one job from that thread, which fails
+        with a TypeError if a `shutdown(wait=False)` has just dropped its table of workers."""
+        if not wait:
+            kill_workers(self._pool)
+        self._pool.shutdown(wait=True, cancel_futures=cancel_futures)
 
     def pids(self) -> list[int]:
         """The worker's process id (none while one that ended is being replaced)."""
