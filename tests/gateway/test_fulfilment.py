@@ -9,6 +9,7 @@ import json
 import math
 import multiprocessing
 import os
+import re
 import signal
 import sqlite3
 import time
@@ -269,7 +270,10 @@ async def test_a_redaction_worker_that_dies_fails_its_camera_and_a_retry_redacts
     fulfilment = rig.fulfilment()
     fulfilment.schedule(JobKind.FULFIL, rid)
     async with running(fulfilment) as until:
-        await until(lambda: any(work.rglob("*.partial")))  # the clip is being encoded
+        # The clip is being encoded (`temp_path_for`'s names: not the copy the gateway fetches
+        # first, `.NAME.partial`, before the redaction worker has started).
+        await until(lambda: any(re.search(r"\.[0-9a-f]{8}\.partial$", path.name)
+                                for path in work.rglob("*.partial")))
         [worker] = rig.executor.pids()
         os.kill(worker, signal.SIGKILL)  # as the kernel does when memory runs out
         await until(lambda: inbox.get(rid).camera(front).state is CameraState.FAILED)
