@@ -136,11 +136,11 @@ def test_shutting_a_pool_down_without_waiting_fails_nothing_and_leaves_no_worker
         assert gone(worker) and set(multiprocessing.active_children()) <= before
     running = RestartingPool(multiprocessing.get_context("spawn"))
     busy = running.submit(time.sleep, 60)
-    worker = waiting_worker(running, 0)
+    [working] = waiting_worker(running, 0)
     running.shutdown(wait=False, cancel_futures=True)  # a job still running ends with its worker
     with pytest.raises(BrokenProcessPool):
         busy.result(timeout=10)
-    assert gone(worker[0]) and set(multiprocessing.active_children()) <= before
+    assert gone(working) and set(multiprocessing.active_children()) <= before
     assert failures == []
 
 
