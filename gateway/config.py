@@ -126,6 +126,7 @@ class Timing:
     backoff_max_s: float = 60.0
     keepalive_s: float = 15.0
     expire_interval_s: float = 30.0
+    capture_check_s: float = 30.0  # how soon a Nest source added while serving is captured
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from .advertise import Advertiser
 from .api import create_api
 from .audit import AuditKind, AuditLog
 from .cameras import cameras_api_json
+from .capture import SourceCapture
 from .cityclient import CityClient, CityError
 from .config import GatewayConfig
 from .events import EventBus, EventKind
@@ -50,7 +51,9 @@ def gateway_version() -> str:
 class GatewayService:
     """The running gateway; `run()` serves until SIGTERM/SIGINT or `stop()`."""
 
-    def __init__(self, config: GatewayConfig) -> None:
+    def __init__(self, config: GatewayConfig, *, sources: SourceRegistry | None = None) -> None:
+        """`sources`: the footage sources (by default those in the data folder's sources.json;
+        tests pass one whose cloud sources reach fake clouds)."""
         config.data.require()
         self.config = config
         self.layout = config.data
@@ -66,7 +69,10 @@ class GatewayService:
         self.events = EventBus()
         self.keepalive_s = config.timing.keepalive_s
         self.gateway_id = key_id(self.device_key.public_key())
-        self.sources = SourceRegistry(self.layout.root)
+        self.sources = sources or SourceRegistry(self.layout.root)
+        self.capture = SourceCapture(
+            self.sources, check_s=config.timing.capture_check_s,
+            backoff=Backoff(config.timing.backoff_initial_s, config.timing.backoff_max_s))
         self._stop = asyncio.Event()
         self._feed: FeedLoop | None = None
         self._client: CityClient | None = None
@@ -290,7 +296,8 @@ class GatewayService:
                     self.gateway_id, gateway_version(), listen.host, self.bound_port)
                 await advertiser.start()
             tasks = [asyncio.ensure_future(self._supervise_city(self._stop)),
-                     asyncio.ensure_future(self._expire_loop(self._stop))]
+                     asyncio.ensure_future(self._expire_loop(self._stop)),
+                     asyncio.ensure_future(self.capture.run(self._stop))]
             await self._stop.wait()
             _LOGGER.info("shutting down")
             await asyncio.wait(tasks, timeout=10.0)

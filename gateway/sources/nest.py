@@ -107,6 +107,10 @@ class NestSource:
             )
         return sorted(cameras, key=lambda c: (c.label, c.device_id))
 
+    async def connect(self) -> None:
+        """Sign in and list the devices, if not done yet (SourceError if that fails)."""
+        await self._connected()
+
     async def watch(self, idle_s: float = 1.0) -> None:
         """Receive event messages from the configured Pub/Sub subscription forever."""
         if self._subscription is None:

@@ -52,7 +52,8 @@ class SourceRegistry:
         self.data_dir = data_dir
         self._file = data_dir / "sources.json"
         self._session = session  # injected for the cloud sources (tests, or a shared session)
-        self._open: dict[str, FootageSource] = {}
+        self._open: dict[str, tuple[dict[str, Any], FootageSource]] = {}  # with its entry
+        self._retired: builtins.list[FootageSource] = []  # opened under an entry since changed
         self._known_cameras: dict[str, tuple[SourceCamera, ...]] = {}
 
     def secret_path(self, name: str) -> Path:
@@ -88,7 +89,7 @@ class SourceRegistry:
             raise SourceError(f"There is no source named '{name}'.")
         del entries[name]
         self._save(entries)
-        self._open.pop(name, None)
+        self._retire(name)
         self._known_cameras.pop(name, None)
         self.secret_path(name).unlink(missing_ok=True)
         shutil.rmtree(self.cache_dir(name), ignore_errors=True)
@@ -115,26 +116,49 @@ class SourceRegistry:
         return infos
 
     def get(self, name: str) -> FootageSource:
-        """The open source called `name` (one instance per registry)."""
-        if name in self._open:
-            return self._open[name]
+        """The open source called `name`: one instance per registry for as long as its entry in
+        sources.json stays the same. Another process (the `source` commands beside a running
+        `serve`) may change the file, so it is read each time, and a source whose entry changed
+        or went is opened again or refused."""
         entry = self._load().get(name)
+        opened = self._open.get(name)
+        if opened is not None and opened[0] == entry:
+            return opened[1]
+        self._retire(name)
         if entry is None:
             raise SourceError(
                 f"There is no footage source named '{name}'; add it with "
                 "'safesmart-gateway source add'."
             )
         source = self._build(name, SourceKind(entry["kind"]), entry["options"])
-        self._open[name] = source
+        self._open[name] = (entry, source)
         return source
+
+    def capturing(self) -> dict[str, dict[str, Any]]:
+        """The sources that must be running to have footage (Nest: no history, so `serve`
+        captures event media as it arrives), by name, with their entries."""
+        return {
+            name: entry
+            for name, entry in self._load().items()
+            if entry["kind"] == SourceKind.NEST.value and entry["options"].get("subscription")
+        }
+
+    async def close_retired(self) -> None:
+        """Close the connections of sources opened under an entry that has since changed."""
+        retired, self._retired = self._retired, []
+        for source in retired:
+            await _close(source)
 
     async def close(self) -> None:
         """Close every open source's connections."""
-        for source in self._open.values():
-            closer = getattr(source, "close", None)
-            if closer is not None:
-                await closer()
+        self._retired.extend(source for _, source in self._open.values())
         self._open.clear()
+        await self.close_retired()
+
+    def _retire(self, name: str) -> None:
+        opened = self._open.pop(name, None)
+        if opened is not None:
+            self._retired.append(opened[1])
 
     def _build(self, name: str, kind: SourceKind, options: dict[str, Any]) -> FootageSource:
         if kind is SourceKind.FOLDER:
@@ -173,6 +197,12 @@ class SourceRegistry:
 
     def _save(self, entries: dict[str, dict[str, Any]]) -> None:
         write_private_json(self._file, {"version": _FILE_VERSION, "sources": entries})
+
+
+async def _close(source: FootageSource) -> None:
+    closer = getattr(source, "close", None)
+    if closer is not None:
+        await closer()
 
 
 def _checked_name(name: str) -> str:

@@ -91,8 +91,9 @@ class FakeSdm:
     queued: list[dict[str, Any]] = field(default_factory=list)  # Pub/Sub receivedMessages
     acked: list[str] = field(default_factory=list)
 
-    def app(self) -> web.Application:
-        app = web.Application()
+    def app(self, app: web.Application | None = None) -> web.Application:
+        """Its routes, in a new app or added to `app` (beside another fake cloud's)."""
+        app = app or web.Application()
         app.router.add_post("/token", self.token)
         app.router.add_get("/v1/enterprises/{project}/structures", self.structures)
         app.router.add_get("/v1/enterprises/{project}/devices", self.devices)

@@ -41,7 +41,8 @@ class FakeRing:
     """Ring's OAuth, clients_api and media hosts, answering with the real response shapes."""
 
     clip: bytes
-    events: int = 12  # one motion event a minute from T0, ids growing with time
+    events: int = 12  # one motion event a minute from `start`, ids growing with time
+    start: datetime = T0
     require_2fa: bool = True
     refresh_allowed: bool = True
     not_found_first: int = 0
@@ -56,8 +57,9 @@ class FakeRing:
     hits: Counter[str] = field(default_factory=Counter)
     history_queries: list[dict[str, str]] = field(default_factory=list)
 
-    def app(self) -> web.Application:
-        app = web.Application()
+    def app(self, app: web.Application | None = None) -> web.Application:
+        """Its routes, in a new app or added to `app` (beside another fake cloud's)."""
+        app = app or web.Application()
         app.router.add_post("/oauth/token", self.token)
         app.router.add_post("/clients_api/session", self.session)
         app.router.add_get("/clients_api/ring_devices", self.devices)
@@ -121,7 +123,7 @@ class FakeRing:
         limit = int(request.query["limit"])
         older = int(request.query.get("older_than", 10**12))
         entries = [
-            {"answered": False, "created_at": (T0 + timedelta(minutes=i)).strftime(
+            {"answered": False, "created_at": (self.start + timedelta(minutes=i)).strftime(
                 "%Y-%m-%dT%H:%M:%S.000Z"), "events": [], "favorite": False,
              "id": 7000 + i, "kind": "motion", "recording": {"status": "ready"},
              "snapshot_url": ""}

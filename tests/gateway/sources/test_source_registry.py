@@ -127,6 +127,36 @@ def test_unknown_and_unreadable(tmp_path: Path) -> None:
         registry.list()
 
 
+def test_a_source_changed_by_another_process_is_opened_again(tmp_path: Path) -> None:
+    # `serve` keeps its sources open; the `source` commands change sources.json beside it.
+    (tmp_path / "footage").mkdir()
+    serving, command = SourceRegistry(tmp_path / "data"), SourceRegistry(tmp_path / "data")
+    command.add("folder", "nvr", root=str(tmp_path / "footage"))
+    first = serving.get("nvr")
+    assert serving.get("nvr") is first  # one instance while its entry stays the same
+    command.remove("nvr")
+    with pytest.raises(SourceError, match="no footage source named 'nvr'"):
+        serving.get("nvr")
+    command.add("folder", "nvr", root=str(tmp_path / "footage"), frame_rate="10")
+    again = serving.get("nvr")
+    assert isinstance(again, FolderSource) and again.settings.frame_rate == Fraction(10)
+
+
+def test_only_nest_sources_with_a_subscription_are_captured(tmp_path: Path) -> None:
+    registry = SourceRegistry(tmp_path / "data")
+    (tmp_path / "footage").mkdir()
+    registry.add("folder", "nvr", root=str(tmp_path / "footage"))
+    # Nest sources as `source add nest` stores them (adding one needs a sign-in).
+    sources_file = tmp_path / "data" / "sources.json"
+    stored = json.loads(sources_file.read_text())
+    nest = {"project_id": "p", "client_id": "c", "retention_days": 30}
+    stored["sources"]["quiet"] = {"kind": "nest", "options": nest}
+    stored["sources"]["home"] = {"kind": "nest", "options": {
+        **nest, "subscription": "projects/home-cloud/subscriptions/sdm-events"}}
+    sources_file.write_text(json.dumps(stored))
+    assert list(registry.capturing()) == ["home"]
+
+
 async def test_ring_source_through_the_registry(
     start_cloud: StartCloud, tmp_path: Path
 ) -> None:
