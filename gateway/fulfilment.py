@@ -170,7 +170,7 @@ class Fulfilment:
             if camera is None:
                 continue
             try:
-                plan = await self._prep.plan(camera, item.request.window)
+                plan = await self._prep.plan(request_id, camera, item.request.window)
                 prepared = await self._prep.prepare(request_id, camera, plan[0])
             except FulfilmentFailed as err:
                 _LOGGER.info("no preview from camera %s: %s", camera.name, err)
@@ -204,7 +204,7 @@ class Fulfilment:
             if camera is None:
                 raise FulfilmentFailed("this camera is no longer registered on the gateway")
             self._set_camera(request_id, registration_id, "listing the camera's recordings")
-            plan = await self._prep.plan(camera, window)
+            plan = await self._prep.plan(request_id, camera, window)
             if any(s.parts != len(plan) for s in queued):
                 raise FulfilmentFailed(
                     f"the camera's recordings in the window changed since parts were sealed "

@@ -9,7 +9,8 @@ import multiprocessing
 import re
 from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from fractions import Fraction
 from pathlib import Path
 from typing import Protocol
@@ -30,6 +31,7 @@ from .redaction.pipeline import (
 )
 from .redaction.profiles import BUNDLED, Models
 from .sources.base import FootageSource, Recording, SourceError
+from .sources.containers import UnreadableRecordingError, probe_container
 from .store import CameraRecord
 from .workers import RestartingPool, TimeLimitExceeded, remove_stale_job_folders, run_in_worker
 
@@ -129,14 +131,33 @@ class ClipPreparation:
         # Redactions done in this run (a preview's clip is reused when the window is approved).
         self._reports: dict[Path, RedactionReport] = {}
 
-    async def plan(self, camera: CameraRecord, window: TimeWindow) -> list[PlannedPart]:
+    async def plan(
+        self, request_id: str, camera: CameraRecord, window: TimeWindow
+    ) -> list[PlannedPart]:
         """The camera's parts for `window`; FulfilmentFailed with the source's sentence."""
         try:
             source = self._sources.get(camera.source)
             recordings = await source.recordings(camera.device_id, window)
         except SourceError as err:
             raise FulfilmentFailed(str(err)) from err
-        return plan_parts(recordings, window)
+        return plan_parts([await self._measured(request_id, camera, source, recording)
+                           for recording in recordings], window)
+
+    async def _measured(self, request_id: str, camera: CameraRecord, source: FootageSource,
+                        recording: Recording) -> Recording:
+        """`recording` with its true end where its source could only estimate it (Ring's history
+        gives no length: up to 120 s is assumed), so that a clip that ended before the window
+        is no part of the answer. It is fetched for that, as `prepare` would fetch it."""
+        if recording.metadata.get("end_estimated") != "true":
+            return recording
+        original, _ = await self._original(request_id, camera, source, recording)
+        try:
+            times = await asyncio.to_thread(probe_container, original)
+        except UnreadableRecordingError:
+            return recording  # redacting it says what is wrong with it
+        end = recording.start + timedelta(seconds=times.duration_s)
+        return replace(recording, end=end,
+                       metadata={**recording.metadata, "end_estimated": "false"})
 
     def camera_folder(self, request_id: str, camera: CameraRecord) -> Path:
         return self._work / folder_name(request_id) / folder_name(
@@ -146,7 +167,7 @@ class ClipPreparation:
                       planned: PlannedPart) -> PreparedClip:
         """Fetch (once per request) and redact (once per run) one planned part."""
         recording, clip = planned.recording, planned.clip
-        folder = self.camera_folder(request_id, camera) / _digest(recording.recording_id)
+        folder = self._folder(request_id, camera, recording)
         start_s = (clip.start - recording.start).total_seconds()
         end_s = (clip.end - recording.start).total_seconds()
         # Event images (Nest) are redacted into a PNG; everything else is a clip.
@@ -157,14 +178,7 @@ class ClipPreparation:
             source = self._sources.get(camera.source)
         except SourceError as err:
             raise FulfilmentFailed(str(err)) from err
-        original, fetched = await self._fetch(source, recording, folder / "original")
-        original_sha256 = await asyncio.to_thread(file_sha256, original)
-        if fetched:
-            self._audit.append(AuditKind.FOOTAGE_FETCHED, request_id, {
-                "registration_id": camera.registration_id, "source": recording.source,
-                "recording_id": recording.recording_id, "original_sha256": original_sha256,
-                "part": planned.part, "parts": planned.parts,
-            })
+        original, original_sha256 = await self._original(request_id, camera, source, recording)
         report = self._reports.get(output) if output.exists() else None
         if report is None:
             job = RedactionJob(
@@ -187,7 +201,8 @@ class ClipPreparation:
                                        "or the redaction worker stopped)") from err
             self._reports[output] = report
             self._audit.append(AuditKind.REDACTED, request_id, {
-                "registration_id": camera.registration_id, "frames": report.frames,
+                "registration_id": camera.registration_id,
+                "recording_id": recording.recording_id, "frames": report.frames,
                 "faces": report.faces, "plates": report.plates, "profile": report.profile,
                 "tools": report.tools,
                 "redacted_sha256": report.output_sha256,
@@ -195,21 +210,32 @@ class ClipPreparation:
             })
         return PreparedClip(planned, output, original_sha256, report)
 
-    async def _fetch(
-        self, source: FootageSource, recording: Recording, dest: Path
-    ) -> tuple[Path, bool]:
-        """The original in work/ (fetched once per request); True when fetched just now."""
+    def _folder(self, request_id: str, camera: CameraRecord, recording: Recording) -> Path:
+        """Where one recording's original, redacted clip and contact sheet are kept."""
+        return self.camera_folder(request_id, camera) / _digest(recording.recording_id)
+
+    async def _original(self, request_id: str, camera: CameraRecord, source: FootageSource,
+                        recording: Recording) -> tuple[Path, str]:
+        """The original in work/ and its SHA-256: fetched (and the fetch logged in the audit)
+        once per request."""
+        dest = self._folder(request_id, camera, recording) / "original"
         marker = dest / f"{_digest(recording.recording_id)}.done"
-        cached = await asyncio.to_thread(_cached_fetch, marker)
-        if cached is not None:
-            return cached, False
-        await asyncio.to_thread(dest.mkdir, parents=True, exist_ok=True)
-        try:
-            path = await source.fetch(recording, dest)
-        except SourceError as err:
-            raise FulfilmentFailed(str(err)) from err
-        await asyncio.to_thread(marker.write_text, str(path))
-        return path, True
+        path = await asyncio.to_thread(_cached_fetch, marker)
+        fetched = path is None
+        if path is None:
+            await asyncio.to_thread(dest.mkdir, parents=True, exist_ok=True)
+            try:
+                path = await source.fetch(recording, dest)
+            except SourceError as err:
+                raise FulfilmentFailed(str(err)) from err
+            await asyncio.to_thread(marker.write_text, str(path))
+        sha256 = await asyncio.to_thread(file_sha256, path)
+        if fetched:
+            self._audit.append(AuditKind.FOOTAGE_FETCHED, request_id, {
+                "registration_id": camera.registration_id, "source": recording.source,
+                "recording_id": recording.recording_id, "original_sha256": sha256,
+            })
+        return path, sha256
 
 
 def _raw_rate(recording: Recording) -> Fraction | None:

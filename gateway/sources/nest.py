@@ -149,17 +149,10 @@ class NestSource:
         manager = await self._connected()
         device = self._device(manager, device_id)
         kind = media_kind(device)
-        since = self.cache.capturing_since(device_id)
         if kind is None:
             raise NoFootageError(
                 f"Nest keeps no history for '{label(device)}', and this model sends no event "
                 "clips or images through the Nest API, so there is nothing to share."
-            )
-        if since is None or window.end <= since:
-            when = format_time(since) if since else "now"
-            raise NoFootageError(
-                f"Nest keeps no history for this model; only events captured since {when} "
-                "are available."
             )
         oldest_kept = self._clock() - self.retention
         self.cache.purge(oldest_kept)
@@ -168,8 +161,18 @@ class NestSource:
             recording = await asyncio.to_thread(self._recording, device, item)
             if recording is not None and window.overlaps(recording.start, recording.end):
                 found.append(recording)
-        if not found:
-            self._explain_gap(device, window, oldest_kept)
+        if found:
+            # Also from before capture began: Pub/Sub keeps the messages of events that
+            # happened while the gateway was not pulling, and their media may still be had.
+            return found
+        since = self.cache.capturing_since(device_id)
+        if since is None or window.end <= since:
+            when = format_time(since) if since else "now"
+            raise NoFootageError(
+                f"Nest keeps no history for this model; only events captured since {when} "
+                "are available."
+            )
+        self._explain_gap(device, window, oldest_kept)
         return found
 
     async def fetch(self, recording: Recording, dest_dir: Path) -> Path:

@@ -13,28 +13,41 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import ClientSession
+from aiohttp.test_utils import TestServer
 
+from city.app import create_app
+from city.config import CityConfig, initialise
+from city.enrollment import create_code
+from city.store import CityStore
+from gateway.audit import AuditKind
+from gateway.cameras import NewCamera, add_camera
+from gateway.cityclient import CityClient
 from gateway.config import DataLayout, GatewayConfig, ListenAddress, Timing
+from gateway.enrollment import enroll
 from gateway.service import GatewayService
 from gateway.sources.nest_auth import nest_sign_in
 from gateway.sources.nest_cache import NestMediaCache
 from gateway.sources.registry import SourceRegistry
 from gateway.sources.ring import ring_sign_in
-from protocol.timeutil import utcnow
+from gateway.store import GatewayStore
+from protocol.timeutil import TimeWindow, format_time, utcnow
 from tests.gateway.service_harness import init_gateway
 from tests.gateway.sources.conftest import StartCloud
 from tests.gateway.sources.test_nest import (
     DOORBELL,
+    LIVE_ONLY,
     PROJECT,
     SECRET,
     FakeSdm,
     event_message,
     received,
 )
-from tests.gateway.sources.test_ring import FakeRing
+from tests.gateway.sources.test_ring import FRONT, FakeRing
 
 SUBSCRIPTION = "projects/home-cloud/subscriptions/sdm-events"
 SIDE_GATE = "987653"  # a Ring doorbell without a Protect plan (fixtures/ring_devices.json)
@@ -168,3 +181,132 @@ async def test_a_capture_that_cannot_sign_in_is_logged_once_and_recovers(
         received("b1", json.dumps(event_message(DOORBELL, at, "P3", clip=True)).encode())
     ]
     await until(lambda: len(captured(serving)) == 1, "events are captured again")
+
+
+async def test_a_request_is_answered_from_ring_history_and_captured_nest_events(
+    tmp_path: Path, clouds: Clouds
+) -> None:
+    initialise(tmp_path / "city", "Test City")
+    city_config = CityConfig.load(tmp_path / "city")
+    city = TestServer(create_app(city_config), host="127.0.0.1")
+    await city.start_server()
+    city_url = str(city.make_url("")).rstrip("/")
+    store = CityStore(city_config.db_path)
+    code, _ = create_code(store)
+    store.close()
+    layout, key = init_gateway(tmp_path / "gw")
+    gw_store = GatewayStore(layout.db)
+    async with CityClient(city_url) as client:
+        await enroll(gw_store, key, client, code=code, label="clouds")
+    pinned = gw_store.pinned_city()
+    assert pinned is not None
+    async with CityClient(city_url, gateway_id=pinned.gateway_id, device_key=key) as client:
+        for name, source, device in (
+            ("Ring front", "ring", FRONT),
+            ("Ring side gate", "ring", SIDE_GATE),
+            ("Nest doorbell", "nest", DOORBELL),
+            ("Nest garage", "nest", LIVE_ONLY),
+        ):
+            await add_camera(
+                gw_store,
+                key,
+                client,
+                NewCamera(name=name, lat=41.4990, lon=-81.6940, source=source, device_id=device),
+            )
+    await add_ring(layout, clouds.session)
+    await add_nest(layout, clouds.session)
+    service = GatewayService(
+        GatewayConfig(
+            data=layout,
+            listen=ListenAddress("127.0.0.1", 0),
+            redaction_profile="masks-only",
+            timing=FAST,
+        ),
+        sources=SourceRegistry(layout.root, session=clouds.session),
+    )
+    task = asyncio.ensure_future(service.run())
+    try:
+        # A doorbell press two minutes ago: Ring recorded it (its third motion event), and Nest
+        # published it to the subscription, which only the running gateway reads.
+        pressed = clouds.ring.start + timedelta(minutes=2)
+        clouds.nest.queued = [
+            received("d1", json.dumps(event_message(DOORBELL, pressed, "D1", clip=True)).encode())
+        ]
+        await until(lambda: clouds.nest.acked == ["d1"], "the event is captured")
+        window = TimeWindow(pressed + timedelta(seconds=0.5), pressed + timedelta(seconds=1.5))
+        rid, states = await request_and_approve(city_url, city_config.admin_token, service, window)
+    finally:
+        service.stop()
+        await asyncio.wait_for(task, 20)
+        await city.close()
+    by_name = {camera["name"]: camera for camera in states["cameras"]}
+    assert by_name["Ring front"]["state"] == "delivered", by_name
+    assert by_name["Nest doorbell"]["state"] == "delivered", by_name
+    assert by_name["Ring side gate"]["state"] == "failed"
+    assert "no Ring Protect" in by_name["Ring side gate"]["detail"]
+    assert by_name["Nest garage"]["state"] == "failed"
+    assert "sends no event clips or images" in by_name["Nest garage"]["detail"]
+    assert clouds.nest.hits["preview"] == 1
+    # Ring's history gives no clip length, so the clip of the event a minute before, which could
+    # last until the window, is fetched as well, found to end before it, and left out (it had
+    # failed the camera: "the window contains no video frames"); one part is sent.
+    assert clouds.ring.hits["media"] == 2
+    front = by_name["Ring front"]["registration_id"]
+    entries = [e for e in service.audit.entries(rid) if e.data.get("registration_id") == front]
+    assert sum(e.kind is AuditKind.FOOTAGE_FETCHED for e in entries) == 2
+    [redacted] = [e for e in entries if e.kind is AuditKind.REDACTED]
+    [sealed] = [e for e in entries if e.kind is AuditKind.SEALED]
+    assert redacted.data["recording_id"] == "7002"  # the event at the window, part 1 of 1
+    assert (sealed.data["part"], sealed.data["parts"]) == (1, 1)
+
+
+async def request_and_approve(
+    city_url: str, admin: str, service: GatewayService, window: TimeWindow
+) -> tuple[str, dict[str, Any]]:
+    """Issue a request at the city, approve it on the gateway; its id and settled state."""
+    now = utcnow()
+    body = {
+        "case_number": "CLOUD-1",
+        "agency": {"name": "PD", "id": "pd"},
+        "officer": {"name": "Det. E", "badge": "7", "email": "e@city.example", "phone": ""},
+        "incident": {
+            "type": "burglary",
+            "description": "door",
+            "point": {"lat": 41.4994, "lon": -81.6944},
+            "radius_m": 300,
+        },
+        "window": window.to_json(),
+        "respond_by": format_time(now + timedelta(days=1)),
+        "legal_basis": "voluntary",
+        "disclosures": {
+            "retention_days": 30,
+            "may_become_public_record": False,
+            "may_be_asked_to_testify": False,
+            "name_may_appear_in_court_documents": False,
+            "notes": "",
+        },
+    }
+    token = service.layout.api_token.read_text().strip()
+    auth = {"Authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession() as session:
+        async with session.post(
+            f"{city_url}/v1/admin/requests", json=body, headers={"Authorization": f"Bearer {admin}"}
+        ) as answer:
+            assert answer.status in (200, 201), await answer.text()
+            [issued] = (await answer.json())["requests"]
+        api = f"http://127.0.0.1:{service.bound_port}/api/v1/requests/{issued['request_id']}"
+
+        async def settled(states: tuple[str, ...]) -> dict[str, Any]:
+            current: dict[str, Any] = {}
+            for _ in range(900):
+                async with session.get(api, headers=auth) as response:
+                    current = dict(await response.json()) if response.status == 200 else {}
+                if current.get("state") in states:
+                    return current
+                await asyncio.sleep(0.1)
+            raise AssertionError(f"the request never reached {states}: {current}")
+
+        await settled(("pending",))
+        async with session.post(f"{api}/approve", json={}, headers=auth) as response:
+            assert response.status == 200, await response.text()
+        return issued["request_id"], await settled(("delivered", "failed"))

@@ -310,6 +310,22 @@ async def test_window_before_capture_began_names_the_date(
         await source.recordings(DOORBELL, around(yesterday))
 
 
+async def test_an_event_from_before_capture_began_is_served_while_its_media_lasts(
+    nest_cloud: tuple[FakeSdm, ClientSession], tmp_path: Path
+) -> None:
+    # Pub/Sub keeps the messages of events from while nothing pulled (the gateway stopped, or
+    # not yet started), and hands them over late.
+    fake, session = nest_cloud
+    source = await signed_in_source(session, tmp_path)
+    await source.cameras()  # capture begins now
+    earlier = datetime.now(UTC) - timedelta(minutes=3)  # a clip preview lasts 15 minutes
+    await source.handle_message(event_message(DOORBELL, earlier, "E1", clip=True))
+    [found] = await source.recordings(DOORBELL, around(earlier, 5, 5))
+    assert found.start == to_millis(earlier) and fake.hits["preview"] == 1
+    with pytest.raises(NoFootageError, match="only events captured since"):  # none else then
+        await source.recordings(DOORBELL, around(earlier - timedelta(minutes=1), 5, 5))
+
+
 async def test_empty_window_after_capture_began(
     nest_cloud: tuple[FakeSdm, ClientSession], tmp_path: Path
 ) -> None:
