@@ -1,4 +1,4 @@
-"""`source add|remove|list` and `fetch`: connecting footage sources and pulling recordings."""
+"""`source add|set|remove|list` and `fetch`: connecting footage sources and pulling recordings."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import getpass
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from protocol.errors import ProtocolError
 from protocol.timeutil import TimeWindow, format_time, parse_time
@@ -61,6 +61,33 @@ def register(subparsers: SubParsers) -> None:
                    help="Pub/Sub subscription receiving the project's events "
                         "(projects/<cloud-project>/subscriptions/<name>)")
     p.set_defaults(handler=cmd_add_nest)
+
+    p = commands.add_parser(
+        "set", help="change a source's settings (keeps its sign-in and captured media)",
+        description="Change settings of a folder or Nest source; a running gateway uses them "
+                    "from its next request (a Nest source's capture within 30 s).")
+    p.add_argument("name")
+    folder = p.add_argument_group("folder sources")
+    folder.add_argument("--path", type=Path, help="the folder holding the recordings")
+    folder.add_argument("--time-zone", help="zone of times in file names (IANA name)")
+    folder.add_argument("--clock-offset", type=float,
+                        help="seconds the recorder's clock runs ahead of true time")
+    folder.add_argument("--layout", choices=["subfolder", "file_name"])
+    rate = folder.add_mutually_exclusive_group()
+    rate.add_argument("--frame-rate", metavar="RATE", help="frames a second of raw streams")
+    rate.add_argument("--no-frame-rate", action="store_true",
+                      help="forget the frame rate given (raw streams that state none are refused)")
+    link = folder.add_mutually_exclusive_group()
+    link.add_argument("--hard-link", action="store_true", default=None,
+                      help="hard-link instead of copying")
+    link.add_argument("--copy", dest="hard_link", action="store_false", help="copy (default)")
+    nest = p.add_argument_group("Nest sources")
+    nest.add_argument("--retention-days", type=int, help="how long captured events are kept")
+    subscription = nest.add_mutually_exclusive_group()
+    subscription.add_argument("--subscription", help="Pub/Sub subscription receiving the events")
+    subscription.add_argument("--no-subscription", action="store_true",
+                              help="stop capturing events (what was captured is kept)")
+    p.set_defaults(handler=cmd_set)
 
     p = commands.add_parser("remove", help="forget a source and its saved sign-in")
     p.add_argument("name")
@@ -164,6 +191,26 @@ def cmd_add_nest(args: argparse.Namespace) -> int:
     print(f"Signed in to Google Nest and added source '{args.name}'. Nest keeps no history: "
           "the gateway captures event clips and images from now on, while it runs.")
     return 0
+
+
+def cmd_set(args: argparse.Namespace) -> int:
+    """Change a source's settings, then show its cameras as they now are."""
+    given: dict[str, Any] = {
+        "root": None if args.path is None else str(args.path), "time_zone": args.time_zone,
+        "clock_offset_s": args.clock_offset, "layout": args.layout,
+        "frame_rate": args.frame_rate, "hard_link": args.hard_link,
+        "retention_days": args.retention_days, "subscription": args.subscription,
+    }
+    changes = {key: value for key, value in given.items() if value is not None}
+    changes |= {"frame_rate": None} if args.no_frame_rate else {}
+    changes |= {"subscription": None} if args.no_subscription else {}
+    registry = _registry(args.data)
+    try:
+        registry.change(args.name, **changes)
+    except SourceError as exc:
+        return _fail(str(exc))
+    print(f"Changed source '{args.name}'; a running gateway uses it from its next request.")
+    return _print_sources(registry, only=args.name)
 
 
 def cmd_remove(args: argparse.Namespace) -> int:

@@ -24,6 +24,8 @@ from .base import (
 from .folder_index import CameraLayout, FolderIndex, FolderSettings
 
 _LOGGER = logging.getLogger(__name__)
+# A camera's note in `source list` where a raw stream of it has no rate to be timed by.
+UNKNOWN_LENGTH_NOTE = "raw streams that state no frame rate: their lengths are unknown"
 
 type NewRecordingCallback = Callable[[Recording], Awaitable[None] | None]
 
@@ -81,9 +83,9 @@ class FolderSource:
             elif recording.start < window.end and (after is None or window.start < after.start):
                 raise SourceError(
                     f"{recording.metadata['file_name']} is a raw stream that states no frame "
-                    "rate, so which of its frames fall in the window is unknown: add the folder "
-                    f"source '{self.name}' again with its cameras' frame rate (--frame-rate), "
-                    "or have the camera record in a container such as MP4."
+                    "rate, so which of its frames fall in the window is unknown: give the "
+                    f"source its cameras' frame rate (source set {self.name} --frame-rate "
+                    "RATE), or have the camera record in a container such as MP4."
                 )
         return found
 
@@ -99,7 +101,10 @@ class FolderSource:
             end = rec.end if known is None or known.footage_end is None else max(
                 known.footage_end, rec.end
             )
-            spans[rec.device_id] = SourceCamera(rec.device_id, rec.device_id, start, end)
+            note = known.model if known is not None else ""
+            if not self._index.length_known(rec):
+                note = UNKNOWN_LENGTH_NOTE
+            spans[rec.device_id] = SourceCamera(rec.device_id, rec.device_id, start, end, note)
         return [spans[k] for k in sorted(spans)]
 
     def skipped(self) -> dict[str, str]:

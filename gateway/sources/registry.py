@@ -35,6 +35,13 @@ class SourceKind(StrEnum):
     NEST = "nest"
 
 
+# What `change` may change: not a cloud source's account or project, which need a new sign-in.
+_CHANGEABLE: dict[SourceKind, set[str]] = {
+    SourceKind.FOLDER: {"root", "time_zone", "clock_offset_s", "layout", "frame_rate", "hard_link"},
+    SourceKind.NEST: {"retention_days", "subscription"},
+}
+
+
 @dataclass(frozen=True)
 class SourceInfo:
     """A configured source and the cameras it last reported (with their footage span)."""
@@ -81,6 +88,30 @@ class SourceRegistry:
         entries[name] = {"kind": source_kind.value, "options": clean}
         self._save(entries)
         return SourceInfo(name, source_kind)
+
+    def change(self, name: str, **changes: Any) -> SourceInfo:
+        """Change settings of a source, keeping its sign-in and captured media: each option
+        given replaces the stored one, None removes it (a folder's frame rate, a Nest source's
+        subscription). Checked as `add` checks them; nothing is stored when one is refused."""
+        entries = self._load()
+        if name not in entries:
+            raise SourceError(f"There is no source named '{name}'.")
+        kind = SourceKind(entries[name]["kind"])
+        if not changes:
+            raise SourceError("Give at least one setting to change.")
+        if kind is SourceKind.RING:
+            raise SourceError(
+                "A Ring source has no settings to change; to sign in as another account, "
+                "remove it and add it again."
+            )
+        unknown = sorted(_option_flag(key) for key in set(changes) - _CHANGEABLE[kind])
+        if unknown:
+            raise SourceError(f"A {kind.value} source has no setting {', '.join(unknown)}.")
+        options = {**entries[name]["options"], **changes}
+        clean = _validated(kind, {k: v for k, v in options.items() if v is not None})
+        entries[name] = {"kind": kind.value, "options": clean}
+        self._save(entries)
+        return SourceInfo(name, kind)
 
     def remove(self, name: str) -> None:
         """Forget a source and delete its saved sign-in and captured media."""
@@ -203,6 +234,12 @@ async def _close(source: FootageSource) -> None:
     closer = getattr(source, "close", None)
     if closer is not None:
         await closer()
+
+
+def _option_flag(key: str) -> str:
+    """How a resident gives an option (`source add` and `source set`)."""
+    named = {"root": "path", "clock_offset_s": "clock-offset"}
+    return "--" + named.get(key, key.replace("_", "-"))
 
 
 def _checked_name(name: str) -> str:

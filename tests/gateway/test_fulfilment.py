@@ -211,9 +211,9 @@ async def test_a_raw_stream_stating_no_frame_rate_is_redacted_once_its_source_is
         await until(lambda: inbox.get(rid).camera(front).state is CameraState.FAILED)
     detail = inbox.get(rid).camera(front).detail or ""
     assert detail.endswith(".mjpeg is a raw stream that states no frame rate, so which of its "
-                           "frames fall in the window is unknown: add the folder source 'yard' "
-                           "again with its cameras' frame rate (--frame-rate), or have the "
-                           "camera record in a container such as MP4.")
+                           "frames fall in the window is unknown: give the source its cameras' "
+                           "frame rate (source set yard --frame-rate RATE), or have the camera "
+                           "record in a container such as MP4.")
     assert redactions(rig, rid) == 0 and rig.uploads.status(rid) == []
     # The resident gives the source the camera's rate, and retries.
     fulfilment = rig.fulfilment(footage=FolderSettings(frame_rate=Fraction(10)))

@@ -132,7 +132,7 @@ def captured(service: GatewayService) -> list[str]:
     return [item.path.name for item in cache.media(DOORBELL)]
 
 
-async def test_serve_captures_a_nest_source_added_while_it_runs_until_it_is_removed(
+async def test_serve_captures_a_nest_source_as_the_source_commands_change_it(
     serving: GatewayService, clouds: Clouds
 ) -> None:
     await until(lambda: serving.bound_port is not None, "the gateway serves")
@@ -147,8 +147,13 @@ async def test_serve_captures_a_nest_source_added_while_it_runs_until_it_is_remo
     await until(lambda: len(captured(serving)) == 1, "the clip preview is kept")
     assert clouds.nest.hits["preview"] == 1
 
-    SourceRegistry(serving.layout.root).remove("nest")  # `source remove` beside `serve`
+    # `source set` and `source remove` beside `serve`, in processes of their own
+    SourceRegistry(serving.layout.root).change("nest", subscription=None)
     await until(lambda: serving.capture.running() == [], "capture stops")
+    SourceRegistry(serving.layout.root).change("nest", subscription=SUBSCRIPTION)
+    await until(lambda: serving.capture.running() == ["nest"], "capture starts again")
+    SourceRegistry(serving.layout.root).remove("nest")
+    await until(lambda: serving.capture.running() == [], "capture stops for good")
     clouds.nest.queued = [
         received("a2", json.dumps(event_message(DOORBELL, utcnow(), "P2", clip=True)).encode())
     ]

@@ -161,8 +161,8 @@ async def test_a_window_a_raw_stream_stating_no_frame_rate_may_reach_is_refused(
             await source.recordings("door", window(start, end))
         assert str(refused.value) == (
             "door_20261121_093010.mjpeg is a raw stream that states no frame rate, so which of "
-            "its frames fall in the window is unknown: add the folder source 'esp32' again with "
-            "its cameras' frame rate (--frame-rate), or have the camera record in a container "
+            "its frames fall in the window is unknown: give the source its cameras' frame rate "
+            "(source set esp32 --frame-rate RATE), or have the camera record in a container "
             "such as MP4."
         )
     assert [r.recording_id for r in await source.recordings("door", window(0, 10))] == [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import stat
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -155,6 +156,35 @@ def test_only_nest_sources_with_a_subscription_are_captured(tmp_path: Path) -> N
         **nest, "subscription": "projects/home-cloud/subscriptions/sdm-events"}}
     sources_file.write_text(json.dumps(stored))
     assert list(registry.capturing()) == ["home"]
+
+
+def test_a_nest_sources_settings_change_and_its_sign_in_and_media_stay(tmp_path: Path) -> None:
+    registry = SourceRegistry(tmp_path / "data")
+    (tmp_path / "data").mkdir()
+    sources_file = tmp_path / "data" / "sources.json"
+    subscription = "projects/home-cloud/subscriptions/sdm-events"
+    nest = {"project_id": "p", "client_id": "c", "retention_days": 30}
+    sources_file.write_text(json.dumps({"version": 1, "sources": {
+        "home": {"kind": "nest", "options": {**nest, "subscription": subscription}},
+        "bell": {"kind": "ring", "options": {}}}}))
+    registry.secret_path("home").parent.mkdir(parents=True)
+    registry.secret_path("home").write_text("{}")
+    registry.cache_dir("home").mkdir(parents=True)
+    for changes, message in (
+        ({"retention_days": 0}, "1 to 365"),
+        ({"subscription": "sdm-events"}, "projects/<cloud-project>/subscriptions/<name>"),
+        ({"project_id": "other"}, "A nest source has no setting --project-id."),
+    ):
+        with pytest.raises(SourceError, match=re.escape(message)):
+            registry.change("home", **changes)
+    with pytest.raises(SourceError, match="A Ring source has no settings to change"):
+        registry.change("bell", retention_days=3)
+    assert list(registry.capturing()) == ["home"]  # all refused: nothing changed
+    registry.change("home", retention_days=7, subscription=None)
+    stored = json.loads(sources_file.read_text())["sources"]["home"]
+    assert stored == {"kind": "nest", "options": {**nest, "retention_days": 7}}
+    assert registry.capturing() == {}
+    assert registry.secret_path("home").exists() and registry.cache_dir("home").is_dir()
 
 
 async def test_ring_source_through_the_registry(

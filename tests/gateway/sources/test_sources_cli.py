@@ -60,6 +60,37 @@ def test_a_folder_of_raw_streams_is_listed_at_the_frame_rate_given(
         capsys.readouterr().out)
 
 
+def test_a_folder_sources_settings_are_changed_in_place(
+    tmp_path: Path, make_clip: MakeClip, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The ESP32 doorbell's rate was given wrong: `source set` mends it without a remove.
+    make_clip(tmp_path / "footage" / "door" / "door_20261121_093000.mjpeg", seconds=3, fps=10)
+    data, sources_file = tmp_path / "data", tmp_path / "data" / "sources.json"
+    assert run(data, "source", "add", "folder", "home", "--path", str(tmp_path / "footage"),
+               "--frame-rate", "5") == 0
+    assert "2026-11-21T09:30:00Z .. 2026-11-21T09:30:06Z" in capsys.readouterr().out
+    assert run(data, "source", "set", "home", "--frame-rate", "10", "--clock-offset", "2") == 0
+    out = capsys.readouterr().out
+    assert "Changed source 'home'" in out
+    assert "home:door  door  2026-11-21T09:29:58Z .. 2026-11-21T09:30:01Z" in out
+    stored = sources_file.read_bytes()
+    for argv, message in (
+        (("--frame-rate", "ten"), "'ten' is not a frame rate"),
+        (("--time-zone", "Mars/Olympus"), "'Mars/Olympus' is not a time zone name"),
+        (("--path", str(tmp_path / "gone")), "does not exist or is not a folder"),
+        (("--retention-days", "3"), "A folder source has no setting --retention-days."),
+        ((), "Give at least one setting to change."),
+    ):
+        assert run(data, "source", "set", "home", *argv) == 1
+        assert message in capsys.readouterr().err
+        assert sources_file.read_bytes() == stored  # refused: nothing changed
+    assert run(data, "source", "set", "ghost", "--clock-offset", "1") == 1
+    assert "There is no source named 'ghost'." in capsys.readouterr().err
+    assert run(data, "source", "set", "home", "--no-frame-rate") == 0
+    assert "[raw streams that state no frame rate: their lengths are unknown]" in (
+        capsys.readouterr().out)
+
+
 @pytest.mark.parametrize(
     ("camera", "start", "message"),
     [
