@@ -127,6 +127,7 @@ class Timing:
     keepalive_s: float = 15.0
     expire_interval_s: float = 30.0
     capture_check_s: float = 30.0  # how soon a Nest source added while serving is captured
+    sources_refresh_s: float = 300.0  # how often the cameras' footage spans are asked for
 
 
 @dataclass(frozen=True)

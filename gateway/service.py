@@ -207,6 +207,17 @@ class GatewayService:
     def _on_connectivity(self, connected: bool) -> None:
         self.events.publish(EventKind.HEALTH, self.health())
 
+    async def _describe_sources_loop(self, stop: asyncio.Event) -> None:
+        """Ask the sources for their cameras' footage spans, which the local API shows (a
+        source that fails keeps its last answer, and `source list` says why)."""
+        while not stop.is_set():
+            try:
+                await self.sources.describe()
+            except Exception as exc:  # sources.json unreadable, a cloud library's own error
+                _LOGGER.warning("the footage sources could not be listed: %s", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.config.timing.sources_refresh_s)
+
     async def _expire_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             for item in self.inbox.expire_due(utcnow()):
@@ -297,7 +308,8 @@ class GatewayService:
                 await advertiser.start()
             tasks = [asyncio.ensure_future(self._supervise_city(self._stop)),
                      asyncio.ensure_future(self._expire_loop(self._stop)),
-                     asyncio.ensure_future(self.capture.run(self._stop))]
+                     asyncio.ensure_future(self.capture.run(self._stop)),
+                     asyncio.ensure_future(self._describe_sources_loop(self._stop))]
             await self._stop.wait()
             _LOGGER.info("shutting down")
             await asyncio.wait(tasks, timeout=10.0)

@@ -70,7 +70,8 @@ async def flow(tmp_path: Path) -> AsyncIterator[Flow]:
             masks=(((0.0, 0.0), (0.5, 0.0), (0.5, 0.5)),)))
     service = GatewayService(GatewayConfig(
         data=layout, listen=ListenAddress("127.0.0.1", 0), redaction_profile="masks-only",
-        timing=Timing(feed_wait_s=5, backoff_initial_s=0.05, backoff_max_s=0.5)))
+        timing=Timing(feed_wait_s=5, backoff_initial_s=0.05, backoff_max_s=0.5,
+                      sources_refresh_s=0.1)))
     task = asyncio.ensure_future(service.run())
     for _ in range(200):
         if service.bound_port:
@@ -134,6 +135,29 @@ async def test_issue_approve_deliver(flow: Flow, tmp_path: Path) -> None:
     # the redacted and original copies are gone; only the resident's preview is kept
     work = flow.service.layout.work / rid
     assert [p.name for p in work.iterdir()] == ["preview.png"]
+
+
+async def test_the_local_api_shows_the_footage_each_camera_holds(
+    flow: Flow, tmp_path: Path
+) -> None:
+    auth = {"Authorization": f"Bearer {flow.token}"}
+
+    async def footage() -> dict[str, Any]:
+        async with aiohttp.ClientSession() as session, session.get(
+            f"{flow.api_url}/api/v1/cameras", headers=auth
+        ) as response:
+            [camera] = (await response.json())["cameras"]
+        return dict(camera["footage"])
+
+    assert await footage() == {"start": None, "end": None}
+    start = (utcnow() - timedelta(hours=1)).replace(microsecond=0)
+    write_clip(tmp_path / "footage" / "front" / f"front_{start:%Y%m%d_%H%M%S}.mp4", seconds=2.0)
+    for _ in range(100):  # the gateway asks its sources again every 0.1 s here (5 min)
+        if (shown := await footage())["start"] is not None:
+            break
+        await asyncio.sleep(0.05)
+    assert shown == {"start": format_time(start),
+                     "end": format_time(start + timedelta(seconds=2))}
 
 
 def request_body(window: TimeWindow, case: str = "E2E-2") -> dict[str, Any]:
