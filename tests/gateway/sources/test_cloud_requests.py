@@ -6,6 +6,7 @@ with the plain-language reason a camera cannot give footage."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -18,12 +19,8 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import ClientSession
-from aiohttp.test_utils import TestServer
 
-from city.app import create_app
-from city.config import CityConfig, initialise
 from city.enrollment import create_code
-from city.store import CityStore
 from gateway.audit import AuditKind
 from gateway.cameras import NewCamera, add_camera
 from gateway.cityclient import CityClient
@@ -35,7 +32,8 @@ from gateway.sources.nest_cache import NestMediaCache
 from gateway.sources.registry import SourceRegistry
 from gateway.sources.ring import ring_sign_in
 from gateway.store import GatewayStore
-from protocol.timeutil import TimeWindow, format_time, utcnow
+from protocol.timeutil import TimeWindow, utcnow
+from tests.gateway.delivery_harness import City
 from tests.gateway.service_harness import init_gateway
 from tests.gateway.sources.conftest import StartCloud
 from tests.gateway.sources.test_nest import (
@@ -48,6 +46,7 @@ from tests.gateway.sources.test_nest import (
     received,
 )
 from tests.gateway.sources.test_ring import FRONT, FakeRing
+from tests.gateway.test_end_to_end import request_body
 
 SUBSCRIPTION = "projects/home-cloud/subscriptions/sdm-events"
 SIDE_GATE = "987653"  # a Ring doorbell without a Protect plan (fixtures/ring_devices.json)
@@ -98,10 +97,9 @@ async def add_nest(layout: DataLayout, session: ClientSession) -> None:
     )
 
 
-@pytest.fixture
-async def serving(tmp_path: Path, clouds: Clouds) -> AsyncIterator[GatewayService]:
-    """A served gateway, not enrolled, whose cloud sources reach the fake clouds."""
-    layout, _ = init_gateway(tmp_path / "gw")
+@contextlib.asynccontextmanager
+async def served(layout: DataLayout, clouds: Clouds) -> AsyncIterator[GatewayService]:
+    """`serve` on loopback, its cloud sources reaching the fake clouds."""
     service = GatewayService(
         GatewayConfig(
             data=layout,
@@ -117,6 +115,13 @@ async def serving(tmp_path: Path, clouds: Clouds) -> AsyncIterator[GatewayServic
     finally:
         service.stop()
         await asyncio.wait_for(task, 20)
+
+
+@pytest.fixture
+async def serving(tmp_path: Path, clouds: Clouds) -> AsyncIterator[GatewayService]:
+    """A served gateway, not enrolled."""
+    async with served(init_gateway(tmp_path / "gw")[0], clouds) as service:
+        yield service
 
 
 async def until(check: Callable[[], bool], what: str, tries: int = 300) -> None:
@@ -188,24 +193,31 @@ async def test_a_capture_that_cannot_sign_in_is_logged_once_and_recovers(
     await until(lambda: len(captured(serving)) == 1, "events are captured again")
 
 
+@pytest.fixture
+async def city(tmp_path: Path) -> AsyncIterator[City]:
+    """The real city app, whole, on loopback."""
+    running = City.create(tmp_path / "city")
+    running.full_app = True
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
 async def test_a_request_is_answered_from_ring_history_and_captured_nest_events(
-    tmp_path: Path, clouds: Clouds
+    tmp_path: Path, clouds: Clouds, city: City
 ) -> None:
-    initialise(tmp_path / "city", "Test City")
-    city_config = CityConfig.load(tmp_path / "city")
-    city = TestServer(create_app(city_config), host="127.0.0.1")
-    await city.start_server()
-    city_url = str(city.make_url("")).rstrip("/")
-    store = CityStore(city_config.db_path)
+    store = city.store()
     code, _ = create_code(store)
     store.close()
     layout, key = init_gateway(tmp_path / "gw")
     gw_store = GatewayStore(layout.db)
-    async with CityClient(city_url) as client:
+    async with CityClient(city.url) as client:
         await enroll(gw_store, key, client, code=code, label="clouds")
     pinned = gw_store.pinned_city()
     assert pinned is not None
-    async with CityClient(city_url, gateway_id=pinned.gateway_id, device_key=key) as client:
+    async with CityClient(city.url, gateway_id=pinned.gateway_id, device_key=key) as client:
         for name, source, device in (
             ("Ring front", "ring", FRONT),
             ("Ring side gate", "ring", SIDE_GATE),
@@ -220,30 +232,15 @@ async def test_a_request_is_answered_from_ring_history_and_captured_nest_events(
             )
     await add_ring(layout, clouds.session)
     await add_nest(layout, clouds.session)
-    service = GatewayService(
-        GatewayConfig(
-            data=layout,
-            listen=ListenAddress("127.0.0.1", 0),
-            redaction_profile="masks-only",
-            timing=FAST,
-        ),
-        sources=SourceRegistry(layout.root, session=clouds.session),
-    )
-    task = asyncio.ensure_future(service.run())
-    try:
-        # A doorbell press two minutes ago: Ring recorded it (its third motion event), and Nest
-        # published it to the subscription, which only the running gateway reads.
+    async with served(layout, clouds) as service:
+        # A doorbell press two minutes ago: Ring recorded it (its third motion event), and
+        # Nest published it to the subscription, which only the running gateway reads.
         pressed = clouds.ring.start + timedelta(minutes=2)
-        clouds.nest.queued = [
-            received("d1", json.dumps(event_message(DOORBELL, pressed, "D1", clip=True)).encode())
-        ]
+        message = event_message(DOORBELL, pressed, "D1", clip=True)
+        clouds.nest.queued = [received("d1", json.dumps(message).encode())]
         await until(lambda: clouds.nest.acked == ["d1"], "the event is captured")
         window = TimeWindow(pressed + timedelta(seconds=0.5), pressed + timedelta(seconds=1.5))
-        rid, states = await request_and_approve(city_url, city_config.admin_token, service, window)
-    finally:
-        service.stop()
-        await asyncio.wait_for(task, 20)
-        await city.close()
+        rid, states = await request_and_approve(city, service, window)
     by_name = {camera["name"]: camera for camera in states["cameras"]}
     assert by_name["Ring front"]["state"] == "delivered", by_name
     assert by_name["Nest doorbell"]["state"] == "delivered", by_name
@@ -266,36 +263,16 @@ async def test_a_request_is_answered_from_ring_history_and_captured_nest_events(
 
 
 async def request_and_approve(
-    city_url: str, admin: str, service: GatewayService, window: TimeWindow
+    city: City, service: GatewayService, window: TimeWindow
 ) -> tuple[str, dict[str, Any]]:
     """Issue a request at the city, approve it on the gateway; its id and settled state."""
-    now = utcnow()
-    body = {
-        "case_number": "CLOUD-1",
-        "agency": {"name": "PD", "id": "pd"},
-        "officer": {"name": "Det. E", "badge": "7", "email": "e@city.example", "phone": ""},
-        "incident": {
-            "type": "burglary",
-            "description": "door",
-            "point": {"lat": 41.4994, "lon": -81.6944},
-            "radius_m": 300,
-        },
-        "window": window.to_json(),
-        "respond_by": format_time(now + timedelta(days=1)),
-        "legal_basis": "voluntary",
-        "disclosures": {
-            "retention_days": 30,
-            "may_become_public_record": False,
-            "may_be_asked_to_testify": False,
-            "name_may_appear_in_court_documents": False,
-            "notes": "",
-        },
-    }
     token = service.layout.api_token.read_text().strip()
     auth = {"Authorization": f"Bearer {token}"}
     async with aiohttp.ClientSession() as session:
         async with session.post(
-            f"{city_url}/v1/admin/requests", json=body, headers={"Authorization": f"Bearer {admin}"}
+            f"{city.url}/v1/admin/requests",
+            json=request_body(window, "CLOUD-1"),
+            headers={"Authorization": f"Bearer {city.config.admin_token}"},
         ) as answer:
             assert answer.status in (200, 201), await answer.text()
             [issued] = (await answer.json())["requests"]
