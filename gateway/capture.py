@@ -40,7 +40,9 @@ class SourceCapture:
     async def run(self, stop: asyncio.Event) -> None:
         try:
             while not stop.is_set():
-                self._reconcile()
+                stopped = self._reconcile()
+                # Ended before their sources' sessions are closed under them.
+                await asyncio.gather(*stopped, return_exceptions=True)
                 await self._sources.close_retired()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self._check_s)
@@ -52,21 +54,25 @@ class SourceCapture:
             )
             self._tasks.clear()
 
-    def _reconcile(self) -> None:
+    def _reconcile(self) -> list[asyncio.Task[None]]:
+        """Start and stop tasks as sources.json says; the tasks stopped."""
         try:
             wanted = self._sources.capturing()
         except SourceError as exc:  # sources.json unreadable: keep what runs, say why
             _LOGGER.warning("Footage sources cannot be read: %s", exc)
-            return
+            return []
+        stopped = []
         for name, (entry, task) in list(self._tasks.items()):
             if wanted.get(name) != entry:
                 task.cancel()
+                stopped.append(task)
                 del self._tasks[name]
                 _LOGGER.info("Stopped capturing events of source '%s'", name)
         for name, entry in wanted.items():
             if name not in self._tasks:
                 self._tasks[name] = (entry, asyncio.ensure_future(self._capture(name)))
                 _LOGGER.info("Capturing events of source '%s'", name)
+        return stopped
 
     async def _capture(self, name: str) -> None:
         """Pull one source's events until cancelled. `NestSource.watch` returns only by raising:

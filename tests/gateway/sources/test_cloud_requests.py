@@ -138,7 +138,7 @@ def captured(service: GatewayService) -> list[str]:
 
 
 async def test_serve_captures_a_nest_source_as_the_source_commands_change_it(
-    serving: GatewayService, clouds: Clouds
+    serving: GatewayService, clouds: Clouds, caplog: pytest.LogCaptureFixture
 ) -> None:
     await until(lambda: serving.bound_port is not None, "the gateway serves")
     assert serving.capture.running() == []
@@ -164,6 +164,8 @@ async def test_serve_captures_a_nest_source_as_the_source_commands_change_it(
     ]
     await asyncio.sleep(0.5)
     assert clouds.nest.acked == ["a1"]  # nobody pulls for a source that is gone
+    # Each capture stopped ended before its source's connections were closed: nothing failed.
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 async def test_a_capture_that_cannot_sign_in_is_logged_once_and_recovers(
