@@ -35,7 +35,7 @@ class SourceCapture:
 
     def running(self) -> list[str]:
         """The names of the sources being captured now."""
-        return sorted(name for name, (_, task) in self._tasks.items() if not task.done())
+        return sorted(self._tasks)  # a task ends only when cancelled, and is dropped then
 
     async def run(self, stop: asyncio.Event) -> None:
         try:

@@ -179,6 +179,8 @@ class ClipPreparation:
         except SourceError as err:
             raise FulfilmentFailed(str(err)) from err
         original, original_sha256 = await self._original(request_id, camera, source, recording)
+        if original_sha256 is None:
+            original_sha256 = await asyncio.to_thread(file_sha256, original)
         report = self._reports.get(output) if output.exists() else None
         if report is None:
             job = RedactionJob(
@@ -215,26 +217,25 @@ class ClipPreparation:
         return self.camera_folder(request_id, camera) / _digest(recording.recording_id)
 
     async def _original(self, request_id: str, camera: CameraRecord, source: FootageSource,
-                        recording: Recording) -> tuple[Path, str]:
-        """The original in work/ and its SHA-256: fetched (and the fetch logged in the audit)
-        once per request."""
+                        recording: Recording) -> tuple[Path, str | None]:
+        """The original in work/, fetched once per request; with its SHA-256 when fetched just
+        now (the fetch is logged in the audit with it), else None."""
         dest = self._folder(request_id, camera, recording) / "original"
         marker = dest / f"{_digest(recording.recording_id)}.done"
-        path = await asyncio.to_thread(_cached_fetch, marker)
-        fetched = path is None
-        if path is None:
-            await asyncio.to_thread(dest.mkdir, parents=True, exist_ok=True)
-            try:
-                path = await source.fetch(recording, dest)
-            except SourceError as err:
-                raise FulfilmentFailed(str(err)) from err
-            await asyncio.to_thread(marker.write_text, str(path))
+        cached = await asyncio.to_thread(_cached_fetch, marker)
+        if cached is not None:
+            return cached, None
+        await asyncio.to_thread(dest.mkdir, parents=True, exist_ok=True)
+        try:
+            path = await source.fetch(recording, dest)
+        except SourceError as err:
+            raise FulfilmentFailed(str(err)) from err
+        await asyncio.to_thread(marker.write_text, str(path))
         sha256 = await asyncio.to_thread(file_sha256, path)
-        if fetched:
-            self._audit.append(AuditKind.FOOTAGE_FETCHED, request_id, {
-                "registration_id": camera.registration_id, "source": recording.source,
-                "recording_id": recording.recording_id, "original_sha256": sha256,
-            })
+        self._audit.append(AuditKind.FOOTAGE_FETCHED, request_id, {
+            "registration_id": camera.registration_id, "source": recording.source,
+            "recording_id": recording.recording_id, "original_sha256": sha256,
+        })
         return path, sha256
 
 

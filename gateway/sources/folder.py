@@ -25,7 +25,7 @@ from .folder_index import CameraLayout, FolderIndex, FolderSettings
 
 _LOGGER = logging.getLogger(__name__)
 # A camera's note in `source list` where a raw stream of it has no rate to be timed by.
-UNKNOWN_LENGTH_NOTE = "raw streams that state no frame rate: their lengths are unknown"
+_UNKNOWN_LENGTH = "raw streams that state no frame rate: their lengths are unknown"
 
 type NewRecordingCallback = Callable[[Recording], Awaitable[None] | None]
 
@@ -103,7 +103,7 @@ class FolderSource:
             )
             note = known.model if known is not None else ""
             if not self._index.length_known(rec):
-                note = UNKNOWN_LENGTH_NOTE
+                note = _UNKNOWN_LENGTH
             spans[rec.device_id] = SourceCamera(rec.device_id, rec.device_id, start, end, note)
         return [spans[k] for k in sorted(spans)]
 
