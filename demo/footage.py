@@ -81,3 +81,9 @@ def write_clip(path: Path, start: datetime, seconds: int = 20) -> Path:
             container.mux(audio.encode(audio_frame))
         container.mux(audio.encode())
     return path
+
+
+if __name__ == "__main__":  # python -m demo.footage PATH START SECONDS (for Home Assistant's tests)
+    import sys
+
+    write_clip(Path(sys.argv[1]), datetime.fromisoformat(sys.argv[2]), int(sys.argv[3]))

@@ -1,5 +1,5 @@
-"""Sensors: pending requests, uploads in progress, last delivery; per camera, registration
-and the progress of its answer."""
+"""Sensors: pending requests, uploads in progress, last delivery; per camera, registration,
+the progress of its answer and the span of footage its source holds."""
 
 from __future__ import annotations
 
@@ -54,6 +54,13 @@ class SafeSmartSensorDescription(SensorEntityDescription):
     attributes_fn: Callable[[SafeSmartData], dict[str, Any]] = lambda _: {}
 
 
+@dataclass(frozen=True, kw_only=True)
+class CameraFootageSensorDescription(SensorEntityDescription):
+    """Describes one end of the span of footage a camera's source holds."""
+
+    value_fn: Callable[[Camera], datetime | None]
+
+
 SENSORS: tuple[SafeSmartSensorDescription, ...] = (
     SafeSmartSensorDescription(
         key="pending_requests",
@@ -76,13 +83,32 @@ SENSORS: tuple[SafeSmartSensorDescription, ...] = (
     ),
 )
 
+# Unknown where the source cannot say (Ring's device list gives no span) or holds nothing yet.
+# The newest end going stale is how a resident sees that a recorder stopped recording.
+FOOTAGE_SENSORS: tuple[CameraFootageSensorDescription, ...] = (
+    CameraFootageSensorDescription(
+        key="footage_start",
+        translation_key="footage_start",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda camera: camera.footage_start,
+    ),
+    CameraFootageSensorDescription(
+        key="footage_end",
+        translation_key="footage_end",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda camera: camera.footage_end,
+    ),
+)
+
 
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: SafeSmartConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Set up gateway sensors and one registration sensor per camera."""
+    """Set up gateway sensors and each camera's sensors."""
     coordinator = entry.runtime_data
     async_add_entities(SafeSmartSensor(coordinator, description) for description in SENSORS)
     known: set[str] = set()
@@ -98,6 +124,11 @@ async def async_setup_entry(
             async_add_entities(
                 [CameraRegistrationSensor(coordinator, camera) for camera in cameras]
                 + [CameraUploadProgressSensor(coordinator, camera) for camera in cameras]
+                + [
+                    CameraFootageSensor(coordinator, camera, description)
+                    for camera in cameras
+                    for description in FOOTAGE_SENSORS
+                ]
             )
 
     _async_add_new_cameras()
@@ -174,3 +205,25 @@ class CameraUploadProgressSensor(SafeSmartCameraEntity, SensorEntity):
         if answer is None or answer.progress is None:
             return None
         return round(answer.progress * 100, 1)
+
+
+class CameraFootageSensor(SafeSmartCameraEntity, SensorEntity):
+    """The oldest or newest footage the camera's source holds, as the gateway last read it."""
+
+    entity_description: CameraFootageSensorDescription
+
+    def __init__(
+        self,
+        coordinator: SafeSmartCoordinator,
+        camera: Camera,
+        description: CameraFootageSensorDescription,
+    ) -> None:
+        """Initialise one end of one camera's span."""
+        super().__init__(coordinator, camera, description.key)
+        self.entity_description = description
+
+    @property
+    def native_value(self) -> datetime | None:
+        """The moment, or None when the source does not say."""
+        camera = self.camera
+        return None if camera is None else self.entity_description.value_fn(camera)

@@ -60,6 +60,35 @@ async def test_initial_states(hass: HomeAssistant, init_integration: MockConfigE
     assert state_of(hass, "switch.home_gateway_privacy_mode").state == "off"
     assert state_of(hass, "sensor.front_door_registration").state == "registered"
     assert state_of(hass, "sensor.driveway_registration").state == "pending"
+    assert state_of(hass, "sensor.front_door_oldest_footage").state == "2026-11-01T00:00:00+00:00"
+    assert state_of(hass, "sensor.front_door_newest_footage").state == "2026-11-21T09:59:00+00:00"
+    assert state_of(hass, "sensor.driveway_oldest_footage").state == "unknown"
+    assert state_of(hass, "sensor.driveway_newest_footage").state == "unknown"
+
+
+async def test_footage_span_follows_the_gateway(
+    hass: HomeAssistant, gateway: FakeGateway, init_integration: MockConfigEntry
+) -> None:
+    """A source's footage span moves at the next refresh; one the gateway cannot read goes
+    unknown, and a dropped camera's sensors go with it."""
+    coordinator = init_integration.runtime_data
+    gateway.cameras[0] = dict(
+        gateway.cameras[0], footage={"start": "2026-11-02T00:00:00Z", "end": "2026-11-22T08:00:00Z"}
+    )
+    gateway.cameras[1] = dict(
+        gateway.cameras[1], footage={"start": "2026-11-20T06:00:00+01:00", "end": None}
+    )
+    await coordinator.async_refresh()
+    await hass.async_block_till_done()
+    assert state_of(hass, "sensor.front_door_oldest_footage").state == "2026-11-02T00:00:00+00:00"
+    assert state_of(hass, "sensor.front_door_newest_footage").state == "2026-11-22T08:00:00+00:00"
+    assert state_of(hass, "sensor.driveway_oldest_footage").state == "2026-11-20T05:00:00+00:00"
+    assert state_of(hass, "sensor.driveway_newest_footage").state == "unknown"
+
+    gateway.cameras = gateway.cameras[1:]
+    await coordinator.async_refresh()
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.front_door_newest_footage") is None
 
 
 async def test_pushed_request_changes(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
 from collections.abc import Generator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +17,7 @@ from pytest_homeassistant_custom_component.common import MockUser, async_capture
 
 from custom_components.safesmart.client import RequestState
 from custom_components.safesmart.const import CONF_ALLOWED_USERS, DOMAIN, EVENT_FOOTAGE_REQUEST
-from demo.stack import CITY, GATEWAY, HOME, CameraSpec, call_json, request_body, start_stack
+from demo.stack import BIN, CITY, GATEWAY, HOME, CameraSpec, call_json, request_body, start_stack
 
 from .fake_gateway import wait_for
 from .helpers import state_of
@@ -29,10 +31,19 @@ pytestmark = [
 ]
 
 
+# The one clip in the camera's folder: two seconds, two hours ago (outside every request here).
+CLIP_START = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+
+
 @pytest.fixture
 def real_servers(tmp_path: Path) -> Generator[dict[str, str]]:
     """An enrolled gateway with one camera, and its city, both serving on 127.0.0.1."""
-    (tmp_path / "footage" / "front").mkdir(parents=True)
+    clip = tmp_path / "footage" / "front" / f"front_{CLIP_START:%Y%m%d_%H%M%S}.mp4"
+    # Written by the gateway's environment: PyAV is not in Home Assistant's.
+    subprocess.run(  # noqa: S603 - our own script
+        [str(BIN / "python"), "-m", "demo.footage", str(clip), CLIP_START.isoformat(), "2"],
+        check=True, cwd=Path(__file__).parents[3], timeout=60,
+    )  # fmt: skip
     camera = CameraSpec("front", "Front door", *HOME)
     stack = start_stack(tmp_path, tmp_path / "footage", [camera], "City of Test", "Test home")
     try:
@@ -79,6 +90,16 @@ async def test_real_city_and_gateway(
     assert entry.state is ConfigEntryState.LOADED
     assert hass.states.get("binary_sensor.test_home_city_connection") is not None
     assert state_of(hass, "sensor.front_door_registration").state == "registered"
+    # The gateway reads its folder once it is serving: refreshed until it has (at most 5 s).
+    for _ in range(50):
+        if state_of(hass, "sensor.front_door_oldest_footage").state != "unknown":
+            break
+        await asyncio.sleep(0.1)
+        await entry.runtime_data.async_refresh()
+    oldest = state_of(hass, "sensor.front_door_oldest_footage").state
+    newest = state_of(hass, "sensor.front_door_newest_footage").state
+    assert (oldest, newest) == (CLIP_START.isoformat(),
+                                (CLIP_START + timedelta(seconds=2)).isoformat())  # fmt: skip
 
     events = async_capture_events(hass, EVENT_FOOTAGE_REQUEST)
     request_id = await hass.async_add_executor_job(_issue_request, real_servers)
