@@ -17,6 +17,7 @@ from protocol.signing import display_fingerprint, key_id
 from .audit import AuditError, AuditKind, AuditLog, verify_database
 from .cli_requests import register as register_requests
 from .cli_serve import register as register_serve
+from .cli_status import register as register_status
 from .config import ConfigError, DataLayout, GatewayError
 from .inbox import InboxError
 from .keys import create_api_token, load_device_key, load_or_create_device_key
@@ -246,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_camera_remove)
 
     register_serve(sub)
+    register_status(sub)
     register_requests(sub)
 
     aud = sub.add_parser("audit", help="the tamper-evident log").add_subparsers(

@@ -176,6 +176,7 @@ class FeedLoop:
         self._on_connectivity = on_connectivity
         self.connected = False
         self.last_contact: datetime | None = None
+        self.error: str | None = None  # why the latest poll failed; None once one succeeds
 
     def _set_connected(self, connected: bool, reason: str = "") -> None:
         if connected == self.connected:
@@ -206,6 +207,7 @@ class FeedLoop:
                 page = poll.result()
             except CityError as err:
                 failures += 1
+                self.error = str(err)
                 # A refusal (4xx) is as much "not working" as an outage; both back off.
                 self._set_connected(False, str(err))
                 delay = self._backoff.delay(failures)
@@ -218,6 +220,7 @@ class FeedLoop:
                 continue
             failures = 0
             self.last_contact = utcnow()
+            self.error = None
             self._set_connected(True)
             for envelope in page.requests:
                 try:

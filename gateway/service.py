@@ -100,6 +100,7 @@ class GatewayService:
                 "connected": bool(feed and feed.connected),
                 "last_contact": format_time(feed.last_contact) if feed and feed.last_contact
                 else None,
+                "error": feed.error if feed else None,
             }
         return {
             "status": "ok", "version": gateway_version(), "gateway_id": self.gateway_id,

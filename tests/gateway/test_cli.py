@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -94,6 +95,28 @@ def test_requests_without_a_running_gateway(tmp_path: Path) -> None:
     GatewayStore(DataLayout(data).db).set_setting("api_url", "http://127.0.0.1:9")
     result = run(data, "requests", "list")
     assert result.returncode == 2 and "not running" in result.stderr
+
+
+def test_status_of_a_gateway_not_set_up_enrolled_or_running(tmp_path: Path) -> None:
+    data = tmp_path / "gw"
+    result = run(data, "status")
+    assert result.returncode == 2 and "safesmart-gateway init" in result.stderr
+    run(data, "init", "--name", "Maple St")
+    GatewayStore(DataLayout(data).db).set_setting("api_url", "http://127.0.0.1:9")
+    result = run(data, "status")
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.splitlines() == [
+        f"Gateway: Maple St ({data})",
+        "City: not enrolled",
+        "Cameras: none",
+        "Running: no",
+        "Needs attention: not enrolled with a city: ask your city for an enrollment code and run "
+        "`safesmart-gateway enroll`",
+        "Needs attention: the gateway is not running (start it with `safesmart-gateway serve`)",
+    ]
+    report = json.loads(run(data, "status", "--json").stdout)
+    assert (report["running"], report["city"], report["health"]) == (False, None, None)
+    assert len(report["problems"]) == 2
 
 
 def test_audit_verify_on_a_fresh_gateway(tmp_path: Path) -> None:

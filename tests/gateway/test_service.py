@@ -156,6 +156,44 @@ async def test_cli_answers_requests_through_the_running_gateway(
     assert city.double.replies == []
 
 
+async def test_status_says_what_needs_the_resident(
+    served: tuple[asyncio.subprocess.Process, str], city: CityServer, gateway: Gateway
+) -> None:
+    from .test_cli import arun
+
+    data = gateway.layout.root
+
+    async def status_until(text: str) -> tuple[int, str]:
+        for _ in range(150):  # the gateway polls the city every 5 s here: at most 15 s
+            code, out, err = await arun(data, "status")
+            if text in out:
+                return code, out
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"{text!r} never shown:\n{out}{err}")
+
+    code, out = await status_until("City connection: connected")
+    assert code == 0 and out.endswith("All is well.\n"), out
+    assert "Cameras: 2 registered" in out and "Requests: none" in out
+    assert f"City: {gateway.city.name} at {city.url}, key {gateway.city.fingerprint}" in out
+
+    await city.double.push(envelope(city.double.signing, fresh_request(gateway)))
+    code, out = await status_until("Requests: 1 pending")
+    assert code == 1
+    assert ("Needs attention: 1 request(s) waiting for your answer; see `safesmart-gateway "
+            "requests list --state pending`") in out
+
+    city.double.gateways.clear()  # the city revokes the enrollment: its feed answers 401
+    code, out = await status_until("City connection: lost")
+    assert code == 1
+    assert "Needs attention: the gateway cannot reach its city (the city refused the request " \
+        "(401)" in out  # fmt: skip
+    code, out, _ = await arun(data, "status", "--json")
+    report = json.loads(out)
+    assert code == 1 and report["running"] and report["requests"] == {"pending": 1}
+    assert "(401)" in report["health"]["city"]["error"]
+    assert report["cameras"] == {"registered": 2}
+
+
 def holding_onnxruntime(pids: list[int]) -> list[int]:
     """Those of `pids` with the face model's runtime loaded."""
     found = []
