@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from homeassistant.components.binary_sensor import (
     BinarySensorDeviceClass,
@@ -25,7 +26,16 @@ class SafeSmartBinarySensorDescription(BinarySensorEntityDescription):
     """Describes a SafeSmart binary sensor."""
 
     is_on_fn: Callable[[SafeSmartCoordinator], bool | None]
+    attributes_fn: Callable[[SafeSmartCoordinator], dict[str, Any]] = lambda _: {}
     always_available: bool = False
+
+
+def _city_link(coordinator: SafeSmartCoordinator) -> dict[str, Any]:
+    """When the gateway last reached its city and, while it cannot, why not."""
+    if (city := coordinator.data.health.city) is None:
+        return {}
+    last = city.last_contact
+    return {"last_contact": None if last is None else last.isoformat(), "error": city.error}
 
 
 BINARY_SENSORS: tuple[SafeSmartBinarySensorDescription, ...] = (
@@ -46,6 +56,7 @@ BINARY_SENSORS: tuple[SafeSmartBinarySensorDescription, ...] = (
         is_on_fn=lambda coordinator: (
             None if (city := coordinator.data.health.city) is None else city.connected
         ),
+        attributes_fn=_city_link,
     ),
 )
 
@@ -82,3 +93,8 @@ class SafeSmartBinarySensor(SafeSmartEntity, BinarySensorEntity):
     def is_on(self) -> bool | None:
         """Whether the link is up."""
         return self.entity_description.is_on_fn(self.coordinator)
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """Details of the link (none for the gateway's own)."""
+        return self.entity_description.attributes_fn(self.coordinator)

@@ -57,10 +57,11 @@ class City:
     fingerprint: str
     connected: bool
     last_contact: datetime | None
+    error: str | None = None  # why the gateway's latest call to the city failed
 
     @classmethod
     def from_json(cls, data: object) -> City:
-        """Parse the health document's `city` object."""
+        """Parse the health document's `city` object (an older gateway sends no `error`)."""
         doc = mapping(data, "city")
         return cls(
             name=text(doc, "name"),
@@ -68,6 +69,7 @@ class City:
             fingerprint=text(doc, "fingerprint"),
             connected=flag(doc, "connected"),
             last_contact=opt_time(doc.get("last_contact"), "last_contact"),
+            error=opt_text(doc, "error"),
         )
 
 

@@ -120,14 +120,34 @@ async def test_pushed_request_changes(
 async def test_pushed_health_and_unknown_events(
     hass: HomeAssistant, gateway: FakeGateway, init_integration: MockConfigEntry
 ) -> None:
-    """Health events update connectivity; unknown event names are skipped."""
+    """Health events update connectivity, with why the city is out of reach; unknown event
+    names are skipped; an older gateway's health without the reason still parses."""
+    link = state_of(hass, "binary_sensor.home_gateway_city_connection")
+    assert link.attributes["last_contact"] == "2026-11-21T09:59:30+00:00"
+    assert link.attributes["error"] is None
     gateway.push("future-thing", {"x": 1})
     health = copy.deepcopy(gateway.health)
     health["city"]["connected"] = False
+    health["city"]["error"] = "the city refused the request (403): enrollment revoked"
     gateway.push("health", health)
     await wait_for(
         lambda: state_of(hass, "binary_sensor.home_gateway_city_connection").state == "off"
     )
+    link = state_of(hass, "binary_sensor.home_gateway_city_connection")
+    assert link.attributes["error"] == "the city refused the request (403): enrollment revoked"
+    health = copy.deepcopy(health)
+    del health["city"]["error"]
+    health["city"]["last_contact"] = "2026-11-21T10:05:00Z"
+    gateway.push("health", health)
+    await wait_for(
+        lambda: (
+            state_of(hass, "binary_sensor.home_gateway_city_connection").attributes.get(
+                "last_contact"
+            )
+            == "2026-11-21T10:05:00+00:00"
+        )
+    )
+    assert state_of(hass, "binary_sensor.home_gateway_city_connection").attributes["error"] is None
     health = copy.deepcopy(health)
     health["city"] = None
     gateway.push("health", health)
