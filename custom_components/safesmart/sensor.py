@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from homeassistant.components.sensor import (
@@ -85,21 +86,15 @@ SENSORS: tuple[SafeSmartSensorDescription, ...] = (
 
 # Unknown where the source cannot say (Ring's device list gives no span) or holds nothing yet.
 # The newest end going stale is how a resident sees that a recorder stopped recording.
-FOOTAGE_SENSORS: tuple[CameraFootageSensorDescription, ...] = (
+FOOTAGE_SENSORS: tuple[CameraFootageSensorDescription, ...] = tuple(
     CameraFootageSensorDescription(
-        key="footage_start",
-        translation_key="footage_start",
+        key=key,
+        translation_key=key,
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=lambda camera: camera.footage_start,
-    ),
-    CameraFootageSensorDescription(
-        key="footage_end",
-        translation_key="footage_end",
-        device_class=SensorDeviceClass.TIMESTAMP,
-        entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=lambda camera: camera.footage_end,
-    ),
+        value_fn=attrgetter(key),
+    )
+    for key in ("footage_start", "footage_end")  # Camera's attributes of the same names
 )
 
 
