@@ -20,7 +20,8 @@ from .cli_requests import LocalApiError, call_local_api
 from .config import DataLayout
 from .store import GatewayStore
 
-# Request states that wait on the resident.
+# Request states that wait on the resident while the city's respond-by time is ahead (a pending
+# request expires then; a failed one is history).
 _WAITING = {"pending": "waiting for your answer", "failed": "failed (`requests retry ID`)"}
 
 
@@ -73,8 +74,14 @@ def gather(args: argparse.Namespace) -> dict[str, Any]:
         since = link["last_contact"] or "never since the gateway started"
         reason = link.get("error") or "no answer yet"
         problems.append(f"the gateway cannot reach its city ({reason}); last contact: {since}")
+    now = utcnow()
     for state, meaning in _WAITING.items():
-        if count := report["requests"].get(state):
+        waiting = [
+            r
+            for r in listed["requests"]
+            if r["state"] == state and parse_time(r["respond_by"], "respond_by") > now
+        ]
+        if count := len(waiting):
             problems.append(
                 f"{count} request(s) {meaning}; see `safesmart-gateway requests list "
                 f"--state {state}`"

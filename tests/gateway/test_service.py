@@ -176,11 +176,18 @@ async def test_status_says_what_needs_the_resident(
     assert "Cameras: 2 registered" in out and "Requests: none" in out
     assert f"City: {gateway.city.name} at {city.url}, key {gateway.city.fingerprint}" in out
 
-    await city.double.push(envelope(city.double.signing, fresh_request(gateway)))
+    request = fresh_request(gateway)
+    await city.double.push(envelope(city.double.signing, request))
     code, out = await status_until("Requests: 1 pending")
     assert code == 1
     assert ("Needs attention: 1 request(s) waiting for your answer; see `safesmart-gateway "
             "requests list --state pending`") in out
+    # Approved, it fails: the cameras' source has no footage folder here.
+    assert (await arun(data, "requests", "approve", request.request_id))[0] == 0
+    code, out = await status_until("Requests: 1 failed")
+    assert code == 1
+    assert ("Needs attention: 1 request(s) failed (`requests retry ID`); see `safesmart-gateway "
+            "requests list --state failed`") in out
 
     city.double.gateways.clear()  # the city revokes the enrollment: its feed answers 401
     code, out = await status_until("City connection: lost")
@@ -189,7 +196,7 @@ async def test_status_says_what_needs_the_resident(
         "(401)" in out  # fmt: skip
     code, out, _ = await arun(data, "status", "--json")
     report = json.loads(out)
-    assert code == 1 and report["running"] and report["requests"] == {"pending": 1}
+    assert code == 1 and report["running"] and report["requests"] == {"failed": 1}
     assert "(401)" in report["health"]["city"]["error"]
     assert report["cameras"] == {"registered": 2}
 
